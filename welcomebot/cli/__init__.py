@@ -1,0 +1,69 @@
+"""The ``welcomebot`` command line: one parser, one module per subcommand.
+
+A subcommand module exposes ``register(subparsers)``, which adds its parser and sets ``handler`` to a
+function ``(args, settings) -> exit code``. Only commands that work are registered.
+
+Exit codes: 0 success, 1 crash (a bug: the traceback is logged), 2 configuration or fatal Discord error
+(one line on stderr, no traceback), 130 interrupted before a clean shutdown could start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from welcomebot import __version__
+from welcomebot.cli import config_cmd
+from welcomebot.cli._types import Handler, Subparsers
+from welcomebot.errors import ConfigError, FatalError
+from welcomebot.logs import configure_logging
+from welcomebot.settings import ENV_VARS, load_settings
+
+__all__ = ["Handler", "Subparsers", "build_parser", "main"]
+
+# Order is the order of `welcomebot --help`.
+COMMANDS = (config_cmd,)
+
+EXIT_OK = 0
+EXIT_CRASH = 1
+EXIT_CONFIG = 2
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    env_lines = "\n".join(f"  {v.name:<26} {v.help}" for v in ENV_VARS)
+    parser = argparse.ArgumentParser(
+        prog="welcomebot",
+        description="Welcomes every new member of your Discord servers with a personalized image card.",
+        epilog=f"configuration comes from environment variables:\n{env_lines}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"welcomebot {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        settings = load_settings()
+        configure_logging(
+            level=settings.log_level,
+            fmt=getattr(args, "log_format", None) or settings.log_format,
+            secrets=[settings.token] if settings.token is not None else [],
+        )
+        return handler(args, settings)
+    except (ConfigError, FatalError) as exc:
+        print(f"welcomebot: error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except Exception:
+        logging.getLogger("welcomebot").exception("crashed; this is a bug, please report it")
+        return EXIT_CRASH
