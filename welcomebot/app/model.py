@@ -1,0 +1,86 @@
+"""The pipeline's own vocabulary: a join, its idempotency key, a welcome's outcome.
+
+These are what the router and guild actors pass around; adapters translate gateway events, store rows and
+REST errors into them, so the pipeline can be tested with in-memory fakes.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+
+import msgspec
+
+__all__ = ["ChannelProblem", "GuildInfo", "Join", "JoinKey", "Outcome", "welcome_nonce"]
+
+
+class JoinKey(msgspec.Struct, frozen=True, order=True):
+    """Identifies one join: Discord may deliver it twice, the member must see one welcome."""
+
+    guild_id: int
+    user_id: int
+    joined_at: str
+
+
+class Join(msgspec.Struct, frozen=True, kw_only=True):
+    """A member to welcome, with what the card and message need."""
+
+    guild_id: int
+    user_id: int
+    joined_at: str
+    username: str
+    global_name: str | None = None
+    avatar: str | None = None
+    bot: bool = False
+    pending: bool = False
+    #: ``trio.current_time()`` when the dispatch arrived (None: replayed from the welcome log at start-up).
+    received_at: float | None = None
+
+    @property
+    def key(self) -> JoinKey:
+        return JoinKey(self.guild_id, self.user_id, self.joined_at)
+
+    @property
+    def display_name(self) -> str:
+        return self.global_name or self.username
+
+
+class GuildInfo(msgspec.Struct, kw_only=True):
+    """What the gateway told us about a guild (GUILD_CREATE, member adds and removes)."""
+
+    guild_id: int
+    name: str
+    member_count: int | None = None
+
+
+class Outcome(enum.Enum):
+    """How a join ended; the value is the metrics label."""
+
+    POSTED = "posted"
+    SKIPPED_BOT = "skipped_bot"
+    SKIPPED_PENDING = "skipped_pending"
+    SKIPPED_UNCONFIGURED = "skipped_unconfigured"
+    SKIPPED_CHANNEL_BROKEN = "skipped_channel_broken"
+    DUPLICATE = "duplicate"
+    FAILED_FORBIDDEN = "failed_forbidden"
+    FAILED_MISSING_CHANNEL = "failed_missing_channel"
+    FAILED = "failed"
+
+
+class ChannelProblem(enum.Enum):
+    """Why the welcome channel cannot take posts until an admin changes the configuration."""
+
+    MISSING = "missing"  # 10003 Unknown Channel
+    FORBIDDEN = "forbidden"  # 50001 Missing Access / 50013 Missing Permissions
+
+
+def welcome_nonce(keys: list[JoinKey]) -> str:
+    """A deterministic message nonce for a welcome of ``keys`` (Discord allows 25 characters).
+
+    Posted with ``enforce_nonce``, a retry of the same welcome inside Discord's nonce window returns the
+    first message instead of creating a second one.
+    """
+    digest = hashlib.blake2b(digest_size=12)
+    for key in sorted(keys):
+        digest.update(f"{key.guild_id}:{key.user_id}:{key.joined_at};".encode())
+    return "w" + digest.hexdigest()

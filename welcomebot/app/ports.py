@@ -1,0 +1,99 @@
+"""What the pipeline needs from the layers around it, as small Protocols.
+
+The real implementations are adapters over ``welcomebot.store``, ``welcomebot.render`` and
+``welcomebot.rest`` (see ``welcomebot.app.adapters``); tests use the in-memory fakes in
+``welcomebot.app.testing``. Keeping the pipeline on these seams keeps it about ordering, batching and
+exactly-once, not about SQL, pixels or HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+import msgspec
+
+if TYPE_CHECKING:
+    from welcomebot.app.model import ChannelProblem, Join, JoinKey
+
+__all__ = [
+    "CardFile",
+    "Cards",
+    "ChannelBroken",
+    "Configs",
+    "Members",
+    "Poster",
+    "WelcomeConfig",
+    "WelcomeLog",
+]
+
+
+class WelcomeConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """A guild's welcome settings as the pipeline sees them."""
+
+    guild_id: int
+    channel_id: int | None
+    message_template: str
+    enabled: bool = True
+    background_ref: str | None = None
+    #: Changes whenever an admin saves the config; a broken channel is retried after it changes.
+    version: str = ""
+
+
+class CardFile(msgspec.Struct, frozen=True):
+    filename: str
+    data: bytes
+    description: str
+
+
+class ChannelBroken(Exception):
+    """The welcome channel cannot take posts until an admin fixes something."""
+
+    def __init__(self, problem: ChannelProblem, message: str) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
+class Configs(Protocol):
+    async def get(self, guild_id: int) -> WelcomeConfig | None: ...
+
+
+class WelcomeLog(Protocol):
+    """The durable welcome log (``welcome_log`` table): claims, outcomes, unfinished work."""
+
+    async def claim(self, key: JoinKey) -> bool:
+        """Atomically claim ``key``; True when this process must post it (new, or a stale claim)."""
+        ...
+
+    async def posted(self, keys: list[JoinKey], message_id: int, latency_ms: float | None) -> None: ...
+
+    async def failed(self, keys: list[JoinKey], reason: str) -> None: ...
+
+    async def unfinished(self) -> list[JoinKey]:
+        """Claims a previous run of this process left without an outcome, oldest first."""
+        ...
+
+
+class Members(Protocol):
+    async def fetch(self, guild_id: int, user_id: int, joined_at: str) -> Join | None:
+        """The member as a :class:`Join` (for finishing a claim after a restart), None if they left."""
+        ...
+
+
+class Cards(Protocol):
+    async def render(self, join: Join, config: WelcomeConfig, member_count: int | None) -> CardFile | None:
+        """The member's card, or None when it cannot be rendered (the welcome goes out as text)."""
+        ...
+
+
+class Poster(Protocol):
+    async def post(
+        self,
+        channel_id: int,
+        *,
+        content: str,
+        files: list[CardFile],
+        mention_user_ids: list[int],
+        nonce: str,
+    ) -> int:
+        """Post a welcome message and return its id; raise :class:`ChannelBroken` for 403/404."""
+        ...

@@ -1,0 +1,119 @@
+"""In-memory fakes of the pipeline's ports, for tests and for reasoning about the pipeline alone."""
+
+from __future__ import annotations
+
+import itertools
+
+import trio
+
+from welcomebot.app.model import ChannelProblem, Join, JoinKey, Outcome
+from welcomebot.app.ports import CardFile, ChannelBroken, WelcomeConfig
+from welcomebot.errors import WelcomeBotError
+
+__all__ = ["FakeCards", "FakeConfigs", "FakeLog", "FakePoster", "Posted", "RecordingObserver"]
+
+
+class FakeConfigs:
+    def __init__(self, configs: dict[int, WelcomeConfig] | None = None) -> None:
+        self.configs = dict(configs or {})
+
+    async def get(self, guild_id: int) -> WelcomeConfig | None:
+        await trio.lowlevel.checkpoint()
+        return self.configs.get(guild_id)
+
+
+class FakeLog:
+    """The welcome log's contract in memory: claimed → posted | failed."""
+
+    def __init__(self) -> None:
+        self.status: dict[JoinKey, str] = {}
+        self.messages: dict[JoinKey, int] = {}
+
+    async def claim(self, key: JoinKey) -> bool:
+        await trio.lowlevel.checkpoint()
+        if key in self.status:
+            return False
+        self.status[key] = "claimed"
+        return True
+
+    async def posted(self, keys: list[JoinKey], message_id: int, latency_ms: float | None) -> None:
+        await trio.lowlevel.checkpoint()
+        for key in keys:
+            self.status[key] = "posted"
+            self.messages[key] = message_id
+
+    async def failed(self, keys: list[JoinKey], reason: str) -> None:
+        await trio.lowlevel.checkpoint()
+        for key in keys:
+            self.status[key] = f"failed: {reason}"
+
+    async def unfinished(self) -> list[JoinKey]:
+        await trio.lowlevel.checkpoint()
+        return sorted(k for k, s in self.status.items() if s == "claimed")
+
+
+class FakeCards:
+    def __init__(self, *, render_seconds: float = 0.0, fail_for: frozenset[int] = frozenset()) -> None:
+        self.render_seconds = render_seconds
+        self.fail_for = fail_for
+        self.rendered: list[int] = []
+
+    async def render(self, join: Join, config: WelcomeConfig, member_count: int | None) -> CardFile | None:
+        await trio.sleep(self.render_seconds)
+        if join.user_id in self.fail_for:
+            return None
+        self.rendered.append(join.user_id)
+        return CardFile(f"welcome-{join.user_id}.png", b"png", f"Welcome card for {join.display_name}")
+
+
+class Posted:
+    def __init__(self, message_id: int, channel_id: int, content: str, files: list[CardFile],
+                 mentions: list[int], nonce: str, at: float) -> None:  # fmt: skip
+        self.message_id = message_id
+        self.channel_id = channel_id
+        self.content = content
+        self.files = files
+        self.mentions = mentions
+        self.nonce = nonce
+        self.at = at
+
+
+class FakePoster:
+    """Records posts; can refuse a channel, or fail a number of attempts first."""
+
+    def __init__(self, *, post_seconds: float = 0.0) -> None:
+        self.post_seconds = post_seconds
+        self.posts: list[Posted] = []
+        self.broken: dict[int, ChannelProblem] = {}
+        self.fail_next = 0
+        self._ids = itertools.count(1000)
+
+    async def post(
+        self, channel_id: int, *, content: str, files: list[CardFile], mention_user_ids: list[int], nonce: str
+    ) -> int:
+        await trio.sleep(self.post_seconds)
+        if channel_id in self.broken:
+            raise ChannelBroken(self.broken[channel_id], f"channel {channel_id} refuses posts")
+        if self.fail_next:
+            self.fail_next -= 1
+            raise WelcomeBotError("Discord answered 503")
+        message_id = next(self._ids)
+        self.posts.append(
+            Posted(message_id, channel_id, content, files, list(mention_user_ids), nonce, trio.current_time())
+        )
+        return message_id
+
+    def welcomed_user_ids(self) -> list[int]:
+        return [u for p in self.posts for u in p.mentions]
+
+
+class RecordingObserver:
+    def __init__(self) -> None:
+        self.outcomes: dict[Outcome, int] = {}
+        self.latencies: list[float] = []
+
+    def welcomed(self, outcome: Outcome, count: int = 1) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + count
+
+    def join_to_post(self, seconds: float) -> None:
+        self.latencies.append(seconds)
