@@ -1,0 +1,142 @@
+"""The router: gateway events in, claimed joins out to the guild actors, sequence checkpoints back.
+
+It runs one event at a time, in gateway order, per shard. For a join it decides whether the member is
+to be welcomed now (not a bot, not pending screening, the guild configured), claims the join in the
+welcome log (durable before anything else happens), then hands it to the guild's actor and marks the
+dispatch's sequence done, so the checkpoint the shard persists never runs ahead of a durable claim.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from welcomebot.app.model import GuildInfo, Join, Outcome
+from welcomebot.app.watermark import SeqWatermark
+
+if TYPE_CHECKING:
+    from welcomebot.app.guild import Observer
+    from welcomebot.app.ports import Configs, WelcomeLog
+
+__all__ = ["GuildAvailable", "GuildGone", "MemberJoined", "MemberLeft", "MemberUpdated", "Router"]
+
+log = logging.getLogger(__name__)
+
+#: A member whose screening ends later than this after joining is welcomed only if we saw them pending.
+SCREENING_WINDOW_S = 24 * 3600.0
+
+
+class GuildAvailable(msgspec.Struct, frozen=True):
+    guild: GuildInfo
+
+
+class GuildGone(msgspec.Struct, frozen=True):
+    guild_id: int
+
+
+class MemberJoined(msgspec.Struct, frozen=True):
+    join: Join
+
+
+class MemberUpdated(msgspec.Struct, frozen=True):
+    """GUILD_MEMBER_UPDATE: what matters is ``pending`` turning false (membership screening passed)."""
+
+    join: Join
+
+
+class MemberLeft(msgspec.Struct, frozen=True):
+    guild_id: int
+    user_id: int
+
+
+Event = GuildAvailable | GuildGone | MemberJoined | MemberUpdated | MemberLeft
+
+
+class Router:
+    """Feeds guild actors from one shard's events. ``deliver(guild_id, join)`` reaches the actor."""
+
+    def __init__(
+        self,
+        *,
+        configs: Configs,
+        welcome_log: WelcomeLog,
+        deliver: Callable[[int, Join], Awaitable[None]],
+        guilds: dict[int, GuildInfo],
+        observer: Observer,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._configs = configs
+        self._log = welcome_log
+        self._deliver = deliver
+        self.guilds = guilds
+        self._observer = observer
+        self.watermark = SeqWatermark()
+        self._wall_clock = wall_clock
+        self._pending: set[tuple[int, int]] = set()  # (guild, user) seen joining with screening pending
+
+    async def handle(self, event: Event, seq: int | None = None) -> None:
+        """Handle one event; ``seq`` (None for events not from the gateway) is marked done after."""
+        if seq is not None:
+            self.watermark.begin(seq)
+        match event:
+            case GuildAvailable(guild):
+                self.guilds[guild.guild_id] = guild
+            case GuildGone(guild_id):
+                self.guilds.pop(guild_id, None)
+            case MemberJoined(join):
+                self._count(join.guild_id, +1)
+                if join.pending:
+                    self._pending.add((join.guild_id, join.user_id))
+                await self._consider(join)
+            case MemberUpdated(join) if not join.pending and self._screening_just_passed(join):
+                # The claim makes a repeated update harmless; members who joined without screening were
+                # claimed at join, so their later updates are dropped by it.
+                await self._consider(join, from_update=True)
+            case MemberLeft(guild_id, user_id):
+                self._count(guild_id, -1)
+                self._pending.discard((guild_id, user_id))
+        if seq is not None:
+            self.watermark.done(seq)
+
+    async def _consider(self, join: Join, *, from_update: bool = False) -> None:
+        if join.bot:
+            if not from_update:
+                self._observer.welcomed(Outcome.SKIPPED_BOT)
+            return
+        if join.pending:
+            self._observer.welcomed(Outcome.SKIPPED_PENDING)
+            return
+        config = await self._configs.get(join.guild_id)
+        if config is None or not config.enabled or config.channel_id is None:
+            if not from_update:
+                self._observer.welcomed(Outcome.SKIPPED_UNCONFIGURED)
+            return
+        if not await self._log.claim(join.key):
+            if not from_update:
+                self._observer.welcomed(Outcome.DUPLICATE)
+            return
+        await self._deliver(join.guild_id, join)
+
+    def _screening_just_passed(self, join: Join) -> bool:
+        """An update welcomes only a member who was pending: seen so, or joined recently (after a restart).
+
+        Without this, any nickname change of a long-time member would look like a screening pass.
+        """
+        if (join.guild_id, join.user_id) in self._pending:
+            self._pending.discard((join.guild_id, join.user_id))
+            return True
+        try:
+            joined = datetime.fromisoformat(join.joined_at).timestamp()
+        except ValueError:
+            return False
+        return self._wall_clock() - joined < SCREENING_WINDOW_S
+
+    def _count(self, guild_id: int, delta: int) -> None:
+        guild = self.guilds.get(guild_id)
+        if guild is not None and guild.member_count is not None:
+            guild.member_count += delta
