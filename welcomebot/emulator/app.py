@@ -1,0 +1,102 @@
+"""The whole emulator in one nursery: HTTP (REST under /api/v10, CDN under /cdn, control under /_control)
+and the gateway on its own port."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgspec
+import trio
+
+from welcomebot.emulator.cdn import Cdn
+from welcomebot.emulator.control import Control
+from welcomebot.emulator.gateway import GatewayServer
+from welcomebot.emulator.http import Request, Response, serve_http
+from welcomebot.emulator.ratelimits import RateLimiter
+from welcomebot.emulator.rest import RestApi
+from welcomebot.emulator.world import World
+
+__all__ = ["Emulator", "EmulatorConfig", "EmulatorInfo", "serve_emulator"]
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    host: str = "127.0.0.1"
+    port: int = 0
+    gateway_port: int = 0
+    guilds: int = 1
+    members: int = 5
+    seed: int = 0
+    heartbeat_interval_ms: int = 41250
+    resume_window_s: float = 300.0
+    members_intent_enabled: bool = True
+    global_per_second: int = 50
+    invalid_ban_threshold: int = 10_000
+
+
+class EmulatorInfo(msgspec.Struct, frozen=True):
+    api_base: str
+    gateway_url: str
+    cdn_base: str
+    control_base: str
+    token: str
+    application_id: str
+
+
+class Emulator:
+    """The composed emulator; its parts stay reachable for in-process tests."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.world = World(seed=config.seed, members_intent_enabled=config.members_intent_enabled)
+        self.world.seed_world(config.guilds, config.members)
+        self.gateway = GatewayServer(
+            self.world,
+            heartbeat_interval_ms=config.heartbeat_interval_ms,
+            resume_window_s=config.resume_window_s,
+            seed=config.seed,
+        )
+        self.limiter = RateLimiter(
+            global_per_second=config.global_per_second,
+            invalid_ban_threshold=config.invalid_ban_threshold,
+        )
+        self.cdn = Cdn(self.world)
+        self.rest = RestApi(self.world, self.limiter, cdn_base="", gateway_url=lambda: self.gateway.url)
+        self.control = Control(self.world, self.rest, self.gateway, self.cdn, {})
+        self.info: EmulatorInfo | None = None
+
+    async def _route(self, request: Request) -> Response:
+        path = request.path
+        if path.startswith("/api/v10/"):
+            return await self.rest.handle(request, path[len("/api/v10") :])
+        if path.startswith("/cdn/"):
+            return await self.cdn.handle(request, path[len("/cdn") :])
+        if path.startswith("/_control/"):
+            return await self.control.handle(request, path[len("/_control") :])
+        return Response(404, b'{"message": "404: Not Found", "code": 0}')
+
+    async def serve(self, *, task_status: trio.TaskStatus[EmulatorInfo] = trio.TASK_STATUS_IGNORED) -> None:
+        cfg = self.config
+        async with trio.open_nursery() as nursery:
+            gw_port = await nursery.start(self.gateway.serve, cfg.host, cfg.gateway_port)
+            port = await nursery.start(serve_http, self._route, cfg.host, cfg.port)
+            base = f"http://{cfg.host}:{port}"
+            info = EmulatorInfo(
+                api_base=f"{base}/api/v10",
+                gateway_url=f"ws://{cfg.host}:{gw_port}",
+                cdn_base=f"{base}/cdn",
+                control_base=f"{base}/_control",
+                token=self.world.token,
+                application_id=str(self.world.application_id),
+            )
+            self.limiter.epoch_offset = self.world.start_ms / 1000 - trio.current_time()
+            self.rest = RestApi(self.world, self.limiter, cdn_base=info.cdn_base, gateway_url=lambda: info.gateway_url)
+            self.control = Control(self.world, self.rest, self.gateway, self.cdn, msgspec.to_builtins(info))
+            self.info = info
+            task_status.started(info)
+
+
+async def serve_emulator(
+    config: EmulatorConfig, *, task_status: trio.TaskStatus[EmulatorInfo] = trio.TASK_STATUS_IGNORED
+) -> None:
+    await Emulator(config).serve(task_status=task_status)

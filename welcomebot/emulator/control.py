@@ -1,0 +1,301 @@
+"""The control API (``/_control``): make things happen in the emulated Discord, and read what happened.
+
+Tests, the sandbox and the benchmarks use it to create guilds, make members join or leave, invoke slash
+commands, inject faults, and count from the emulator's own records what the bot really did.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import trio
+
+from welcomebot.emulator.gateway import GUILD_MEMBERS, GatewayServer
+from welcomebot.emulator.http import Request, Response
+from welcomebot.emulator.rest import Interaction, RestApi
+from welcomebot.emulator.world import Attachment, Member, Message, Overwrite, World, attachment_json, iso
+
+if TYPE_CHECKING:
+    from welcomebot.emulator.cdn import Cdn
+
+__all__ = ["Control"]
+
+_encode = msgspec.json.Encoder().encode
+
+
+class ControlError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Control:
+    def __init__(self, world: World, rest: RestApi, gateway: GatewayServer, cdn: Cdn, info: dict[str, Any]) -> None:
+        self.world = world
+        self.rest = rest
+        self.gateway = gateway
+        self.cdn = cdn
+        self.info = info
+        self.joins_sent = 0
+
+    async def handle(self, request: Request, path: str) -> Response:
+        try:
+            body = msgspec.json.decode(request.body) if request.body else {}
+            status, payload = self._route(request.method, path, body)
+        except ControlError as exc:
+            return Response(exc.status, _encode({"error": str(exc)}))
+        except (msgspec.DecodeError, KeyError, TypeError, ValueError) as exc:
+            return Response(400, _encode({"error": f"bad control request: {exc}"}))
+        return Response(status, _encode(payload))
+
+    def _route(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        parts = [p for p in path.split("/") if p]
+        match method, parts:
+            case "GET", ["info"]:
+                return 200, self.info
+            case "GET", ["guilds"]:
+                return 200, [self._guild_summary(g) for g in self.world.guilds.values()]
+            case "POST", ["guilds"]:
+                guild = self.world.new_guild(
+                    str(body.get("name", "New Server")), channels=int(body.get("channels", 2)),
+                    members=int(body.get("members", 0)),
+                )  # fmt: skip
+                self.gateway.dispatch("GUILD_CREATE", self.world.guild_create(guild.id), guild_id=guild.id, intent=1)
+                return 201, self._guild_summary(guild)
+            case "POST", ["guilds", gid, "channels"]:
+                guild = self._guild(gid)
+                channel = self.world.new_channel(guild, str(body.get("name", "channel")))
+                self.gateway.dispatch("CHANNEL_CREATE", channel.to_json(), guild_id=guild.id, intent=1)
+                return 201, {"id": str(channel.id), "name": channel.name}
+            case "DELETE", ["channels", cid]:
+                channel = self._channel(cid)
+                del self.world.guilds[channel.guild_id].channels[channel.id]
+                del self.world.channels[channel.id]
+                self.gateway.dispatch("CHANNEL_DELETE", channel.to_json(), guild_id=channel.guild_id, intent=1)
+                return 200, {"deleted": str(channel.id)}
+            case "PUT", ["channels", cid, "overwrites"]:
+                channel = self._channel(cid)
+                target = self.world.bot.id if body.get("target", "bot") == "bot" else int(body["target"])
+                channel.overwrites = [o for o in channel.overwrites if o.id != target]
+                channel.overwrites.append(
+                    Overwrite(target, 1 if target == self.world.bot.id else int(body.get("type", 0)),
+                              int(body.get("allow", 0)), int(body.get("deny", 0)))
+                )  # fmt: skip
+                return 200, channel.to_json()
+            case "GET", ["channels", cid, "messages"]:
+                channel_id = int(cid)
+                return 200, [self._message(m) for m in self.world.messages.get(channel_id, [])]
+            case "POST", ["guilds", gid, "members"]:
+                return 201, self._join(self._guild(gid), body)
+            case "PATCH", ["guilds", gid, "members", uid]:
+                return 200, self._update(self._guild(gid), int(uid), body)
+            case "DELETE", ["guilds", gid, "members", uid]:
+                guild = self._guild(gid)
+                member = guild.members.pop(int(uid), None)
+                if member is None:
+                    raise ControlError(404, "no such member")
+                data = {"guild_id": str(guild.id), "user": member.user.to_json()}
+                self.gateway.dispatch("GUILD_MEMBER_REMOVE", data, guild_id=guild.id, intent=GUILD_MEMBERS)
+                return 200, {"removed": uid}
+            case "POST", ["interactions"]:
+                return 201, self._interaction(body)
+            case "GET", ["interactions", iid]:
+                interaction = self.rest.interactions.get(int(iid))
+                if interaction is None:
+                    raise ControlError(404, "no such interaction")
+                return 200, self._interaction_record(interaction)
+            case "GET", ["gateway", "sessions"]:
+                return 200, self.gateway.sessions()
+            case "GET", ["stats"]:
+                return 200, self._stats()
+            case "POST", ["faults"]:
+                self._fault(body)
+                return 200, {"ok": True}
+            case "POST", ["limits"]:
+                limiter = self.rest.limiter
+                limiter.global_per_second = int(body.get("global_per_second", limiter.global_per_second))
+                limiter.invalid_ban_threshold = int(body.get("invalid_ban_threshold", limiter.invalid_ban_threshold))
+                return 200, {"global_per_second": limiter.global_per_second}
+            case "PATCH", ["application"]:
+                if "members_intent_enabled" in body:
+                    self.world.members_intent_enabled = bool(body["members_intent_enabled"])
+                if "identify_remaining" in body:
+                    self.rest.identify_budget = int(body["identify_remaining"])
+                return 200, self.world.application_partial()
+        raise ControlError(404, f"no control route {method} /{'/'.join(parts)}")
+
+    # --- helpers ------------------------------------------------------------------------------------
+
+    def _guild(self, gid: str) -> Any:
+        guild = self.world.guilds.get(int(gid))
+        if guild is None:
+            raise ControlError(404, f"no guild {gid}")
+        return guild
+
+    def _channel(self, cid: str) -> Any:
+        channel = self.world.channels.get(int(cid))
+        if channel is None:
+            raise ControlError(404, f"no channel {cid}")
+        return channel
+
+    def _guild_summary(self, guild: Any) -> dict[str, Any]:
+        return {
+            "id": str(guild.id),
+            "name": guild.name,
+            "member_count": len(guild.members),
+            "channels": [{"id": str(c.id), "name": c.name} for c in guild.channels.values()],
+            "owner_id": str(guild.owner_id),
+        }
+
+    def _join(self, guild: Any, body: dict[str, Any]) -> dict[str, Any]:
+        user = self.world.new_user(
+            username=body.get("username"),
+            global_name=body.get("global_name"),
+            avatar=body.get("avatar", "random"),
+        )
+        user.bot = bool(body.get("bot", False))
+        joined_at = iso(self.world.now_ms(trio.current_time()))
+        member = Member(user, joined_at, pending=bool(body.get("pending", False)))
+        guild.members[user.id] = member
+        self.joins_sent += 1
+        data = {**member.to_json(), "guild_id": str(guild.id)}
+        self.gateway.dispatch("GUILD_MEMBER_ADD", data, guild_id=guild.id, intent=GUILD_MEMBERS)
+        return {
+            "user_id": str(user.id),
+            "joined_at": joined_at,
+            "username": user.username,
+            "avatar": user.avatar,
+        }
+
+    def _update(self, guild: Any, user_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        member = guild.members.get(user_id)
+        if member is None:
+            raise ControlError(404, "no such member")
+        if "pending" in body:
+            member.pending = bool(body["pending"])
+        if "nick" in body:
+            member.nick = body["nick"]
+        data = {**member.to_json(), "guild_id": str(guild.id)}
+        self.gateway.dispatch("GUILD_MEMBER_UPDATE", data, guild_id=guild.id, intent=GUILD_MEMBERS)
+        return data
+
+    def _interaction(self, body: dict[str, Any]) -> dict[str, Any]:
+        world = self.world
+        guild_id = body.get("guild_id")
+        guild = self._guild(str(guild_id)) if guild_id is not None else None
+        channel_id = int(body["channel_id"])
+        user_id = int(body["user_id"])
+        user = world.users.get(user_id)
+        if user is None:
+            raise ControlError(404, f"no user {user_id}")
+        iid = world.ids.next()
+        token = "aW50ZXJhY3Rpb24" + secrets.token_urlsafe(48)
+        options = list(body.get("options") or [])
+        resolved: dict[str, Any] = {}
+        attachment = body.get("attachment")
+        if attachment is not None:
+            data = base64.b64decode(attachment["data_b64"])
+            a = Attachment(world.ids.next(), str(attachment.get("filename", "upload.png")),
+                           str(attachment.get("content_type", "application/octet-stream")), data)  # fmt: skip
+            world.messages.setdefault(0, []).append(_holder(world, a))
+            resolved["attachments"] = {str(a.id): attachment_json(a, self.rest.cdn_base, 0)}
+            options.append({"name": str(attachment.get("option", "image")), "type": 11, "value": str(a.id)})
+        data_obj: dict[str, Any] = {
+            "id": str(world.ids.next()),
+            "name": str(body["name"]),
+            "type": 1,
+            "options": options,
+        }
+        if resolved:
+            data_obj["resolved"] = resolved
+        payload: dict[str, Any] = {
+            "id": str(iid),
+            "application_id": str(world.application_id),
+            "type": 2,
+            "data": data_obj,
+            "channel_id": str(channel_id),
+            "token": token,
+            "version": 1,
+            "locale": "en-US",
+            "app_permissions": str(body.get("app_permissions", "0")),
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(guild.id)} if guild else {},
+            "context": 0 if guild else 1,
+        }
+        if guild is not None:
+            payload["guild_id"] = str(guild.id)
+            payload["guild_locale"] = "en-US"
+            member = guild.members.get(user_id)
+            if member is None:
+                raise ControlError(404, "that user is not a member of the guild")
+            payload["member"] = {**member.to_json(), "permissions": str(int(body.get("permissions", 0)))}
+        else:
+            payload["user"] = user.to_json()
+        self.rest.interactions[iid] = Interaction(
+            iid,
+            token,
+            world.application_id,
+            guild.id if guild else None,
+            channel_id,
+            user_id,
+            trio.current_time(),
+        )
+        self.gateway.dispatch("INTERACTION_CREATE", payload, guild_id=guild.id if guild else None, intent=None)
+        return {"id": str(iid), "token": token}
+
+    def _interaction_record(self, i: Interaction) -> dict[str, Any]:
+        return {
+            "id": str(i.id),
+            "responded": i.responded,
+            "deferred": i.deferred,
+            "responses": i.responses,
+            "original": None if i.original is None else self._message(i.original),
+            "followups": [self._message(m) for m in i.followups],
+        }
+
+    def _message(self, m: Any) -> dict[str, Any]:
+        data = self.rest.message_json(m)
+        data["allowed_mentions"] = m.allowed_mentions
+        data["mentioned_user_ids"] = [str(u.id) for u in m.mentions]
+        return data
+
+    def _stats(self) -> dict[str, Any]:
+        rest = self.rest
+        now = trio.current_time()
+        posted = sum(len(v) for k, v in self.world.messages.items() if k != 0)
+        return {
+            "requests": dict(rest.requests),
+            "rate_limited": dict(rest.rate_limited),
+            "rate_limited_total": sum(rest.rate_limited.values()),
+            "injected_failures": {str(k): v for k, v in rest.injected.items()},
+            "invalid_requests_total": rest.limiter.invalid_total,
+            "invalid_requests_window": rest.limiter.invalid_in_window(now),
+            "messages": posted,
+            "joins_sent": self.joins_sent,
+            "cdn_requests": self.cdn.requests,
+            "gateway": self.gateway.stats(),
+        }
+
+    def _fault(self, body: dict[str, Any]) -> None:
+        target = body.get("target", "rest")
+        if target == "gateway":
+            self.gateway.inject_fault(body)
+        elif target == "rest":
+            faults = self.rest.faults
+            faults.latency_s = float(body.get("latency_s", faults.latency_s))
+            faults.fail_share = float(body.get("fail_share", faults.fail_share))
+            faults.fail_status = int(body.get("fail_status", faults.fail_status))
+            faults.fail_scope = str(body.get("fail_scope", faults.fail_scope))
+            faults.drop_responses = int(body.get("drop_responses", faults.drop_responses))
+        elif target == "cdn":
+            self.cdn.latency_s = float(body.get("latency_s", self.cdn.latency_s))
+        else:
+            raise ControlError(400, f"unknown fault target {target!r}")
+
+
+def _holder(world: World, attachment: Attachment) -> Message:
+    """Uploads to slash commands live on Discord's CDN; here, in a hidden channel 0 the CDN serves."""
+    return Message(world.ids.next(), 0, world.bot, "", iso(world.start_ms), [attachment])

@@ -1,0 +1,456 @@
+"""The emulated gateway: HELLO, IDENTIFY, heartbeats, READY/GUILD_CREATE, dispatches, RESUME, close codes.
+
+Faithful to ``events/gateway.mdx`` and ``topics/opcodes-and-status-codes.mdx``. Each identified session
+keeps a replay buffer of its dispatches, so a client that reconnects and RESUMEs within the resume window
+receives everything it missed, in order. :meth:`GatewayServer.dispatch` never blocks: a client too slow
+to keep up is disconnected, as Discord does, and its events wait in the buffer for the RESUME.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import zlib
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
+
+import msgspec
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, serve_websocket
+
+__all__ = ["GUILDS", "GUILD_MEMBERS", "GatewayBackend", "GatewayServer"]
+
+log = logging.getLogger(__name__)
+
+GUILDS = 1 << 0
+GUILD_MEMBERS = 1 << 1
+GUILD_PRESENCES = 1 << 8
+MESSAGE_CONTENT = 1 << 15
+PRIVILEGED = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT
+#: Every documented intent bit (events/gateway.mdx, "List of Intents").
+KNOWN_INTENTS = sum(1 << b for b in (*range(22), 24, 25))
+MAX_CLIENT_PAYLOAD = 4096
+SEND_LIMIT = 120
+SEND_WINDOW = 60.0
+MAX_GUILDS_PER_SHARD = 2500
+OUTBOX_SIZE = 50_000
+REPLAY_LIMIT = 100_000
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
+
+class GatewayBackend(Protocol):
+    token: str
+    application_id: int
+    members_intent_enabled: bool
+
+    def bot_user(self) -> dict[str, Any]: ...
+    def application_partial(self) -> dict[str, Any]: ...
+    def guild_ids(self) -> list[int]: ...
+    def guild_create(self, guild_id: int) -> dict[str, Any]: ...
+
+
+class _Close(Exception):  # control flow inside a connection; never escapes it
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+@dataclass
+class Session:
+    """One identified session; outlives its connection until the resume window closes."""
+
+    session_id: str
+    shard_id: int
+    shard_count: int
+    intents: int
+    seq: int = 0
+    replay: deque[tuple[int, bytes]] = field(default_factory=lambda: deque(maxlen=REPLAY_LIMIT))
+    outbox: trio.MemorySendChannel[bytes] | None = None
+    connected: bool = False
+    dead: bool = False
+    disconnected_at: float | None = None
+    identify_count: int = 1
+    resume_count: int = 0
+    dispatched: int = 0
+
+    def owns(self, guild_id: int | None) -> bool:
+        return guild_id is None or (guild_id >> 22) % self.shard_count == self.shard_id
+
+    def push(self, event: str, data: Any) -> None:
+        self.seq += 1
+        frame = _encode({"op": 0, "t": event, "s": self.seq, "d": data})
+        self.replay.append((self.seq, frame))
+        self.dispatched += 1
+        if self.outbox is not None:
+            try:
+                self.outbox.send_nowait(frame)
+            except trio.WouldBlock:
+                # Too slow to keep up: Discord drops such a connection; the buffer keeps the events.
+                self.outbox.close()
+                self.outbox = None
+            except trio.ClosedResourceError:
+                self.outbox = None
+
+
+class GatewayServer:
+    def __init__(
+        self,
+        backend: GatewayBackend,
+        *,
+        heartbeat_interval_ms: int = 41250,
+        resume_window_s: float = 300.0,
+        seed: int = 0,
+    ) -> None:
+        self.backend = backend
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.resume_window_s = resume_window_s
+        self._rng = random.Random(seed)
+        self._sessions: dict[str, Session] = {}
+        self._acks = True
+        self._kicks: list[tuple[str | None, dict[str, Any]]] = []
+        self._kick_event = trio.Event()
+        self.url = ""
+        self.counters: dict[str, int] = {
+            "identifies": 0,
+            "resumes": 0,
+            "invalid_sessions": 0,
+            "connections": 0,
+        }
+        self.closes: dict[int, int] = {}
+
+    # --- public API for the REST/control side -------------------------------------------------------
+
+    async def serve(
+        self, host: str, port: int, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(
+                lambda task_status: serve_websocket(
+                    self._handle,
+                    host,
+                    port,
+                    None,
+                    handler_nursery=nursery,
+                    max_message_size=1 << 20,
+                    message_queue_size=16,
+                    task_status=task_status,
+                )
+            )
+            bound = server.port
+            self.url = f"ws://{host}:{bound}"
+            task_status.started(bound)
+
+    def dispatch(self, event: str, data: dict[str, Any], *, guild_id: int | None, intent: int | None) -> None:
+        for session in self._live_sessions():
+            if intent is not None and not session.intents & intent:
+                continue
+            if session.owns(guild_id):
+                session.push(event, data)
+
+    def sessions(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "session_id": s.session_id,
+                "shard": [s.shard_id, s.shard_count],
+                "intents": s.intents,
+                "seq": s.seq,
+                "connected": s.connected,
+                "dead": s.dead,
+                "identify_count": s.identify_count,
+                "resume_count": s.resume_count,
+                "dispatched": s.dispatched,
+            }
+            for s in self._sessions.values()
+        ]
+
+    def stats(self) -> dict[str, Any]:
+        return {**self.counters, "closes": {str(k): v for k, v in self.closes.items()},
+                "dispatched": sum(s.dispatched for s in self._sessions.values())}  # fmt: skip
+
+    def inject_fault(self, fault: dict[str, Any]) -> None:
+        kind = fault.get("kind")
+        if kind == "stop_acks":
+            self._acks = not bool(fault.get("on", True))
+            return
+        if kind not in ("close", "drop", "reconnect", "invalid_session", "heartbeat_request"):
+            raise ValueError(f"unknown gateway fault {kind!r}")
+        self._kicks.append((fault.get("session_id"), fault))
+        self._kick_event.set()
+
+    # --- connections --------------------------------------------------------------------------------
+
+    def _live_sessions(self) -> list[Session]:
+        now = trio.current_time()
+        live = []
+        for s in list(self._sessions.values()):
+            if s.dead:
+                continue
+            if not s.connected and s.disconnected_at is not None and now - s.disconnected_at > self.resume_window_s:
+                s.dead = True
+                continue
+            live.append(s)
+        return live
+
+    async def _handle(self, request: WebSocketRequest) -> None:
+        ws = await request.accept()
+        self.counters["connections"] += 1
+        query = parse_qs(urlsplit(request.path).query)
+        compress = query.get("compress", [None])[0] == "zlib-stream"
+        conn = _Connection(self, ws, compress)
+        try:
+            if query.get("v", [None])[0] != "10":
+                raise _Close(4012, "Invalid API version")
+            if query.get("encoding", ["json"])[0] != "json":
+                raise _Close(4002, "Decode error: only encoding=json is served here")
+            await conn.run()
+        except _Close as close:
+            self.closes[close.code] = self.closes.get(close.code, 0) + 1
+            if conn.session is not None and close.code not in (4000, 1001, 1006, 3000):
+                conn.session.dead = True
+            with trio.move_on_after(2):
+                await ws.aclose(close.code, close.reason)
+        except ConnectionClosed:
+            pass
+        finally:
+            conn.detach()
+
+
+class _Connection:
+    """One websocket: reader loop, writer task, heartbeat deadline and fault kicks."""
+
+    def __init__(self, server: GatewayServer, ws: WebSocketConnection, compress: bool) -> None:
+        self.server = server
+        self.ws = ws
+        self.session: Session | None = None
+        self._zlib = zlib.compressobj() if compress else None
+        self._sent_times: deque[float] = deque()
+        self._heartbeat_deadline = 0.0
+        self._direct_send, self._direct_receive = trio.open_memory_channel[bytes](64)
+        self._nursery: trio.Nursery | None = None
+
+    def detach(self) -> None:
+        s = self.session
+        if s is not None and s.outbox is not None:
+            s.outbox.close()
+            s.outbox = None
+        if s is not None:
+            s.connected = False
+            s.disconnected_at = trio.current_time()
+
+    async def _send(self, frame: bytes) -> None:
+        if self._zlib is not None:
+            await self.ws.send_message(self._zlib.compress(frame) + self._zlib.flush(zlib.Z_SYNC_FLUSH))
+        else:
+            await self.ws.send_message(frame.decode())
+
+    async def run(self) -> None:
+        interval = self.server.heartbeat_interval_ms / 1000
+        await self._send(
+            _encode(
+                {
+                    "op": 10,
+                    "d": {"heartbeat_interval": self.server.heartbeat_interval_ms},
+                    "s": None,
+                    "t": None,
+                }
+            )
+        )
+        # Discord allows some slack past the interval before it gives up on a client.
+        self._heartbeat_deadline = trio.current_time() + interval * 1.5
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self._writer, nursery)
+                nursery.start_soon(self._kicks, nursery)
+                nursery.start_soon(self._watchdog)
+                await self._reader()
+                nursery.cancel_scope.cancel()
+        except* _Close as group:
+            raise group.exceptions[0] from None
+        except* ConnectionClosed as group:
+            raise group.exceptions[0] from None
+
+    async def _watchdog(self) -> None:
+        while True:
+            await trio.sleep_until(self._heartbeat_deadline)
+            if trio.current_time() >= self._heartbeat_deadline:
+                raise _Close(4009, "Session timed out")
+
+    async def _writer(self, nursery: trio.Nursery) -> None:
+        async with self._direct_receive:
+            async for frame in self._direct_receive:
+                await self._send(frame)
+
+    async def _pump(self, outbox: trio.MemoryReceiveChannel[bytes]) -> None:
+        async with outbox:
+            async for frame in outbox:
+                await self._direct_send.send(frame)
+        if self.session is not None and self.session.connected:
+            # The session's outbox was closed under us: the client was too slow.
+            raise _Close(4000, "Unknown error: client could not keep up")
+
+    async def _kicks(self, nursery: trio.Nursery) -> None:
+        server = self.server
+        while True:
+            await server._kick_event.wait()
+            server._kick_event = trio.Event()
+            kicks, server._kicks = server._kicks, []
+            for target, fault in kicks:
+                if target is not None and (self.session is None or self.session.session_id != target):
+                    server._kicks.append((target, fault))
+                    continue
+                await self._apply(fault)
+
+    async def _apply(self, fault: dict[str, Any]) -> None:
+        kind = fault["kind"]
+        if kind == "close":
+            raise _Close(int(fault.get("code", 4000)), str(fault.get("reason", "closed by the control API")))
+        if kind == "drop":
+            await self.ws._close_stream()  # no close frame: the TCP connection just ends
+            raise ConnectionClosed(None)
+        if kind == "reconnect":
+            await self._direct_send.send(_encode({"op": 7, "d": None, "s": None, "t": None}))
+        elif kind == "invalid_session":
+            resumable = bool(fault.get("resumable", False))
+            if not resumable and self.session is not None:
+                self.session.dead = True
+            await self._direct_send.send(_encode({"op": 9, "d": resumable, "s": None, "t": None}))
+        elif kind == "heartbeat_request":
+            await self._direct_send.send(_encode({"op": 1, "d": None, "s": None, "t": None}))
+
+    async def _reader(self) -> None:
+        while True:
+            message = await self.ws.get_message()
+            now = trio.current_time()
+            self._count_send(now)
+            raw = message.encode() if isinstance(message, str) else message
+            if len(raw) > MAX_CLIENT_PAYLOAD:
+                raise _Close(4002, "Decode error: payload too large")
+            try:
+                payload = _decode(raw)
+            except msgspec.DecodeError:
+                raise _Close(4002, "Decode error") from None
+            if not isinstance(payload, dict) or not isinstance(payload.get("op"), int):
+                raise _Close(4002, "Decode error")
+            await self._on_payload(payload["op"], payload.get("d"), now)
+
+    def _count_send(self, now: float) -> None:
+        times = self._sent_times
+        times.append(now)
+        while times and times[0] <= now - SEND_WINDOW:
+            times.popleft()
+        if len(times) > SEND_LIMIT:
+            raise _Close(4008, "Rate limited")
+
+    async def _on_payload(self, op: int, d: Any, now: float) -> None:
+        match op:
+            case 1:
+                if d is not None and not isinstance(d, int):
+                    raise _Close(4001, "Unknown opcode: invalid heartbeat payload")
+                self._heartbeat_deadline = now + self.server.heartbeat_interval_ms / 1000 * 1.5
+                if self.server._acks:
+                    await self._direct_send.send(_encode({"op": 11, "d": None, "s": None, "t": None}))
+            case 2:
+                await self._identify(d)
+            case 6:
+                await self._resume(d)
+            case 3 | 4 | 8 | 31:  # presence, voice state, request guild members, soundboard: accepted
+                if self.session is None:
+                    raise _Close(4003, "Not authenticated")
+            case _:
+                raise _Close(4001, "Unknown opcode")
+
+    async def _identify(self, d: Any) -> None:
+        server = self.server
+        if self.session is not None:
+            raise _Close(4005, "Already authenticated")
+        if not isinstance(d, dict) or not isinstance(d.get("token"), str) or not isinstance(d.get("properties"), dict):
+            raise _Close(4002, "Decode error: invalid identify payload")
+        if d["token"].removeprefix("Bot ") != server.backend.token:
+            raise _Close(4004, "Authentication failed")
+        intents = d.get("intents")
+        if not isinstance(intents, int) or isinstance(intents, bool) or intents < 0 or intents & ~KNOWN_INTENTS:
+            raise _Close(4013, "Invalid intent(s)")
+        if (
+            intents & PRIVILEGED
+            and (intents & PRIVILEGED) != (GUILD_MEMBERS if server.backend.members_intent_enabled else 0) & intents
+        ):
+            raise _Close(4014, "Disallowed intent(s)")
+        shard = d.get("shard", [0, 1])
+        if (
+            not isinstance(shard, list)
+            or len(shard) != 2
+            or not all(isinstance(x, int) for x in shard)
+            or shard[1] < 1
+            or not 0 <= shard[0] < shard[1]
+        ):
+            raise _Close(4010, "Invalid shard")
+        shard_id, shard_count = shard
+        guild_ids = [g for g in server.backend.guild_ids() if (g >> 22) % shard_count == shard_id]
+        if len(guild_ids) > MAX_GUILDS_PER_SHARD:
+            raise _Close(4011, "Sharding required")
+        server.counters["identifies"] += 1
+        session = Session(f"{server._rng.getrandbits(128):032x}", shard_id, shard_count, intents)
+        server._sessions[session.session_id] = session
+        self._attach(session)
+        session.push(
+            "READY",
+            {
+                "v": 10,
+                "user": server.backend.bot_user(),
+                "guilds": [{"id": str(g), "unavailable": True} for g in guild_ids],
+                "session_id": session.session_id,
+                "resume_gateway_url": server.url,
+                "shard": [shard_id, shard_count],
+                "application": server.backend.application_partial(),
+            },
+        )
+        if intents & GUILDS:
+            for gid in guild_ids:
+                session.push("GUILD_CREATE", server.backend.guild_create(gid))
+
+    async def _resume(self, d: Any) -> None:
+        server = self.server
+        if self.session is not None:
+            raise _Close(4005, "Already authenticated")
+        if not isinstance(d, dict) or not all(k in d for k in ("token", "session_id", "seq")):
+            raise _Close(4002, "Decode error: invalid resume payload")
+        if str(d["token"]).removeprefix("Bot ") != server.backend.token:
+            raise _Close(4004, "Authentication failed")
+        server._live_sessions()  # expire sessions past the resume window
+        session = server._sessions.get(str(d["session_id"]))
+        seq = d["seq"]
+        if session is None or session.dead or session.connected or not isinstance(seq, int):
+            server.counters["invalid_sessions"] += 1
+            await self._direct_send.send(_encode({"op": 9, "d": False, "s": None, "t": None}))
+            return
+        if seq > session.seq:
+            raise _Close(4007, "Invalid seq")
+        oldest = session.replay[0][0] if session.replay else session.seq + 1
+        if seq < oldest - 1:
+            session.dead = True
+            server.counters["invalid_sessions"] += 1
+            await self._direct_send.send(_encode({"op": 9, "d": False, "s": None, "t": None}))
+            return
+        server.counters["resumes"] += 1
+        session.resume_count += 1
+        missed = [frame for s, frame in session.replay if s > seq]
+        self._attach(session, backlog=missed)
+        session.push("RESUMED", {})
+
+    def _attach(self, session: Session, backlog: list[bytes] | None = None) -> None:
+        backlog = backlog or []
+        send, receive = trio.open_memory_channel[bytes](OUTBOX_SIZE + len(backlog))
+        for frame in backlog:
+            send.send_nowait(frame)
+        session.outbox = send
+        session.connected = True
+        session.disconnected_at = None
+        self.session = session
+        assert self._nursery is not None
+        self._nursery.start_soon(self._pump, receive)

@@ -1,0 +1,749 @@
+"""The emulated REST API v10: the routes a welcome bot uses, with Discord's codes, errors and limits.
+
+Each route is ``(method, pattern, handler, bucket)``. Handlers raise :class:`ApiError` for Discord's JSON
+errors; the dispatcher adds rate-limit headers, counts invalid requests and records statistics.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import trio
+from PIL import Image
+
+from welcomebot.emulator.http import Request, Response
+from welcomebot.emulator.multipart import MultipartError, parse_multipart
+from welcomebot.emulator.ratelimits import BucketSpec, RateLimiter
+from welcomebot.emulator.world import (
+    ATTACH_FILES,
+    SEND_MESSAGES,
+    VIEW_CHANNEL,
+    Attachment,
+    Message,
+    World,
+    iso,
+    permissions_for,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+__all__ = ["ApiError", "Faults", "RestApi"]
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.decode
+
+MESSAGE_BUCKET = BucketSpec("POST /channels/{channel_id}/messages", 5, 5.0)
+DEFAULT_BUCKET = BucketSpec("default", 50, 1.0)
+MEMBERS_BUCKET = BucketSpec("GET /guilds/{guild_id}/members", 10, 10.0)
+COMMANDS_BUCKET = BucketSpec("PUT /applications/{application_id}/commands", 2, 60.0)
+INTERACTION_BUCKET = BucketSpec("POST /interactions/{interaction_id}/{token}/callback", 50, 1.0)
+WEBHOOK_BUCKET = BucketSpec("/webhooks/{application_id}/{token}", 5, 2.0)
+MAX_FILES = 10
+MAX_UPLOAD = 10 * 1024 * 1024
+NONCE_WINDOW_S = 300.0
+INTERACTION_DEADLINE_S = 3.0
+TOKEN_LIFETIME_S = 15 * 60.0
+_MENTION = re.compile(r"<@!?(\d{17,20})>")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: int, message: str, errors: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.errors = errors
+
+    def body(self) -> bytes:
+        data: dict[str, Any] = {"message": self.message, "code": self.code}
+        if self.errors is not None:
+            data["errors"] = self.errors
+        return _encode(data)
+
+
+def form_error(path: str, code: str, message: str) -> ApiError:
+    """Discord's 50035 Invalid Form Body, with the error under its field path."""
+    node: dict[str, Any] = {"_errors": [{"code": code, "message": message}]}
+    for key in reversed(path.split(".")):
+        node = {key: node}
+    return ApiError(400, 50035, "Invalid Form Body", node)
+
+
+@dataclass
+class Faults:
+    """REST and CDN faults injected through the control API."""
+
+    latency_s: float = 0.0
+    cdn_latency_s: float = 0.0
+    fail_share: float = 0.0
+    fail_status: int = 503
+    fail_scope: str = "user"  # for injected 429s: user, global or shared
+    drop_responses: int = 0  # commit the next N message creates but lose their responses
+
+
+@dataclass
+class Interaction:
+    id: int
+    token: str
+    application_id: int
+    guild_id: int | None
+    channel_id: int
+    user_id: int
+    created_at: float
+    responded: bool = False
+    deferred: bool = False
+    original: Message | None = None
+    followups: list[Message] = field(default_factory=list)
+    responses: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    template: str
+    handler: Callable[[Request, dict[str, str]], Awaitable[tuple[int, Any]]]
+    bucket: BucketSpec | None
+    major: str | None
+    auth: bool = True
+    global_limited: bool = True
+
+
+class RestApi:
+    def __init__(self, world: World, limiter: RateLimiter, *, cdn_base: str, gateway_url: Callable[[], str]) -> None:
+        self.world = world
+        self.limiter = limiter
+        self.cdn_base = cdn_base
+        self._gateway_url = gateway_url
+        self.faults = Faults()
+        self.interactions: dict[int, Interaction] = {}
+        self._nonces: dict[tuple[int, int, str], tuple[float, Message]] = {}
+        self.requests: Counter[str] = Counter()
+        self.rate_limited: Counter[str] = Counter()
+        self.injected: Counter[int] = Counter()
+        self.identify_budget = 1000
+        self._fault_phase = 0.0
+        self.routes: list[Route] = []
+        self._add("GET", "/gateway/bot", self.get_gateway_bot, DEFAULT_BUCKET, None)
+        self._add("GET", "/users/@me", self.get_me, DEFAULT_BUCKET, None)
+        self._add("GET", "/applications/@me", self.get_application, DEFAULT_BUCKET, None)
+        self._add("GET", "/applications/{application_id}/commands", self.get_commands, DEFAULT_BUCKET, None)
+        self._add("PUT", "/applications/{application_id}/commands", self.put_commands, COMMANDS_BUCKET, None)
+        self._add(
+            "GET",
+            "/applications/{application_id}/guilds/{guild_id}/commands",
+            self.get_commands,
+            DEFAULT_BUCKET,
+            "guild_id",
+        )
+        self._add(
+            "PUT",
+            "/applications/{application_id}/guilds/{guild_id}/commands",
+            self.put_commands,
+            COMMANDS_BUCKET,
+            "guild_id",
+        )
+        self._add("GET", "/guilds/{guild_id}", self.get_guild, DEFAULT_BUCKET, "guild_id")
+        self._add("GET", "/guilds/{guild_id}/channels", self.get_guild_channels, DEFAULT_BUCKET, "guild_id")
+        self._add("GET", "/guilds/{guild_id}/members", self.list_members, MEMBERS_BUCKET, "guild_id")
+        self._add("GET", "/guilds/{guild_id}/members/{user_id}", self.get_member, DEFAULT_BUCKET, "guild_id")
+        self._add("GET", "/channels/{channel_id}", self.get_channel, DEFAULT_BUCKET, "channel_id")
+        self._add("POST", "/channels/{channel_id}/messages", self.create_message, MESSAGE_BUCKET, "channel_id")
+        self._add(
+            "DELETE",
+            "/channels/{channel_id}/messages/{message_id}",
+            self.delete_message,
+            DEFAULT_BUCKET,
+            "channel_id",
+        )
+        self._add(
+            "POST",
+            "/interactions/{interaction_id}/{interaction_token}/callback",
+            self.interaction_callback,
+            INTERACTION_BUCKET,
+            "interaction_id",
+            auth=False,
+            global_limited=False,
+        )
+        self._add(
+            "GET",
+            "/webhooks/{application_id}/{interaction_token}/messages/@original",
+            self.get_original,
+            WEBHOOK_BUCKET,
+            "interaction_token",
+            auth=False,
+            global_limited=False,
+        )
+        self._add(
+            "PATCH",
+            "/webhooks/{application_id}/{interaction_token}/messages/@original",
+            self.edit_original,
+            WEBHOOK_BUCKET,
+            "interaction_token",
+            auth=False,
+            global_limited=False,
+        )
+        self._add(
+            "POST",
+            "/webhooks/{application_id}/{interaction_token}",
+            self.create_followup,
+            WEBHOOK_BUCKET,
+            "interaction_token",
+            auth=False,
+            global_limited=False,
+        )
+
+    def _add(
+        self,
+        method: str,
+        template: str,
+        handler: Any,
+        bucket: BucketSpec | None,
+        major: str | None,
+        *,
+        auth: bool = True,
+        global_limited: bool = True,
+    ) -> None:
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
+        self.routes.append(
+            Route(method, re.compile(f"^{regex}$"), template, handler, bucket, major, auth, global_limited)
+        )
+
+    # --- dispatch -----------------------------------------------------------------------------------
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for route in self.routes:
+            m = route.pattern.match(path)
+            if m and route.method == method:
+                return route, m.groupdict()
+        return None
+
+    async def handle(self, request: Request, path: str) -> Response:
+        now = trio.current_time()
+        if self.faults.latency_s:
+            await trio.sleep(self.faults.latency_s)
+        found = self.match(request.method, path)
+        if found is None:
+            if any(r.pattern.match(path) for r in self.routes):
+                return self._error(ApiError(405, 0, "405: Method Not Allowed"), "?", now)
+            return self._error(ApiError(404, 0, "404: Not Found"), "?", now)
+        route, params = found
+        key = f"{route.method} {route.template}"
+        self.requests[key] += 1
+        if route.auth and request.header("authorization") != f"Bot {self.world.token}":
+            return self._error(ApiError(401, 0, "401: Unauthorized"), key, now)
+        injected = self._injected_failure(key, now)
+        if injected is not None:
+            return injected
+        major = params.get(route.major, "") if route.major else ""
+        decision = self.limiter.check(route.bucket, major, now, global_limited=route.global_limited)
+        if not decision.allowed:
+            return self._rate_limited(
+                key,
+                decision.retry_after,
+                decision.scope or "user",
+                decision.headers,
+                now,
+                banned=decision.banned,
+            )
+        try:
+            status, payload = await route.handler(request, params)
+        except ApiError as exc:
+            response = self._error(exc, key, now)
+            response.headers.extend(decision.headers)
+            return response
+        body = b"" if status == 204 else _encode(payload)
+        return Response(status, body, list(decision.headers), None if status == 204 else "application/json")
+
+    def _error(self, exc: ApiError, key: str, now: float) -> Response:
+        self.limiter.count_invalid(exc.status, now)
+        self.requests[f"{key} -> {exc.status}"] += 1
+        return Response(exc.status, exc.body())
+
+    def _rate_limited(
+        self,
+        key: str,
+        retry_after: float,
+        scope: str,
+        headers: list[tuple[str, str]],
+        now: float,
+        *,
+        banned: bool = False,
+    ) -> Response:
+        self.rate_limited[scope] += 1
+        self.limiter.count_invalid(429, now, scope=scope)
+        if banned:
+            return Response(429, b"error code: 1015", [("Retry-After", str(int(retry_after)))], "text/plain")
+        is_global = scope == "global"
+        message = "The resource is being rate limited." if scope == "shared" else "You are being rate limited."
+        # "code" is optional in the docs and required by the spec; 0 satisfies both.
+        body = _encode({"message": message, "retry_after": retry_after, "global": is_global, "code": 0})
+        out = [*headers, ("Retry-After", str(max(1, round(retry_after)))), ("X-RateLimit-Scope", scope)]
+        if is_global and not any(k == "X-RateLimit-Global" for k, _ in out):
+            out.append(("X-RateLimit-Global", "true"))
+        return Response(429, body, out)
+
+    def _injected_failure(self, key: str, now: float) -> Response | None:
+        share = self.faults.fail_share
+        if share <= 0:
+            return None
+        # Golden-ratio stepping: deterministic, and a share of 0.05 fails 5 % of requests evenly spread.
+        self._fault_phase = (self._fault_phase + 0.6180339887) % 1.0
+        if self._fault_phase >= share:
+            return None
+        status = self.faults.fail_status
+        self.injected[status] += 1
+        if status == 429:
+            return self._rate_limited(key, 0.5, self.faults.fail_scope, [], now)
+        return Response(status, b'{"message": "Service Unavailable", "code": 0}')
+
+    # --- helpers ------------------------------------------------------------------------------------
+
+    def _channel(self, channel_id: str) -> Any:
+        channel = self.world.channels.get(_int(channel_id))
+        if channel is None:
+            raise ApiError(404, 10003, "Unknown Channel")
+        return channel
+
+    def _guild(self, guild_id: str) -> Any:
+        guild = self.world.guilds.get(_int(guild_id))
+        if guild is None or self.world.bot.id not in guild.members:
+            raise ApiError(404, 10004, "Unknown Guild")
+        return guild
+
+    def _bot_permissions(self, channel: Any) -> int:
+        guild = self.world.guilds[channel.guild_id]
+        return permissions_for(guild, guild.members[self.world.bot.id], channel)
+
+    def message_json(self, message: Message) -> dict[str, Any]:
+        return message.to_json(self.cdn_base)
+
+    # --- handlers -----------------------------------------------------------------------------------
+
+    async def get_gateway_bot(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
+        shards = max(1, -(-len(self.world.guilds) // 1000))
+        return 200, {
+            "url": self._gateway_url(),
+            "shards": shards,
+            "session_start_limit": {
+                "total": 1000,
+                "remaining": self.identify_budget,
+                "reset_after": 86_400_000,
+                "max_concurrency": 1,
+            },
+        }
+
+    async def get_me(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
+        return 200, self.world.bot_user()
+
+    async def get_application(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
+        w = self.world
+        return 200, {
+            "id": str(w.application_id),
+            "name": "welcomebot",
+            "icon": None,
+            "description": "",
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "verify_key": "0" * 64,
+            "type": None,
+            "flags": w.application_partial()["flags"],
+            "flags_new": str(w.application_partial()["flags"]),
+            "bot": w.bot.to_json(),
+            "owner": next(iter(w.users.values())).to_json(),
+            "team": None,
+            "redirect_uris": [],
+            "interactions_endpoint_url": None,
+            "role_connections_verification_url": None,
+            "approximate_guild_count": len(w.guilds),
+            "approximate_user_install_count": 0,
+            "approximate_user_authorization_count": 0,
+            "explicit_content_filter": 0,
+            "eligible_oauth2_scopes": ["bot", "applications.commands"],
+        }
+
+    def _check_app(self, params: dict[str, str]) -> None:
+        if params["application_id"] != str(self.world.application_id):
+            raise ApiError(403, 50001, "Missing Access")
+
+    async def get_commands(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
+        self._check_app(params)
+        guild_id = _int(params["guild_id"]) if "guild_id" in params else None
+        if guild_id is not None:
+            self._guild(params["guild_id"])
+        return 200, self.world.commands.get(guild_id, [])
+
+    async def put_commands(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
+        self._check_app(params)
+        guild_id = _int(params["guild_id"]) if "guild_id" in params else None
+        if guild_id is not None:
+            self._guild(params["guild_id"])
+        body = _json_body(request)
+        if not isinstance(body, list) or len(body) > 100:
+            raise form_error("_root", "BASE_TYPE_MAX_LENGTH", "Must be a list of at most 100 commands.")
+        stored = []
+        for i, command in enumerate(body):
+            _validate_command(command, f"{i}")
+            stored.append(
+                {
+                    **command,
+                    "id": str(self.world.ids.next()),
+                    "application_id": str(self.world.application_id),
+                    "version": str(self.world.ids.next()),
+                    "type": command.get("type", 1),
+                    "default_member_permissions": command.get("default_member_permissions"),
+                    "description": command.get("description", ""),
+                    **({"guild_id": str(guild_id)} if guild_id is not None else {}),
+                }
+            )
+        self.world.commands[guild_id] = stored
+        return 200, stored
+
+    async def get_guild(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
+        guild = self._guild(params["guild_id"])
+        return 200, guild.to_json(with_counts=request.arg("with_counts") in ("true", "True", "1"))
+
+    async def get_guild_channels(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
+        guild = self._guild(params["guild_id"])
+        return 200, [c.to_json() for c in guild.channels.values()]
+
+    async def get_member(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
+        guild = self._guild(params["guild_id"])
+        member = guild.members.get(_int(params["user_id"]))
+        if member is None:
+            raise ApiError(404, 10007, "Unknown Member")
+        return 200, member.to_json()
+
+    async def list_members(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
+        guild = self._guild(params["guild_id"])
+        if not self.world.members_intent_enabled:
+            raise ApiError(403, 50001, "Missing Access")
+        limit_text = request.arg("limit") or "1"
+        after_text = request.arg("after") or "0"
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
+            raise form_error("limit", "NUMBER_TYPE_MAX", "int value should be between 1 and 1000.")
+        after = _int(after_text)
+        members = sorted((m for m in guild.members.values() if m.user.id > after), key=lambda m: m.user.id)
+        return 200, [m.to_json() for m in members[: int(limit_text)]]
+
+    async def get_channel(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
+        channel = self._channel(params["channel_id"])
+        if not self._bot_permissions(channel) & VIEW_CHANNEL:
+            raise ApiError(403, 50001, "Missing Access")
+        return 200, channel.to_json()
+
+    async def delete_message(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
+        channel = self._channel(params["channel_id"])
+        messages = self.world.messages[channel.id]
+        target = _int(params["message_id"])
+        for i, message in enumerate(messages):
+            if message.id == target:
+                if message.author.id != self.world.bot.id:
+                    raise ApiError(403, 50013, "Missing Permissions")
+                del messages[i]
+                return 204, None
+        raise ApiError(404, 10008, "Unknown Message")
+
+    async def create_message(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
+        channel = self._channel(params["channel_id"])
+        perms = self._bot_permissions(channel)
+        if not perms & VIEW_CHANNEL:
+            raise ApiError(403, 50001, "Missing Access")
+        if not perms & SEND_MESSAGES:
+            raise ApiError(403, 50013, "Missing Permissions")
+        payload, files = _message_payload(request)
+        if files and not perms & ATTACH_FILES:
+            raise ApiError(403, 50013, "Missing Permissions")
+        now = trio.current_time()
+        nonce = payload.get("nonce")
+        if nonce is not None and payload.get("enforce_nonce"):
+            hit = self._nonces.get((channel.id, self.world.bot.id, str(nonce)))
+            if hit is not None and now - hit[0] < NONCE_WINDOW_S:
+                return 200, self.message_json(hit[1])
+        message = self._build_message(channel.id, payload, files, now)
+        self.world.messages[channel.id].append(message)
+        if nonce is not None and payload.get("enforce_nonce"):
+            self._nonces[(channel.id, self.world.bot.id, str(nonce))] = (now, message)
+        if self.faults.drop_responses > 0:
+            self.faults.drop_responses -= 1
+            request.drop_response = True
+        return 200, self.message_json(message)
+
+    def _build_message(
+        self,
+        channel_id: int,
+        payload: dict[str, Any],
+        files: dict[int, Attachment],
+        now: float,
+        *,
+        flags: int = 0,
+    ) -> Message:
+        content = payload.get("content") or ""
+        for index, meta in enumerate(payload.get("attachments") or []):
+            fid = _int(str(meta.get("id", index)))
+            if fid in files and meta.get("description") is not None:
+                files[fid].description = str(meta["description"])
+        world = self.world
+        stored = [
+            Attachment(world.ids.next(), a.filename, a.content_type, a.data, a.description, *_dimensions(a.data))
+            for a in files.values()
+        ]
+        return Message(
+            id=world.ids.next(world.now_ms(now)),
+            channel_id=channel_id,
+            author=world.bot,
+            content=content,
+            timestamp=iso(world.now_ms(now)),
+            attachments=stored,
+            embeds=list(payload.get("embeds") or []),
+            nonce=payload.get("nonce"),
+            allowed_mentions=payload.get("allowed_mentions"),
+            mentions=_pinged(world, content, payload.get("allowed_mentions")),
+            flags=flags,
+        )
+
+    # --- interactions -------------------------------------------------------------------------------
+
+    def _interaction_by_token(self, params: dict[str, str]) -> Interaction:
+        for interaction in self.interactions.values():
+            if interaction.token == params["interaction_token"]:
+                if str(interaction.application_id) != params["application_id"]:
+                    break
+                if trio.current_time() - interaction.created_at > TOKEN_LIFETIME_S:
+                    raise ApiError(401, 50027, "Invalid Webhook Token")
+                return interaction
+        raise ApiError(404, 10015, "Unknown Webhook")
+
+    async def interaction_callback(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
+        interaction = self.interactions.get(_int(params["interaction_id"]))
+        if interaction is None or interaction.token != params["interaction_token"]:
+            raise ApiError(404, 10062, "Unknown interaction")
+        if trio.current_time() - interaction.created_at > INTERACTION_DEADLINE_S:
+            raise ApiError(404, 10062, "Unknown interaction")
+        if interaction.responded:
+            raise ApiError(400, 40060, "Interaction has already been acknowledged.")
+        body, files = _message_payload(request, callback=True)
+        kind = body.get("type")
+        if kind not in (1, 4, 5, 6, 7, 8, 9, 10, 12):
+            raise form_error("type", "BASE_TYPE_CHOICES", "Value must be one of {1, 4, 5, 6, 7, 8, 9, 10, 12}.")
+        interaction.responded = True
+        interaction.responses.append(body)
+        data = body.get("data") or {}
+        if kind == 4:
+            interaction.original = self._build_message(
+                interaction.channel_id, data, files, trio.current_time(), flags=int(data.get("flags", 0))
+            )
+        elif kind == 5:
+            interaction.deferred = True
+            interaction.original = self._build_message(
+                interaction.channel_id,
+                {"content": ""},
+                {},
+                trio.current_time(),
+                flags=int(data.get("flags", 0)) | 128,
+            )
+        return 204, None
+
+    async def get_original(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
+        interaction = self._interaction_by_token(params)
+        if interaction.original is None:
+            raise ApiError(404, 10008, "Unknown Message")
+        return 200, self.message_json(interaction.original)
+
+    async def edit_original(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
+        interaction = self._interaction_by_token(params)
+        if interaction.original is None:
+            raise ApiError(404, 10008, "Unknown Message")
+        payload, files = _message_payload(request, edit=True)
+        original = interaction.original
+        if "content" in payload:
+            original.content = payload["content"] or ""
+        if "embeds" in payload:
+            original.embeds = list(payload["embeds"] or [])
+        if files or "attachments" in payload:
+            original.attachments = self._build_message(
+                interaction.channel_id, payload, files, trio.current_time()
+            ).attachments
+        original.flags &= ~128  # no longer "thinking"
+        interaction.responses.append({"edit": payload})
+        return 200, self.message_json(original)
+
+    async def create_followup(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
+        interaction = self._interaction_by_token(params)
+        if not interaction.responded:
+            raise ApiError(400, 40060, "Interaction has not been acknowledged.")
+        payload, files = _message_payload(request)
+        message = self._build_message(
+            interaction.channel_id, payload, files, trio.current_time(), flags=int(payload.get("flags", 0))
+        )
+        interaction.followups.append(message)
+        return 200, self.message_json(message)
+
+
+# --- request parsing ---------------------------------------------------------------------------------
+
+
+def _int(text: str) -> int:
+    if not text.isdigit() or len(text) > 20:
+        raise ApiError(404, 0, "404: Not Found")
+    return int(text)
+
+
+def _json_body(request: Request) -> Any:
+    if not (request.header("content-type") or "").startswith("application/json"):
+        raise ApiError(400, 50109, "The request body contains invalid JSON.")
+    try:
+        return _decode(request.body)
+    except msgspec.DecodeError:
+        raise ApiError(400, 50109, "The request body contains invalid JSON.") from None
+
+
+def _message_payload(
+    request: Request, *, callback: bool = False, edit: bool = False
+) -> tuple[dict[str, Any], dict[int, Attachment]]:
+    """The JSON payload and uploaded files of a message create, edit or interaction callback."""
+    ctype = request.header("content-type") or ""
+    files: dict[int, Attachment] = {}
+    if ctype.startswith("multipart/form-data"):
+        try:
+            parts = parse_multipart(request.body, ctype)
+        except MultipartError as exc:
+            raise ApiError(400, 50035, f"Invalid Form Body: {exc}") from None
+        payload: Any = {}
+        total = 0
+        for part in parts:
+            if part.name == "payload_json":
+                try:
+                    payload = _decode(part.data)
+                except msgspec.DecodeError:
+                    raise form_error("payload_json", "BASE_TYPE_BAD_JSON", "Must be valid JSON.") from None
+                continue
+            m = re.fullmatch(r"files\[(\d+)\]", part.name)
+            if m is None or not part.filename:
+                continue
+            total += len(part.data)
+            index = int(m.group(1))
+            files[index] = Attachment(index, part.filename, part.content_type or "application/octet-stream", part.data)
+        if len(files) > MAX_FILES:
+            raise form_error("files", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_FILES} or fewer in length.")
+        if total > MAX_UPLOAD:
+            raise ApiError(413, 40005, "Request entity too large")
+    else:
+        payload = _json_body(request)
+    if not isinstance(payload, dict):
+        raise form_error("_root", "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+    message = payload.get("data") if callback else payload
+    if isinstance(message, dict):
+        _validate_message(message, files, required=not callback and not edit)
+    return payload, files
+
+
+def _validate_message(payload: dict[str, Any], files: dict[int, Attachment], *, required: bool) -> None:
+    content = payload.get("content")
+    if content is not None and (not isinstance(content, str) or len(content) > 2000):
+        raise form_error("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")
+    if required and not (
+        content
+        or payload.get("embeds")
+        or files
+        or payload.get("sticker_ids")
+        or payload.get("components")
+        or payload.get("poll")
+    ):
+        raise ApiError(400, 50006, "Cannot send an empty message")
+    nonce = payload.get("nonce")
+    if nonce is not None and (isinstance(nonce, bool) or not isinstance(nonce, int | str) or len(str(nonce)) > 25):
+        raise form_error("nonce", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
+    embeds = payload.get("embeds")
+    if embeds is not None and (not isinstance(embeds, list) or len(embeds) > 10):
+        raise form_error("embeds", "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.")
+    attachments = payload.get("attachments")
+    if attachments is not None:
+        if not isinstance(attachments, list) or len(attachments) > MAX_FILES:
+            raise form_error("attachments", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_FILES} or fewer in length.")
+        for i, meta in enumerate(attachments):
+            if not isinstance(meta, dict) or "id" not in meta:
+                raise form_error(f"attachments.{i}.id", "BASE_TYPE_REQUIRED", "This field is required")
+            desc = meta.get("description")
+            if desc is not None and (not isinstance(desc, str) or len(desc) > 1024):
+                raise form_error(
+                    f"attachments.{i}.description", "BASE_TYPE_MAX_LENGTH", "Must be 1024 or fewer in length."
+                )
+            if _int_or_none(meta["id"]) not in files:
+                raise form_error(f"attachments.{i}", "ATTACHMENT_NOT_FOUND", "Attachment data not found")
+    allowed = payload.get("allowed_mentions")
+    if allowed is not None:
+        if not isinstance(allowed, dict):
+            raise form_error("allowed_mentions", "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+        parse = allowed.get("parse", [])
+        users = allowed.get("users")
+        if not isinstance(parse, list) or any(p not in ("roles", "users", "everyone") for p in parse):
+            raise form_error(
+                "allowed_mentions.parse",
+                "BASE_TYPE_CHOICES",
+                'Value must be one of {"roles", "users", "everyone"}.',
+            )
+        if users is not None:
+            if "users" in parse:
+                raise form_error(
+                    "allowed_mentions",
+                    "SET_TYPE_ALREADY_CONTAINS_VALUE",
+                    'parse:["users"] and users: [ids] are mutually exclusive.',
+                )
+            if not isinstance(users, list) or len(users) > 100:
+                raise form_error("allowed_mentions.users", "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length.")
+
+
+def _dimensions(data: bytes) -> tuple[int | None, int | None]:
+    """Width and height for image attachments, as Discord reports them."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.width, image.height
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None, None
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _pinged(world: World, content: str, allowed: dict[str, Any] | None) -> list[Any]:
+    """The users a message actually pings, honouring ``allowed_mentions``."""
+    mentioned = [int(m) for m in _MENTION.findall(content)]
+    if allowed is None:
+        permitted = set(mentioned)
+    else:
+        permitted = (
+            set(mentioned) if "users" in allowed.get("parse", []) else {int(u) for u in allowed.get("users") or []}
+        )
+    seen: list[Any] = []
+    for uid in mentioned:
+        user = world.users.get(uid)
+        if uid in permitted and user is not None and user not in seen:
+            seen.append(user)
+    return seen
+
+
+def _validate_command(command: Any, path: str) -> None:
+    if not isinstance(command, dict):
+        raise form_error(path, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+    name = command.get("name")
+    kind = command.get("type", 1)
+    if not isinstance(name, str) or not re.fullmatch(r"[-_\w]{1,32}", name) or (kind == 1 and name != name.lower()):
+        raise form_error(f"{path}.name", "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")
+    desc = command.get("description", "")
+    if kind == 1 and (not isinstance(desc, str) or not 1 <= len(desc) <= 100):
+        raise form_error(f"{path}.description", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+    for i, option in enumerate(command.get("options") or []):
+        _validate_command({**option, "type": 1}, f"{path}.options.{i}")
+        if not isinstance(option.get("type"), int) or not 1 <= option["type"] <= 11:
+            raise form_error(f"{path}.options.{i}.type", "BASE_TYPE_CHOICES", "Value must be one of {1..11}.")

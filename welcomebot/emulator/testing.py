@@ -1,0 +1,119 @@
+"""Run the emulator inside a test (or the sandbox) and drive it through its control API."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import trio
+
+from welcomebot.emulator.app import Emulator, EmulatorConfig, EmulatorInfo
+
+__all__ = ["ControlClient", "RunningEmulator", "running_emulator"]
+
+
+class ControlClient:
+    """A thin typed wrapper over ``/_control`` (plain HTTP: the bot's own classes are not used)."""
+
+    def __init__(self, control_base: str) -> None:
+        self._http = httpx.AsyncClient(base_url=control_base, timeout=30)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _call(self, method: str, path: str, json: Any = None) -> Any:
+        response = await self._http.request(method, path, json=json)
+        if response.status_code >= 400:
+            raise RuntimeError(f"control {method} {path}: {response.status_code} {response.text}")
+        return response.json()
+
+    async def guilds(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._call("GET", "/guilds")
+        return result
+
+    async def create_guild(self, name: str = "New Server", *, channels: int = 2, members: int = 0) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(
+            "POST", "/guilds", {"name": name, "channels": channels, "members": members}
+        )
+        return result
+
+    async def join(self, guild_id: int | str, **member: Any) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("POST", f"/guilds/{guild_id}/members", member)
+        return result
+
+    async def update_member(self, guild_id: int | str, user_id: int | str, **fields: Any) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("PATCH", f"/guilds/{guild_id}/members/{user_id}", fields)
+        return result
+
+    async def leave(self, guild_id: int | str, user_id: int | str) -> None:
+        await self._call("DELETE", f"/guilds/{guild_id}/members/{user_id}")
+
+    async def messages(self, channel_id: int | str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._call("GET", f"/channels/{channel_id}/messages")
+        return result
+
+    async def delete_channel(self, channel_id: int | str) -> None:
+        await self._call("DELETE", f"/channels/{channel_id}")
+
+    async def deny_bot(self, channel_id: int | str, deny: int) -> None:
+        await self._call("PUT", f"/channels/{channel_id}/overwrites", {"target": "bot", "deny": deny})
+
+    async def interaction(self, *, guild_id: int | str | None, channel_id: int | str, user_id: int | str,
+                          name: str, permissions: int = 0, options: list[dict[str, Any]] | None = None,
+                          attachment: tuple[str, str, bytes] | None = None) -> dict[str, Any]:  # fmt: skip
+        body: dict[str, Any] = {"guild_id": guild_id, "channel_id": channel_id, "user_id": user_id,
+                                "name": name, "permissions": permissions, "options": options or []}  # fmt: skip
+        if attachment is not None:
+            filename, content_type, data = attachment
+            body["attachment"] = {"filename": filename, "content_type": content_type,
+                                  "data_b64": base64.b64encode(data).decode()}  # fmt: skip
+        result: dict[str, Any] = await self._call("POST", "/interactions", body)
+        return result
+
+    async def interaction_record(self, interaction_id: int | str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("GET", f"/interactions/{interaction_id}")
+        return result
+
+    async def sessions(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._call("GET", "/gateway/sessions")
+        return result
+
+    async def stats(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("GET", "/stats")
+        return result
+
+    async def fault(self, target: str, **fields: Any) -> None:
+        await self._call("POST", "/faults", {"target": target, **fields})
+
+    async def limits(self, **fields: Any) -> None:
+        await self._call("POST", "/limits", fields)
+
+    async def application(self, **fields: Any) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("PATCH", "/application", fields)
+        return result
+
+
+class RunningEmulator:
+    def __init__(self, emulator: Emulator, info: EmulatorInfo, control: ControlClient) -> None:
+        self.emulator = emulator
+        self.info = info
+        self.control = control
+
+
+@asynccontextmanager
+async def running_emulator(config: EmulatorConfig | None = None, **overrides: Any) -> AsyncIterator[RunningEmulator]:
+    """Start an emulator on 127.0.0.1 (free ports) for the duration of the block."""
+    cfg = replace(config or EmulatorConfig(), **overrides)
+    emulator = Emulator(cfg)
+    async with trio.open_nursery() as nursery:
+        info = await nursery.start(emulator.serve)
+        control = ControlClient(info.control_base)
+        try:
+            yield RunningEmulator(emulator, info, control)
+        finally:
+            await control.aclose()
+            nursery.cancel_scope.cancel()
