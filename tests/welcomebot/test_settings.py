@@ -82,9 +82,7 @@ def test_bad_token_is_not_echoed():
 
 
 def test_public_view_masks_token_and_database_password():
-    s = load_settings(
-        {"DISCORD_BOT_TOKEN": "tok.en.value", "WELCOMEBOT_DATABASE_URL": "postgresql://bot:hunter2@db/x"}
-    )
+    s = load_settings({"DISCORD_BOT_TOKEN": "tok.en.value", "WELCOMEBOT_DATABASE_URL": "postgresql://bot:hunter2@db/x"})
     public = s.public()
     assert "tok.en.value" not in str(public)
     assert "hunter2" not in str(public)

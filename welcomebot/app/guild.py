@@ -128,11 +128,7 @@ class GuildWelcomer:
                     "welcome channel refuses posts; skipping this guild until its config changes",
                     extra={"guild_id": self.guild_id, "channel_id": channel_id, "reason": str(exc)},
                 )
-                outcome = (
-                    Outcome.FAILED_MISSING_CHANNEL
-                    if exc.problem.value == "missing"
-                    else Outcome.FAILED_FORBIDDEN
-                )
+                outcome = Outcome.FAILED_MISSING_CHANNEL if exc.problem.value == "missing" else Outcome.FAILED_FORBIDDEN
                 await self._finish_unposted(batch, outcome, str(exc))
                 return
             except WelcomeBotError as exc:
@@ -152,9 +148,7 @@ class GuildWelcomer:
                 await self._posted(batch, keys, message_id)
                 return
 
-    async def _render_all(
-        self, config: WelcomeConfig, batch: list[Join], member_count: int | None
-    ) -> list[CardFile]:
+    async def _render_all(self, config: WelcomeConfig, batch: list[Join], member_count: int | None) -> list[CardFile]:
         results: list[CardFile | None] = [None] * len(batch)
 
         async def one(i: int, join: Join) -> None:

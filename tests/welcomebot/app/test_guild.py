@@ -26,11 +26,7 @@ def join(user_id: int, *, at: float | None = 0.0) -> Join:
 class Rig:
     def __init__(self, *, template: str = "Welcome {user} to {server}!", version: str = "v1") -> None:
         self.configs = FakeConfigs(
-            {
-                GUILD: WelcomeConfig(
-                    guild_id=GUILD, channel_id=CHANNEL, message_template=template, version=version
-                )
-            }
+            {GUILD: WelcomeConfig(guild_id=GUILD, channel_id=CHANNEL, message_template=template, version=version)}
         )
         self.log = FakeLog()
         self.cards = FakeCards(render_seconds=0.01)
