@@ -1,6 +1,9 @@
-"""A small actor runtime on trio: mailboxes, supervision, keyed registries, token buckets, thread pools.
+"""A small actor runtime on trio: backoff, rate windows, and (growing) mailboxes and supervision.
 
 Nothing here knows about Discord; welcomebot composes these pieces.
 """
 
-__all__: list[str] = []
+from actors._backoff import ExponentialBackoff
+from actors._window import FixedWindow
+
+__all__ = ["ExponentialBackoff", "FixedWindow"]

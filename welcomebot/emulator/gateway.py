@@ -93,7 +93,8 @@ class Session:
                 # Too slow to keep up: Discord drops such a connection; the buffer keeps the events.
                 self.outbox.close()
                 self.outbox = None
-            except trio.ClosedResourceError:
+            except (trio.ClosedResourceError, trio.BrokenResourceError):
+                # The connection is going away; the replay buffer keeps the event for the RESUME.
                 self.outbox = None
 
 

@@ -3,7 +3,8 @@
 import trio
 import trio.testing
 
-from welcomebot.app.channel_limit import ChannelTurns, FixedWindow
+from actors import FixedWindow
+from welcomebot.app.channel_limit import ChannelTurns
 from welcomebot.app.guild import MAX_CARDS_PER_MESSAGE, GuildWelcomer, compose_content
 from welcomebot.app.model import ChannelProblem, GuildInfo, Join, Outcome, welcome_nonce
 from welcomebot.app.ports import WelcomeConfig
