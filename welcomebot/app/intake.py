@@ -1,0 +1,59 @@
+"""From gateway dispatches to the router's events: decode what the pipeline uses, ignore the rest."""
+
+from __future__ import annotations
+
+import logging
+
+import msgspec
+
+from welcomebot.app.model import GuildInfo, Join
+from welcomebot.app.router import Event, GuildAvailable, GuildGone, MemberJoined, MemberLeft, MemberUpdated
+from welcomebot.gateway import events as ev
+from welcomebot.gateway.protocol import Dispatch
+
+__all__ = ["to_router_event"]
+
+log = logging.getLogger(__name__)
+
+
+def to_router_event(dispatch: Dispatch, received_at: float) -> Event | ev.InteractionCreate | None:
+    """The router event (or an interaction for the command dispatcher) for ``dispatch``; None to ignore it.
+
+    A malformed payload of an event we use is logged and skipped: one bad event must not stop a shard.
+    """
+    try:
+        event = ev.decode_event(dispatch.name, dispatch.data)
+    except msgspec.DecodeError as exc:
+        log.warning("skipping a malformed gateway event", extra={"event": dispatch.name, "seq": dispatch.seq,
+                                                                  "error": str(exc)})  # fmt: skip
+        return None
+    match event:
+        case ev.GuildMemberAdd(guild_id=guild_id, user=user, joined_at=joined_at, pending=pending):
+            return MemberJoined(_join(guild_id, user, joined_at, pending, received_at))
+        case ev.GuildMemberUpdate(guild_id=guild_id, user=user, joined_at=joined_at, pending=pending):
+            if joined_at is None:
+                return None
+            return MemberUpdated(_join(guild_id, user, joined_at, pending, received_at))
+        case ev.GuildMemberRemove(guild_id=guild_id, user=user):
+            return MemberLeft(guild_id, user.id)
+        case ev.GuildCreate(id=guild_id, unavailable=False, name=name, member_count=count):
+            return GuildAvailable(GuildInfo(guild_id=guild_id, name=name, member_count=count))
+        case ev.GuildDelete(id=guild_id, unavailable=False):
+            return GuildGone(guild_id)
+        case ev.InteractionCreate():
+            return event
+    return None
+
+
+def _join(guild_id: int, user: ev.User, joined_at: str, pending: bool, received_at: float) -> Join:
+    return Join(
+        guild_id=guild_id,
+        user_id=user.id,
+        joined_at=joined_at,
+        username=user.username,
+        global_name=user.global_name,
+        avatar=user.avatar,
+        bot=user.bot,
+        pending=pending,
+        received_at=received_at,
+    )
