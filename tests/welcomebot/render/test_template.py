@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import pytest
+
+from welcomebot.render import TemplateError, parse_template
+from welcomebot.render.template import MAX_TEMPLATE_LENGTH, Placeholder
+
+
+def test_placeholders_and_literals():
+    t = parse_template("Welcome {user} to {server}, member #{count}!")
+    assert t.tokens == (
+        "Welcome ",
+        Placeholder("user"),
+        " to ",
+        Placeholder("server"),
+        ", member #",
+        Placeholder("count"),
+        "!",
+    )
+    assert t.render(user="Ann", server="Trio", count=12345) == "Welcome Ann to Trio, member #12,345!"
+
+
+def test_escaped_braces_are_literal():
+    assert parse_template("{{user}} }}").render(user="x", server="s", count=1) == "{user} }"
+
+
+def test_values_are_not_reinterpreted():
+    t = parse_template("{user}")
+    assert t.render(user="{server.__class__}", server="s", count=1) == "{server.__class__}"
+
+
+@pytest.mark.parametrize(
+    ("source", "position"),
+    [
+        ("Hi {user.__class__}", 3),
+        ("{server:>99999}", 0),
+        ("{0}", 0),
+        ("x {nope} y", 2),
+        ("Hello {user", 6),
+        ("oops } here", 5),
+        ("{}", 0),
+    ],
+)
+def test_bad_templates_point_at_position(source, position):
+    with pytest.raises(TemplateError) as info:
+        parse_template(source)
+    assert info.value.position == position
+    assert f"position {position}" in str(info.value)
+
+
+def test_unknown_placeholder_lists_allowed():
+    with pytest.raises(TemplateError, match=r"allowed: \{count\}, \{server\}, \{user\}"):
+        parse_template("{guild}")
+
+
+def test_length_cap():
+    with pytest.raises(TemplateError, match="longer than"):
+        parse_template("x" * (MAX_TEMPLATE_LENGTH + 1))
