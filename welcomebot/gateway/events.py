@@ -1,7 +1,7 @@
 """Typed payloads of the dispatches welcomebot uses (events/gateway-events.mdx), decoded with msgspec.
 
-Snowflakes arrive as strings and decode to ``int``. Unknown fields are ignored; unknown events are never
-decoded at all.
+Snowflakes arrive as strings and decode to ``int`` (``strict=False``), as do permission bit sets. Unknown
+fields are ignored; unknown events are not decoded at all (:func:`decode_event` returns None).
 """
 
 from __future__ import annotations
@@ -11,7 +11,11 @@ from typing import Any
 import msgspec
 
 __all__ = [
+    "KNOWN_EVENTS",
     "Attachment",
+    "Channel",
+    "CommandData",
+    "CommandOption",
     "GuildCreate",
     "GuildDelete",
     "GuildMemberAdd",
@@ -19,6 +23,10 @@ __all__ = [
     "GuildMemberUpdate",
     "InteractionCreate",
     "Member",
+    "Ready",
+    "Resolved",
+    "Role",
+    "UnavailableGuild",
     "User",
     "decode_event",
 ]
@@ -33,34 +41,82 @@ class User(msgspec.Struct, frozen=True):
 
 
 class Member(msgspec.Struct, frozen=True):
-    user: User
-    joined_at: str
+    """A guild member; ``permissions`` only inside interactions (the invoker's permissions in the channel)."""
+
+    user: User | None = None
+    joined_at: str | None = None
     nick: str | None = None
+    avatar: str | None = None
     pending: bool = False
-    roles: list[int] = []
     flags: int = 0
+    roles: list[int] = []
     permissions: int | None = None
+
+
+class UnavailableGuild(msgspec.Struct, frozen=True):
+    id: int
+    unavailable: bool = True
+
+
+class Application(msgspec.Struct, frozen=True):
+    id: int
+    flags: int = 0
+
+
+class Ready(msgspec.Struct, frozen=True):
+    session_id: str
+    resume_gateway_url: str
+    user: User
+    guilds: list[UnavailableGuild] = []
+    shard: tuple[int, int] | None = None
+    application: Application | None = None
+    v: int = 10
+
+
+class Channel(msgspec.Struct, frozen=True):
+    id: int
+    type: int
+    name: str | None = None
+    position: int = 0
+    parent_id: int | None = None
+    permission_overwrites: list[Any] = []
+
+
+class Role(msgspec.Struct, frozen=True):
+    id: int
+    name: str
+    permissions: int = 0
+    position: int = 0
 
 
 class GuildCreate(msgspec.Struct, frozen=True):
     id: int
     name: str = ""
+    owner_id: int | None = None
     member_count: int | None = None
     unavailable: bool = False
-    owner_id: int | None = None
+    channels: list[Channel] = []
+    roles: list[Role] = []
+    system_channel_id: int | None = None
 
 
 class GuildDelete(msgspec.Struct, frozen=True):
+    """``unavailable`` true: an outage, the guild comes back; absent: the bot was removed."""
+
     id: int
     unavailable: bool = False
 
 
 class GuildMemberAdd(msgspec.Struct, frozen=True):
+    """A guild member object with an extra ``guild_id`` (flattened, as on the wire)."""
+
     guild_id: int
     user: User
     joined_at: str
-    pending: bool = False
     nick: str | None = None
+    avatar: str | None = None
+    pending: bool = False
+    flags: int = 0
     roles: list[int] = []
 
 
@@ -68,7 +124,10 @@ class GuildMemberUpdate(msgspec.Struct, frozen=True):
     guild_id: int
     user: User
     joined_at: str | None = None
+    nick: str | None = None
     pending: bool = False
+    flags: int = 0
+    roles: list[int] = []
 
 
 class GuildMemberRemove(msgspec.Struct, frozen=True):
@@ -81,6 +140,7 @@ class Attachment(msgspec.Struct, frozen=True):
     filename: str
     url: str
     size: int = 0
+    proxy_url: str | None = None
     content_type: str | None = None
     width: int | None = None
     height: int | None = None
@@ -91,17 +151,20 @@ class CommandOption(msgspec.Struct, frozen=True):
     type: int
     value: Any = None
     options: list[CommandOption] = []
+    focused: bool = False
 
 
 class Resolved(msgspec.Struct, frozen=True):
-    attachments: dict[str, Attachment] = {}
+    attachments: dict[int, Attachment] = {}
 
 
 class CommandData(msgspec.Struct, frozen=True):
-    name: str
+    name: str = ""
     id: int | None = None
+    type: int | None = None
     options: list[CommandOption] = []
     resolved: Resolved | None = None
+    custom_id: str | None = None
 
 
 class InteractionCreate(msgspec.Struct, frozen=True):
@@ -115,9 +178,15 @@ class InteractionCreate(msgspec.Struct, frozen=True):
     user: User | None = None
     data: CommandData | None = None
     locale: str | None = None
+    guild_locale: str | None = None
+    app_permissions: int | None = None
+
+    def __repr__(self) -> str:  # the interaction token is a credential for 15 minutes
+        return f"InteractionCreate(id={self.id}, type={self.type}, guild_id={self.guild_id})"
 
 
 _DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
+    "READY": msgspec.json.Decoder(Ready, strict=False),
     "GUILD_CREATE": msgspec.json.Decoder(GuildCreate, strict=False),
     "GUILD_DELETE": msgspec.json.Decoder(GuildDelete, strict=False),
     "GUILD_MEMBER_ADD": msgspec.json.Decoder(GuildMemberAdd, strict=False),
@@ -125,6 +194,9 @@ _DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
     "GUILD_MEMBER_REMOVE": msgspec.json.Decoder(GuildMemberRemove, strict=False),
     "INTERACTION_CREATE": msgspec.json.Decoder(InteractionCreate, strict=False),
 }
+
+#: The dispatches decoded into Structs; every other dispatch still reaches the application, raw.
+KNOWN_EVENTS = frozenset(_DECODERS)
 
 
 def decode_event(name: str, data: bytes | msgspec.Raw) -> Any | None:

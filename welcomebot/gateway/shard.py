@@ -1,70 +1,71 @@
 """One shard's connection, in trio: the thin shell around :class:`~welcomebot.gateway.protocol.GatewayProtocol`.
 
-It owns the websocket (and its TCP stream, so a server-side close never leaks the socket), feeds the
-protocol, sends what it says (through the 120-per-60-s send window, with room kept for heartbeats),
-reconnects with exponential backoff and full jitter, and hands dispatches to the application over a
-memory channel.
+:func:`run_shard` owns the websocket, feeds the protocol, sends what it says through the 120-per-60-s
+:class:`~.ratelimit.SendLimiter` (heartbeats have reserved room), reconnects with exponential backoff and
+full jitter (RESUME goes to ``resume_gateway_url``), and hands dispatches to the application over a memory
+channel.
 
-Sequence checkpoints (DESIGN.md, exactly-once rule 4): the shard persists its session for a restarted
-process to RESUME, but the sequence it writes comes from ``checkpoint()``, the application's count of
-what is durably handled, never from what merely arrived.
+Backpressure: the reader never awaits the application. It puts each dispatch into a bounded internal
+buffer with ``send_nowait`` and a forwarder task moves them on to the application's channel. A slow
+application therefore never stops us reading HEARTBEAT_ACKs (which would look like a zombie connection).
+If the buffer fills up, the reader does not drop anything: it rewinds the protocol's sequence to the last
+dispatch it buffered and closes the connection resumably, so Discord replays the rest once we RESUME.
+
+Checkpoints (DESIGN.md, exactly-once rule 4). The sequence we persist for a RESUME must never run ahead of
+what the application has durably handled, so the runner never persists what it merely received. The rule:
+**the application calls** ``handle.checkpoint(session_id, seq)`` **with a sequence such that every
+dispatch of that session up to ``seq`` is durably handled** -- including the ones it has no use for (its
+sequence watermark treats those as done at once). The runner saves ``(session_id, checkpointed seq,
+resume_url)`` through the :class:`~.session.SessionStore` at most once per ``persist_interval`` and once
+more on shutdown. A new session (READY) is saved with sequence 0: resuming from it replays everything.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import random
 import ssl
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import cast
 from urllib.parse import urlsplit
 
 import trio
 from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, wrap_client_stream
 
-from actors import ExponentialBackoff, FixedWindow
+from welcomebot.gateway.backoff import ExponentialBackoff
 from welcomebot.gateway.errors import GatewayFatal
 from welcomebot.gateway.inflate import ZlibStream
-from welcomebot.gateway.protocol import Dispatch, Event, Fatal, GatewayProtocol, Reconnect, ResumeState, Send
+from welcomebot.gateway.protocol import (
+    INTENTS,
+    Dispatch,
+    Event,
+    Fatal,
+    GatewayProtocol,
+    Malformed,
+    Ready,
+    Reconnect,
+    Resumed,
+    SavedSession,
+    Send,
+)
+from welcomebot.gateway.ratelimit import SendLimiter
+from welcomebot.gateway.session import SessionStore
 from welcomebot.secret import Secret
 
-__all__ = ["MemorySessionStore", "SessionStore", "Shard", "ShardConfig"]
+__all__ = ["MAX_MESSAGE_SIZE", "OpenStream", "ShardConfig", "ShardHandle", "run_shard"]
 
 log = logging.getLogger(__name__)
 
-SEND_LIMIT = 120
-SEND_WINDOW = 60.0
-#: Sends kept free for heartbeats within each window.
-HEARTBEAT_RESERVE = 5
-MAX_MESSAGE = 16 * 1024 * 1024  # a GUILD_CREATE of a large guild is well above trio-websocket's 1 MiB
-CHECKPOINT_EVERY = 5.0
+#: A GUILD_CREATE of a large guild is well above trio-websocket's default of 1 MiB (which closes with 1009).
+MAX_MESSAGE_SIZE = 64 * 1024 * 1024
 
-
-class SessionStore(Protocol):
-    async def load_session(self, shard_id: int) -> ResumeState | None: ...
-    async def save_session(self, shard_id: int, state: ResumeState) -> None: ...
-    async def clear_session(self, shard_id: int) -> None: ...
-
-
-class MemorySessionStore:
-    def __init__(self) -> None:
-        self.sessions: dict[int, ResumeState] = {}
-
-    async def load_session(self, shard_id: int) -> ResumeState | None:
-        await trio.lowlevel.checkpoint()
-        return self.sessions.get(shard_id)
-
-    async def save_session(self, shard_id: int, state: ResumeState) -> None:
-        await trio.lowlevel.checkpoint()
-        self.sessions[shard_id] = state
-
-    async def clear_session(self, shard_id: int) -> None:
-        await trio.lowlevel.checkpoint()
-        self.sessions.pop(shard_id, None)
+#: ``(host, port, tls) -> stream``: how to reach the gateway; tests pass an in-memory stream here.
+OpenStream = Callable[[str, int, bool], Awaitable[trio.abc.Stream]]
 
 
 @dataclass(frozen=True)
@@ -74,150 +75,226 @@ class ShardConfig:
     shard_id: int = 0
     shard_count: int = 1
     compress: bool = False
+    intents: int = INTENTS
     max_backoff: float = 60.0
+    #: Dispatches buffered between the reader and the application (see the module docstring).
+    buffer_size: int = 4096
+    persist_interval: float = 1.0
+    connect_timeout: float = 30.0
+    open_stream: OpenStream | None = None
+    #: Awaited before each fresh IDENTIFY (not before a RESUME): the manager's per-bucket spacing.
+    identify_gate: Callable[[int], Awaitable[None]] | None = None
 
 
-class Shard:
-    """Run :meth:`run` in a nursery; :attr:`live` is set once the first session is READY or RESUMED."""
+class ShardHandle:
+    """What the application and the manager see of a running shard: checkpoints in, state and counters out."""
 
-    def __init__(
-        self,
-        config: ShardConfig,
-        dispatches: trio.MemorySendChannel[Dispatch],
-        sessions: SessionStore,
-        *,
-        checkpoint: Callable[[], tuple[str, int] | None] | None = None,
-        rng: random.Random | None = None,
-    ) -> None:
-        self.config = config
-        self._out = dispatches
-        self._sessions = sessions
-        self._checkpoint = checkpoint
-        self._rng = rng or random.Random()
-        self.protocol: GatewayProtocol | None = None
-        self.connected = False
-        self.reconnects: Counter[str] = Counter()
-        self.resumes = 0
-        self._window = FixedWindow(SEND_LIMIT, SEND_WINDOW)
-        self._saved: ResumeState | None = None
+    def __init__(self, shard_id: int) -> None:
+        self.shard_id = shard_id
+        #: Set once the first session is READY or RESUMED.
         self.live = trio.Event()
-        self._live_this_connection = False
+        self.connected = False
+        self.session_id: str | None = None
+        self.latency: float | None = None
+        self.identifies = 0
+        self.resumes = 0
+        #: Ended connections by reason (metrics).
+        self.reconnects: Counter[str] = Counter()
+        self.malformed = 0
+        self._checkpoint: tuple[str, int] | None = None
+        self._dirty = trio.Event()
+
+    def checkpoint(self, session_id: str, seq: int) -> None:
+        """Every dispatch of ``session_id`` up to ``seq`` is durably handled; a RESUME may start after it."""
+        if session_id != self.session_id:
+            return  # a late checkpoint from a session that was replaced: its sequences mean nothing now
+        if self._checkpoint is None or seq > self._checkpoint[1]:
+            self._checkpoint = (session_id, seq)
+            self._dirty.set()
 
     @property
-    def shard_id(self) -> int:
-        return self.config.shard_id
+    def checkpointed(self) -> int | None:
+        return None if self._checkpoint is None else self._checkpoint[1]
 
-    def _log_extra(self, **fields: object) -> dict[str, object]:
-        session = self.protocol.session_id if self.protocol else None
-        return {"shard": self.shard_id, "session_id": session, **fields}
+    def _new_session(self, session_id: str) -> None:
+        self.session_id = session_id
+        self._checkpoint = (session_id, 0)
+        self._dirty.set()
 
-    async def run(self) -> None:
-        saved = await self._sessions.load_session(self.shard_id)
-        self._saved = saved
+
+async def run_shard(
+    config: ShardConfig,
+    dispatch_send: trio.MemorySendChannel[Dispatch],
+    session_store: SessionStore,
+    *,
+    rng: random.Random | None = None,
+    task_status: trio.TaskStatus[ShardHandle] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run one shard until cancelled; raises :class:`GatewayFatal` when Discord refuses it for good."""
+    runner = _Runner(config, session_store, rng or random.Random())
+    with dispatch_send:
+        fatal = await runner.run(dispatch_send, task_status)
+    raise GatewayFatal(fatal.code, fatal.message)
+
+
+class _Runner:
+    def __init__(self, config: ShardConfig, store: SessionStore, rng: random.Random) -> None:
+        self.config = config
+        self.store = store
+        self.rng = rng
+        self.handle = ShardHandle(config.shard_id)
+        self.limiter = SendLimiter()
+        self.protocol: GatewayProtocol | None = None
+        self._saved: SavedSession | None = None
+        self._buffered: tuple[str, int] | None = None
+
+    def _extra(self, **fields: object) -> dict[str, object]:
+        return {"shard": self.config.shard_id, "session_id": self.handle.session_id, **fields}
+
+    async def run(self, out: trio.MemorySendChannel[Dispatch], task_status: trio.TaskStatus[ShardHandle]) -> Fatal:
+        saved = self._saved = await self.store.load(self.config.shard_id)
         protocol = self.protocol = GatewayProtocol(
             self.config.token.reveal(),
-            shard=(self.shard_id, self.config.shard_count),
-            rng=self._rng,
-            resume=saved,
+            shard=(self.config.shard_id, self.config.shard_count),
+            intents=self.config.intents,
+            rng=self.rng,
+            saved=saved,
         )
-        backoff = ExponentialBackoff(min(1.0, self.config.max_backoff), 2.0, self.config.max_backoff, rng=self._rng)
-        resume = saved is not None
-        with self._out:
+        if saved is not None:
+            self.handle.session_id = saved.session_id
+            self.handle._checkpoint = (saved.session_id, saved.seq)
+        buffer_send, buffer_receive = trio.open_memory_channel[Dispatch](self.config.buffer_size)
+        self._buffer = buffer_send
+        try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._checkpoint_loop)
-                fatal = await self._connect_loop(protocol, backoff, resume)
+                nursery.start_soon(self._forward, buffer_receive, out)
+                nursery.start_soon(self._persist_loop)
+                task_status.started(self.handle)
+                fatal = await self._connect_loop(protocol)
                 nursery.cancel_scope.cancel()
-        log.error("gateway refused the bot", extra=self._log_extra(code=fatal.code))
-        # Raised outside the nursery, so the caller sees GatewayFatal itself, not a group.
-        raise GatewayFatal(fatal.code, fatal.message)
+        finally:
+            with trio.CancelScope(shield=True), trio.move_on_after(5):
+                await self._persist()
+        return fatal
 
-    async def _connect_loop(self, protocol: GatewayProtocol, backoff: ExponentialBackoff, resume: bool) -> Fatal:
+    async def _connect_loop(self, protocol: GatewayProtocol) -> Fatal:
+        backoff = ExponentialBackoff(min(1.0, self.config.max_backoff), 2.0, self.config.max_backoff, rng=self.rng)
         while True:
+            resume = protocol.can_resume and protocol.resume_url is not None
+            if not resume and self.config.identify_gate is not None:
+                await self.config.identify_gate(self.config.shard_id)
             url = protocol.resume_url if resume and protocol.resume_url else self.config.gateway_url
+            self._live = False
             outcome = await self._connect_once(url, protocol)
+            self.handle.connected = False
             if isinstance(outcome, Fatal):
+                log.error("gateway refused the shard: %s", outcome.message, extra=self._extra(close_code=outcome.code))
                 return outcome
-            reconnect = outcome
-            self.reconnects[reconnect.reason] += 1
-            resume = reconnect.resume
-            if not resume:
-                await self._sessions.clear_session(self.shard_id)
+            self.handle.reconnects[outcome.reason] += 1
+            if not protocol.can_resume and self._saved is not None:
+                await self.store.clear(self.config.shard_id)
                 self._saved = None
-            if self._live_this_connection:
+            if self._live:
                 backoff.reset()  # it worked for a while: the first retry comes soon
-            delay = max(reconnect.delay, next(backoff))
+            delay = max(outcome.delay, next(backoff))
             log.warning(
-                "gateway connection ended; reconnecting",
-                extra=self._log_extra(reason=reconnect.reason, resume=resume, retry_in_s=round(delay, 2)),
+                "gateway connection ended (%s); reconnecting in %.2f s",
+                outcome.reason,
+                delay,
+                extra=self._extra(reason=outcome.reason, resume=protocol.can_resume, retry_in_s=round(delay, 2)),
             )
             await trio.sleep(delay)
 
     async def _connect_once(self, url: str, protocol: GatewayProtocol) -> Reconnect | Fatal:
-        self._live_this_connection = False
         try:
             async with self._open(url) as ws:
                 protocol.connection_made()
                 return await self._drive(ws, protocol)
-        except (OSError, HandshakeError, trio.TooSlowError) as exc:
-            self.connected = False
-            events = protocol.connection_lost(None)
+        except (OSError, HandshakeError, trio.TooSlowError, trio.BrokenResourceError) as exc:
+            events = protocol.connection_lost(trio.current_time(), None)
+            outcome = _outcome(events)
             reason = f"could not connect: {type(exc).__name__}"
-            return Reconnect(protocol.can_resume, reason) if not events else _first_outcome(events, reason)
+            return outcome or Reconnect(protocol.can_resume, 0.0, reason)
 
     @asynccontextmanager
     async def _open(self, url: str) -> AsyncIterator[WebSocketConnection]:
         parts = urlsplit(url)
         host = parts.hostname or "localhost"
-        port = parts.port or (443 if parts.scheme == "wss" else 80)
-        resource = f"{parts.path or '/'}?v=10&encoding=json" + ("&compress=zlib-stream" if self.config.compress else "")
-        with trio.fail_after(30):
-            tcp = await trio.open_tcp_stream(host, port)
-        stream: trio.SocketStream | trio.SSLStream[trio.SocketStream] = tcp
-        if parts.scheme == "wss":
-            stream = trio.SSLStream(tcp, ssl.create_default_context(), server_hostname=host)
+        tls = parts.scheme == "wss"
+        port = parts.port or (443 if tls else 80)
+        query = "v=10&encoding=json" + ("&compress=zlib-stream" if self.config.compress else "")
+        resource = f"{parts.path or '/'}?{query}"
+        with trio.fail_after(self.config.connect_timeout):
+            stream = await (self.config.open_stream or _open_tcp)(host, port, tls)
         async with stream, trio.open_nursery() as nursery:
-            with trio.fail_after(30):
-                ws = await wrap_client_stream(nursery, stream, host, resource, max_message_size=MAX_MESSAGE,
-                                              message_queue_size=64)  # fmt: skip
+            with trio.fail_after(self.config.connect_timeout):
+                # trio-websocket annotates SocketStream | SSLStream but only uses the Stream interface.
+                ws = await wrap_client_stream(
+                    nursery,
+                    cast("trio.SocketStream", stream),
+                    host,
+                    resource,
+                    max_message_size=MAX_MESSAGE_SIZE,
+                    message_queue_size=16,
+                )
             try:
                 yield ws
             finally:
-                with trio.move_on_after(2) as cleanup:
-                    cleanup.shield = True
+                with trio.CancelScope(shield=True), trio.move_on_after(2):
                     await ws.aclose()
                 nursery.cancel_scope.cancel()
 
     async def _drive(self, ws: WebSocketConnection, protocol: GatewayProtocol) -> Reconnect | Fatal:
         inflater = ZlibStream() if self.config.compress else None
-        outcome: list[Reconnect | Fatal] = []
+        ended: list[Reconnect | Fatal] = []
+        wake = [trio.Event()]
 
         async def handle(events: list[Event], nursery: trio.Nursery) -> None:
             for event in events:
+                if ended:
+                    return
                 match event:
                     case Send():
                         await self._send(ws, event)
                     case Dispatch():
-                        await self._deliver(event, protocol)
+                        if not self._buffer_dispatch(event):
+                            protocol.rewind(self._rewind_to(event))
+                            await handle(protocol.request_reconnect("the application fell behind"), nursery)
+                            return
+                    case Malformed():
+                        self.handle.malformed += 1
+                        log.warning(
+                            "skipped a malformed %s: %s", event.name, event.error, extra=self._extra(seq=event.seq)
+                        )
+                    case Ready():
+                        self._live = self.handle.connected = True
+                        self.handle.identifies += 1
+                        self.handle._new_session(event.session_id)
+                        self.handle.live.set()
+                        log.info("gateway ready with %d guilds", event.guild_count, extra=self._extra())
+                    case Resumed():
+                        self._live = self.handle.connected = True
+                        self.handle.resumes += 1
+                        self.handle.live.set()
+                        log.info("gateway session resumed", extra=self._extra(seq=event.seq))
                     case Reconnect() | Fatal():
-                        outcome.append(event)
+                        ended.append(event)
                         if isinstance(event, Reconnect):
-                            with trio.move_on_after(2) as cleanup:
-                                cleanup.shield = True
+                            with trio.CancelScope(shield=True), trio.move_on_after(2):
                                 await ws.aclose(event.close_code)
                         nursery.cancel_scope.cancel()
                         return
-
-        rescheduled = [trio.Event()]
 
         async def timer(nursery: trio.Nursery) -> None:
             # Sleep until the protocol's next deadline, or until a received frame may have moved it.
             while True:
                 deadline = protocol.next_deadline()
-                with trio.move_on_at(deadline if deadline is not None else math.inf):
-                    await rescheduled[0].wait()
-                    rescheduled[0] = trio.Event()
+                with trio.move_on_at(math.inf if deadline is None else deadline):
+                    await wake[0].wait()
+                    wake[0] = trio.Event()
                     continue
                 await handle(protocol.tick(trio.current_time()), nursery)
+                self.handle.latency = protocol.latency
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(timer, nursery)
@@ -231,69 +308,74 @@ class Shard:
                     else:
                         payload = message.encode() if isinstance(message, str) else message
                     await handle(protocol.receive(payload, trio.current_time()), nursery)
-                    rescheduled[0].set()
+                    wake[0].set()
             except ConnectionClosed as closed:
-                code = None if closed.reason is None else closed.reason.code
-                if code == 1006:
-                    code = None
                 nursery.cancel_scope.cancel()
-                if not outcome:
-                    events = protocol.connection_lost(code)
-                    self.connected = False
-                    return _first_outcome(events, "connection lost")
-        self.connected = False
-        return outcome[0] if outcome else Reconnect(protocol.can_resume, "connection ended")
+                if not ended:
+                    code = None if closed.reason is None else closed.reason.code
+                    outcome = _outcome(protocol.connection_lost(trio.current_time(), None if code == 1006 else code))
+                    ended.append(outcome or Reconnect(protocol.can_resume, 0.0, "connection lost"))
+        return ended[0] if ended else Reconnect(protocol.can_resume, 0.0, "connection ended")
+
+    def _buffer_dispatch(self, dispatch: Dispatch) -> bool:
+        try:
+            self._buffer.send_nowait(dispatch)
+        except trio.WouldBlock:
+            return False
+        self._buffered = (dispatch.session_id, dispatch.seq)
+        return True
+
+    def _rewind_to(self, refused: Dispatch) -> int:
+        if self._buffered is not None and self._buffered[0] == refused.session_id:
+            return self._buffered[1]
+        return 0
 
     async def _send(self, ws: WebSocketConnection, send: Send) -> None:
         while True:
-            now = trio.current_time()
-            if not send.heartbeat and self._window.remaining(now) <= HEARTBEAT_RESERVE:
-                await trio.sleep(self._window.period / 10)
-                continue
-            wait = self._window.try_take(now)
-            if wait == 0:
+            wait = self.limiter.acquire(trio.current_time(), heartbeat=send.heartbeat)
+            if wait <= 0:
                 break
             await trio.sleep(wait)
-        await ws.send_message(send.payload.decode())
+        with contextlib.suppress(ConnectionClosed):  # the reader sees the close and reports it
+            await ws.send_message(send.payload.decode())
 
-    async def _deliver(self, dispatch: Dispatch, protocol: GatewayProtocol) -> None:
-        if dispatch.name in ("READY", "RESUMED"):
-            self.connected = True
-            self._live_this_connection = True
-            self.live.set()
-            if dispatch.name == "RESUMED":
-                self.resumes += 1
-            log.info(f"gateway {dispatch.name.lower()}", extra=self._log_extra())
-            await self._persist(force=True)
-        await self._out.send(dispatch)
+    async def _forward(
+        self, buffer: trio.MemoryReceiveChannel[Dispatch], out: trio.MemorySendChannel[Dispatch]
+    ) -> None:
+        async with buffer:
+            async for dispatch in buffer:
+                await out.send(dispatch)
 
-    async def _checkpoint_loop(self) -> None:
+    async def _persist_loop(self) -> None:
         while True:
-            await trio.sleep(CHECKPOINT_EVERY)
+            await self.handle._dirty.wait()
+            self.handle._dirty = trio.Event()
             await self._persist()
+            await trio.sleep(self.config.persist_interval)
 
-    async def _persist(self, *, force: bool = False) -> None:
-        """Save (session, safe sequence, resume URL) when it changed."""
+    async def _persist(self) -> None:
+        """Save (session, checkpointed sequence, resume URL) when it changed."""
         protocol = self.protocol
-        if protocol is None or protocol.session_id is None or protocol.resume_url is None:
+        mark = self.handle._checkpoint
+        if protocol is None or mark is None or protocol.resume_url is None or mark[0] != protocol.session_id:
             return
-        safe = 0
-        if self._checkpoint is not None:
-            mark = self._checkpoint()
-            if mark is not None and mark[0] == protocol.session_id:
-                safe = mark[1]
-            elif self._saved is not None and self._saved.session_id == protocol.session_id:
-                safe = self._saved.seq  # resumed: nothing new is durable yet
-        else:
-            safe = protocol.seq or 0
-        state = ResumeState(protocol.session_id, min(safe, protocol.seq or 0), protocol.resume_url)
-        if state != self._saved or force:
-            await self._sessions.save_session(self.shard_id, state)
+        state = SavedSession(mark[0], mark[1], protocol.resume_url)
+        if state != self._saved:
+            await self.store.save(self.config.shard_id, state)
             self._saved = state
 
 
-def _first_outcome(events: list[Event], default_reason: str) -> Reconnect | Fatal:
+def _outcome(events: list[Event]) -> Reconnect | Fatal | None:
     for event in events:
         if isinstance(event, Reconnect | Fatal):
             return event
-    return Reconnect(False, default_reason)
+    return None
+
+
+async def _open_tcp(host: str, port: int, tls: bool) -> trio.abc.Stream:
+    tcp = await trio.open_tcp_stream(host, port)
+    if not tls:
+        return tcp
+    stream = trio.SSLStream(tcp, ssl.create_default_context(), server_hostname=host)
+    await stream.do_handshake()
+    return stream

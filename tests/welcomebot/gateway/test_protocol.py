@@ -6,19 +6,32 @@ from typing import Any
 import msgspec
 import pytest
 
+from welcomebot.gateway import events as wire
 from welcomebot.gateway.codes import FATAL_MESSAGES, CloseCode
 from welcomebot.gateway.protocol import (
     INTENTS,
     Dispatch,
     Fatal,
     GatewayProtocol,
+    Malformed,
+    Ready,
     Reconnect,
-    ResumeState,
+    Resumed,
+    SavedSession,
     Send,
     State,
 )
 
 TOKEN = "MTIz.secret.token-value"
+READY_D = {
+    "v": 10,
+    "session_id": "abc",
+    "resume_gateway_url": "ws://resume",
+    "user": {"id": "42", "username": "welcomebot", "bot": True},
+    "guilds": [{"id": "7", "unavailable": True}],
+    "shard": [0, 1],
+    "application": {"id": "42", "flags": 0},
+}
 
 
 def frame(op: int, d: object = None, s: int | None = None, t: str | None = None) -> bytes:
@@ -36,7 +49,7 @@ def hello(p: GatewayProtocol, now: float = 0.0, interval_ms: int = 10_000) -> li
 
 def ready(p: GatewayProtocol, now: float = 0.0) -> None:
     hello(p, now)
-    p.receive(frame(0, {"session_id": "abc", "resume_gateway_url": "ws://resume"}, 1, "READY"), now)
+    p.receive(frame(0, READY_D, 1, "READY"), now)
 
 
 def test_hello_identifies_with_least_privilege_intents():
@@ -96,21 +109,58 @@ def test_server_heartbeat_request_beats_now():
 def test_ready_and_dispatches_track_sequence_and_session():
     p = GatewayProtocol(TOKEN)
     hello(p)
-    (r,) = p.receive(frame(0, {"session_id": "s1", "resume_gateway_url": "ws://r", "v": 10}, 1, "READY"), 0)
+    ready_event, r = p.receive(frame(0, {**READY_D, "session_id": "s1", "resume_gateway_url": "ws://r"}, 1, "READY"), 0)
+    assert ready_event == Ready("s1", "ws://r", 42, 1)
     assert isinstance(r, Dispatch)
     assert (r.name, r.seq, r.session_id) == ("READY", 1, "s1")
-    (d,) = p.receive(frame(0, {"guild_id": "1"}, 2, "GUILD_MEMBER_ADD"), 0)
+    assert isinstance(r.event, wire.Ready)
+    add = {"guild_id": "1", "user": {"id": "5", "username": "ann"}, "joined_at": "2026-01-01T00:00:00Z", "x": 1}
+    (d,) = p.receive(frame(0, add, 2, "GUILD_MEMBER_ADD"), 0)
     assert isinstance(d, Dispatch)
-    assert msgspec.json.decode(d.data) == {"guild_id": "1"}
+    assert d.event == wire.GuildMemberAdd(1, wire.User(5, "ann"), "2026-01-01T00:00:00Z")
+    assert msgspec.json.decode(d.data)["x"] == 1
     assert p.state is State.CONNECTED
-    assert p.resume_state() == ResumeState("s1", 2, "ws://r")
+    assert p.saved_session() == SavedSession("s1", 2, "ws://r")
+
+
+def test_malformed_known_event_is_skipped_not_fatal():
+    p = GatewayProtocol(TOKEN)
+    ready(p)
+    (m,) = p.receive(frame(0, {"guild_id": "not-a-number"}, 2, "GUILD_MEMBER_ADD"), 0)
+    assert isinstance(m, Malformed)
+    assert (m.name, m.seq) == ("GUILD_MEMBER_ADD", 2)
+    assert p.seq == 2
+    assert p.state is State.CONNECTED
+
+
+def test_malformed_ready_identifies_again():
+    p = GatewayProtocol(TOKEN)
+    hello(p)
+    (r,) = p.receive(frame(0, {"session_id": 5}, 1, "READY"), 0)
+    assert isinstance(r, Reconnect)
+    assert r.resume is False
+
+
+def test_rewind_and_requested_reconnect_resume_from_the_last_handed_over():
+    p = GatewayProtocol(TOKEN)
+    ready(p)
+    p.receive(frame(0, {}, 5, "TYPING_START"), 0)
+    p.rewind(3)
+    p.rewind(4)  # never forward
+    (r,) = p.request_reconnect("slow")
+    assert isinstance(r, Reconnect)
+    assert r.resume is True
+    assert p.request_reconnect("again") == []
+    (resume,) = sent(hello(p))
+    assert resume["d"]["seq"] == 3
 
 
 def test_saved_session_resumes_on_hello():
-    p = GatewayProtocol(TOKEN, resume=ResumeState("s9", 41, "ws://r"))
+    p = GatewayProtocol(TOKEN, saved=SavedSession("s9", 41, "ws://r"))
     (resume,) = sent(hello(p))
     assert resume == {"op": 6, "d": {"token": TOKEN, "session_id": "s9", "seq": 41}}
-    (r,) = p.receive(frame(0, {}, 42, "RESUMED"), 0)
+    resumed, r = p.receive(frame(0, {}, 42, "RESUMED"), 0)
+    assert resumed == Resumed("s9", 42)
     assert isinstance(r, Dispatch)
     assert r.name == "RESUMED"
     assert p.state is State.CONNECTED
@@ -144,7 +194,7 @@ def test_op9_resumable_and_not():
 def test_fatal_close_codes(code):
     p = GatewayProtocol(TOKEN)
     ready(p)
-    (f,) = p.connection_lost(code)
+    (f,) = p.connection_lost(9.0, code)
     assert isinstance(f, Fatal)
     assert f.code == code
     assert TOKEN not in f.message
@@ -159,7 +209,7 @@ def test_fatal_messages_tell_the_operator_what_to_do():
 def test_session_ending_codes_reidentify(code):
     p = GatewayProtocol(TOKEN)
     ready(p)
-    (r,) = p.connection_lost(code)
+    (r,) = p.connection_lost(9.0, code)
     assert isinstance(r, Reconnect)
     assert r.resume is False
     assert p.session_id is None
@@ -169,7 +219,7 @@ def test_session_ending_codes_reidentify(code):
 def test_other_closes_resume(code):
     p = GatewayProtocol(TOKEN)
     ready(p)
-    (r,) = p.connection_lost(code)
+    (r,) = p.connection_lost(9.0, code)
     assert isinstance(r, Reconnect)
     assert r.resume is True
 
@@ -177,7 +227,7 @@ def test_other_closes_resume(code):
 def test_lost_before_any_session_identifies_again():
     p = GatewayProtocol(TOKEN)
     hello(p)
-    (r,) = p.connection_lost(None)
+    (r,) = p.connection_lost(9.0, None)
     assert isinstance(r, Reconnect)
     assert r.resume is False
 
