@@ -33,6 +33,9 @@ def sanitize(text: str) -> str:
     for ch in unicodedata.normalize("NFC", text):
         cp = ord(ch)
         cat = unicodedata.category(ch)
+        if ch in "\t\n\r\x0b\x0c\x85":
+            out.append(" ")
+            continue
         if cat in ("Cc", "Cs", "Co", "Cn", "Zl", "Zp"):
             continue
         if cat == "Cf" and cp not in _KEPT_FORMAT:
@@ -69,7 +72,17 @@ def split_runs(text: str, fonts: FontSet) -> list[Run]:
         bidi = unicodedata.bidirectional(ch)
         strong_rtl = bidi in _RTL_CLASSES
         neutral = bidi not in ("L", "R", "AL")
-        if chars and (prev_zwj or _is_attached(ch) or (neutral and cp in fonts.faces[face].codepoints)):
+        if ch == " ":
+            # Spaces are runs of their own (neutral for bidi, drawn with the first face): kept inside an RTL
+            # run they would land on the wrong side of it, and colour faces have huge space advances.
+            if chars:
+                runs.append(Run("".join(chars), face, rtl))
+                chars = []
+            runs.append(Run(" ", fonts.face_index(cp) or 0, False))
+            face, prev_zwj = -1, False
+            continue
+        color = chars and fonts.faces[face].color
+        if chars and (prev_zwj or _is_attached(ch) or (neutral and not color and cp in fonts.faces[face].codepoints)):
             if prev_zwj and cp not in fonts.faces[face].codepoints:
                 pass  # fall through to a new run below
             else:
