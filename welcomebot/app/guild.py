@@ -109,7 +109,7 @@ class GuildWelcomer:
 
     async def _welcome(self, config: WelcomeConfig, channel_id: int, batch: list[Join]) -> None:
         guild = self._guilds.get(self.guild_id)
-        files = await self._render_all(config, batch, None if guild is None else guild.member_count)
+        files = await self._render_all(config, batch, guild)
         keys = [j.key for j in batch]
         content = compose_content(config.message_template, batch, guild)
         nonce = welcome_nonce(keys)
@@ -148,11 +148,11 @@ class GuildWelcomer:
                 await self._posted(batch, keys, message_id)
                 return
 
-    async def _render_all(self, config: WelcomeConfig, batch: list[Join], member_count: int | None) -> list[CardFile]:
+    async def _render_all(self, config: WelcomeConfig, batch: list[Join], guild: GuildInfo | None) -> list[CardFile]:
         results: list[CardFile | None] = [None] * len(batch)
 
         async def one(i: int, join: Join) -> None:
-            results[i] = await self._cards.render(join, config, member_count)
+            results[i] = await self._cards.render(join, config, guild)
 
         async with trio.open_nursery() as nursery:
             for i, join in enumerate(batch):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 import msgspec
 
 if TYPE_CHECKING:
-    from welcomebot.app.model import ChannelProblem, Join, JoinKey
+    from welcomebot.app.model import ChannelProblem, GuildInfo, Join, JoinKey
 
 __all__ = [
     "CardFile",
@@ -80,7 +80,7 @@ class Members(Protocol):
 
 
 class Cards(Protocol):
-    async def render(self, join: Join, config: WelcomeConfig, member_count: int | None) -> CardFile | None:
+    async def render(self, join: Join, config: WelcomeConfig, guild: GuildInfo | None) -> CardFile | None:
         """The member's card, or None when it cannot be rendered (the welcome goes out as text)."""
         ...
 

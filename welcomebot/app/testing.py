@@ -6,7 +6,7 @@ import itertools
 
 import trio
 
-from welcomebot.app.model import ChannelProblem, Join, JoinKey, Outcome
+from welcomebot.app.model import ChannelProblem, GuildInfo, Join, JoinKey, Outcome
 from welcomebot.app.ports import CardFile, ChannelBroken, WelcomeConfig
 from welcomebot.errors import WelcomeBotError
 
@@ -58,7 +58,7 @@ class FakeCards:
         self.fail_for = fail_for
         self.rendered: list[int] = []
 
-    async def render(self, join: Join, config: WelcomeConfig, member_count: int | None) -> CardFile | None:
+    async def render(self, join: Join, config: WelcomeConfig, guild: GuildInfo | None) -> CardFile | None:
         await trio.sleep(self.render_seconds)
         if join.user_id in self.fail_for:
             return None
