@@ -53,6 +53,8 @@ def centered_layout(width: int, height: int, n_lines: int = 2) -> CardLayout:
     """Avatar centred in the upper part, the name under it, then up to ``n_lines`` smaller lines."""
     if width < 200 or height < 120:
         raise ValueError(f"card size {width}x{height} is too small (minimum 200x120)")
+    if width > 4096 or height > 4096:
+        raise ValueError(f"card size {width}x{height} is too large (maximum 4096x4096)")
     unit = min(height, width * 0.5)
     margin = round(unit * 0.07)
     text_w = width - 2 * round(width * 0.05)

@@ -85,7 +85,8 @@ def test_golden(renderer: Renderer, case: str):
         GOLDEN.mkdir(exist_ok=True)
         small.save(path, optimize=True)
         return
-    mean, bad = image_diff(small, Image.open(path))
+    with Image.open(path) as golden:
+        mean, bad = image_diff(small, golden)
     assert mean <= MAX_MEAN_DIFF, f"{case}: mean abs diff {mean:.2f}"
     assert bad <= MAX_BAD_PIXELS, f"{case}: {bad:.2%} pixels differ by more than 64"
 

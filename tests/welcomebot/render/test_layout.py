@@ -28,9 +28,11 @@ def test_layout_inside_card(w, h):
     assert lay.name.min_size < lay.name.max_size
 
 
-def test_too_small_card_refused():
+def test_too_small_or_large_card_refused():
     with pytest.raises(ValueError, match="too small"):
         centered_layout(100, 50)
+    with pytest.raises(ValueError, match="too large"):
+        centered_layout(5000, 450)
 
 
 def test_short_text_keeps_max_size():
