@@ -13,6 +13,7 @@ checkpointed in order); this actor finishes each claim as posted or failed.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
@@ -88,9 +89,18 @@ class GuildWelcomer:
         #: (config version, reason) while the channel is known to refuse posts.
         self._broken: tuple[str, str] | None = None
 
-    async def run(self, inbox: trio.MemoryReceiveChannel[Join]) -> None:
+    async def run(self, inbox: trio.MemoryReceiveChannel[Join], *, idle_s: float = math.inf) -> None:
+        """Welcome joins from ``inbox`` until it is closed and empty, or idle for ``idle_s`` seconds."""
         async with inbox:
-            async for first in inbox:
+            while True:
+                first = None
+                with trio.move_on_after(idle_s):
+                    try:
+                        first = await inbox.receive()
+                    except trio.EndOfChannel:
+                        return
+                if first is None:
+                    return  # idle: the registry starts a new actor on the next join
                 config = await self._configs.get(self.guild_id)
                 if config is None or not config.enabled or config.channel_id is None:
                     await self._finish_unposted([first], Outcome.SKIPPED_UNCONFIGURED, "not configured")

@@ -1,0 +1,175 @@
+"""The welcome pipeline of one process: a router per shard feeding one actor per guild.
+
+::
+
+    shard ──dispatches──▶ router (claims, in gateway order) ──joins──▶ guild actor ──▶ cards ──▶ post
+      ▲                        │
+      └── checkpoint(seq) ◀────┘  the safe sequence: every dispatch up to it is durably handled
+
+Guild actors are spawned on a guild's first join, in the pipeline's own nursery, and end after
+``guild_idle_s`` without joins; their inboxes are bounded, so a guild that cannot keep up slows its
+router instead of growing memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import trio
+
+from welcomebot.app.guild import GuildWelcomer, Observer
+from welcomebot.app.intake import to_router_event
+from welcomebot.app.model import GuildInfo, Join, Outcome
+from welcomebot.app.router import Router
+from welcomebot.app.watermark import SeqWatermark
+from welcomebot.gateway.events import InteractionCreate
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+    from welcomebot.app.channel_limit import ChannelTurns
+    from welcomebot.app.ports import Cards, Configs, Members, Poster, WelcomeLog
+    from welcomebot.gateway.protocol import Dispatch
+    from welcomebot.gateway.shard import ShardHandle
+
+__all__ = ["Pipeline"]
+
+log = logging.getLogger(__name__)
+
+INBOX_SIZE = 2048
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        configs: Configs,
+        welcome_log: WelcomeLog,
+        members: Members,
+        cards: Cards,
+        poster: Poster,
+        turns: ChannelTurns,
+        observer: Observer,
+        on_interaction: Callable[[InteractionCreate], Awaitable[None]] | None = None,
+        guild_idle_s: float = 600.0,
+    ) -> None:
+        self._configs = configs
+        self._log = welcome_log
+        self._members = members
+        self._cards = cards
+        self._poster = poster
+        self._turns = turns
+        self._observer = observer
+        self._on_interaction = on_interaction
+        self._guild_idle_s = guild_idle_s
+        self.guilds: dict[int, GuildInfo] = {}
+        self._inboxes: dict[int, trio.MemorySendChannel[Join]] = {}
+        self._nursery: trio.Nursery | None = None
+        self._closing = trio.Event()
+        self._stopped = trio.Event()
+
+    @property
+    def actor_count(self) -> int:
+        return len(self._inboxes)
+
+    def mailbox_depths(self) -> list[int]:
+        return [inbox.statistics().current_buffer_used for inbox in self._inboxes.values()]
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Host the guild actors until cancelled, or until :meth:`drain` lets them finish their queues."""
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                task_status.started()
+                await self._closing.wait()
+                for inbox in list(self._inboxes.values()):
+                    inbox.close()
+                # leaving the block waits for every guild actor to finish what its inbox holds
+        finally:
+            self._stopped.set()
+
+    async def drain(self) -> None:
+        """Stop taking joins and wait until every guild actor has finished its queued welcomes."""
+        self._closing.set()
+        await self._stopped.wait()
+
+    # --- start-up -----------------------------------------------------------------------------------
+
+    async def finish_unfinished(self) -> int:
+        """Welcome the joins a previous run claimed but did not finish (DESIGN.md rule 3). Returns a count."""
+        keys = await self._log.unfinished()
+        for key in keys:
+            join = await self._members.fetch(key.guild_id, key.user_id, key.joined_at)
+            if join is None:
+                await self._log.failed([key], "member left before the welcome")
+                self._observer.welcomed(Outcome.FAILED)
+                continue
+            await self.deliver(join.guild_id, join)
+        if keys:
+            log.info("finishing welcomes claimed before a restart", extra={"count": len(keys)})
+        return len(keys)
+
+    # --- per shard ----------------------------------------------------------------------------------
+
+    async def feed(self, shard: ShardHandle, dispatches: trio.MemoryReceiveChannel[Dispatch]) -> None:
+        """Route one shard's dispatches, checkpointing the safe sequence after each."""
+        router = Router(
+            configs=self._configs,
+            welcome_log=self._log,
+            deliver=self.deliver,
+            guilds=self.guilds,
+            observer=self._observer,
+        )
+        session: str | None = None
+        async with dispatches:
+            async for dispatch in dispatches:
+                if dispatch.session_id != session:
+                    # A new session (or the first after a RESUME): its sequences continue from here.
+                    session = dispatch.session_id
+                    router.watermark = SeqWatermark(dispatch.seq - 1)
+                event = to_router_event(dispatch, trio.current_time())
+                if isinstance(event, InteractionCreate):
+                    if self._on_interaction is not None:
+                        await self._on_interaction(event)
+                    event = None
+                if event is None:
+                    router.watermark.begin(dispatch.seq)
+                    router.watermark.done(dispatch.seq)
+                else:
+                    await router.handle(event, dispatch.seq)
+                shard.checkpoint(session, router.watermark.safe)
+
+    async def deliver(self, guild_id: int, join: Join) -> None:
+        while True:
+            inbox = self._inboxes.get(guild_id)
+            if inbox is None:
+                assert self._nursery is not None, "Pipeline.run must be running"
+                if self._closing.is_set():
+                    raise trio.ClosedResourceError("the pipeline is draining; the claim is finished after restart")
+                send, receive = trio.open_memory_channel[Join](INBOX_SIZE)
+                self._inboxes[guild_id] = inbox = send
+                self._nursery.start_soon(self._guild, guild_id, receive)
+            try:
+                await inbox.send(join)
+                return
+            except trio.BrokenResourceError:
+                # The actor was evicted for idleness while we were handing it this join: start a new one.
+                self._inboxes.pop(guild_id, None)
+
+    async def _guild(self, guild_id: int, inbox: trio.MemoryReceiveChannel[Join]) -> None:
+        actor = GuildWelcomer(
+            guild_id,
+            configs=self._configs,
+            welcome_log=self._log,
+            cards=self._cards,
+            poster=self._poster,
+            guilds=self.guilds,
+            channel_turn=self._turns.turn,
+            observer=self._observer,
+        )
+        try:
+            await actor.run(inbox, idle_s=self._guild_idle_s)
+        finally:
+            self._inboxes.pop(guild_id, None)
