@@ -61,6 +61,8 @@ __all__ = ["MAX_MESSAGE_SIZE", "OpenStream", "ShardConfig", "ShardHandle", "run_
 
 log = logging.getLogger(__name__)
 
+FELL_BEHIND = "the application fell behind"
+
 #: A GUILD_CREATE of a large guild is well above trio-websocket's default of 1 MiB (which closes with 1009).
 MAX_MESSAGE_SIZE = 64 * 1024 * 1024
 
@@ -147,6 +149,7 @@ class _Runner:
         self.protocol: GatewayProtocol | None = None
         self._saved: SavedSession | None = None
         self._buffered: tuple[str, int] | None = None
+        self._room = trio.Event()
 
     def _extra(self, **fields: object) -> dict[str, object]:
         return {"shard": self.config.shard_id, "session_id": self.handle.session_id, **fields}
@@ -194,6 +197,8 @@ class _Runner:
             if not protocol.can_resume and self._saved is not None:
                 await self.store.clear(self.config.shard_id)
                 self._saved = None
+            if outcome.reason == FELL_BEHIND:
+                await self._wait_for_room()
             if self._live:
                 backoff.reset()  # it worked for a while: the first retry comes soon
             delay = max(outcome.delay, next(backoff))
@@ -259,7 +264,7 @@ class _Runner:
                     case Dispatch():
                         if not self._buffer_dispatch(event):
                             protocol.rewind(self._rewind_to(event))
-                            await handle(protocol.request_reconnect("the application fell behind"), nursery)
+                            await handle(protocol.request_reconnect(FELL_BEHIND), nursery)
                             return
                     case Malformed():
                         self.handle.malformed += 1
@@ -345,6 +350,18 @@ class _Runner:
         async with buffer:
             async for dispatch in buffer:
                 await out.send(dispatch)
+                if self._has_room():
+                    self._room.set()
+
+    def _has_room(self) -> bool:
+        return self._buffer.statistics().current_buffer_used <= self.config.buffer_size // 2
+
+    async def _wait_for_room(self) -> None:
+        """Reconnecting into a full buffer would only overflow again: first let the application catch up."""
+        if not self._has_room():
+            self._room = trio.Event()
+            log.info("waiting for the application to catch up before resuming", extra=self._extra())
+            await self._room.wait()
 
     async def _persist_loop(self) -> None:
         while True:
