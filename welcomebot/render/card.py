@@ -13,6 +13,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from math import ceil
 from typing import Final, Generic, TypeVar
 
 from PIL import Image, ImageChops, ImageDraw, ImageOps
@@ -22,7 +23,7 @@ from welcomebot.render.encode import Format, encode
 from welcomebot.render.fonts import FontSet
 from welcomebot.render.layout import CardLayout, TextSlot, centered_layout, fit_text
 from welcomebot.render.template import Template, parse_template
-from welcomebot.render.text import TextDrawer, sanitize
+from welcomebot.render.text import Run, TextDrawer, sanitize
 
 __all__ = ["DEFAULT_LINES", "CardSpec", "Renderer", "display_name"]
 
@@ -147,6 +148,7 @@ class Renderer:
         self._masks: _LRU[tuple[int, int], _Masks] = _LRU(16)
         self._layouts: _LRU[tuple[int, int, int], CardLayout] = _LRU(16)
         self._templates: _LRU[str, Template] = _LRU(1024)
+        self._lines: _LRU[tuple[str, TextSlot, tuple[int, int, int]], tuple[Image.Image, int, int]] = _LRU(256)
 
     # -- cached pieces -------------------------------------------------------------------------------------
     def template(self, source: str) -> Template:
@@ -206,21 +208,38 @@ class Renderer:
         return found
 
     # -- drawing -------------------------------------------------------------------------------------------
+    def line_image(self, text: str, slot: TextSlot, fill: tuple[int, int, int]) -> tuple[Image.Image, int, int]:
+        """``text`` fitted to ``slot`` and drawn on a transparent image, with the offset of its top-left corner.
+
+        Cached: the guild's fixed lines ("Welcome to {server}") are drawn once, not once per card.
+        """
+        key = (text, slot, fill)
+        found = self._lines.get(key)
+        if found is not None:
+            return found
+        shaped: dict[tuple[str, int], tuple[list[Run], list[float]]] = {}
+
+        def measure(candidate: str, size: int) -> float:
+            shaped[candidate, size] = self.text.shape(candidate, size, bold=slot.bold)
+            return sum(shaped[candidate, size][1])
+
+        fitted = fit_text(text, measure, slot.max_width, slot.max_size, slot.min_size)
+        runs, widths = shaped.get((fitted.text, fitted.size)) or self.text.shape(
+            fitted.text, fitted.size, bold=slot.bold
+        )
+        pad = fitted.size // 2
+        above = round(fitted.size * 1.45)
+        image = Image.new("RGBA", (ceil(fitted.width) + 2 * pad, above + round(fitted.size * 0.6)), (*fill, 0))
+        self.text.draw(image, pad, above, runs, fitted.size, fill=fill, bold=slot.bold, widths=widths)
+        found = (image, round(slot.center_x - fitted.width / 2) - pad, slot.baseline - above)
+        self._lines.put(key, found)
+        return found
+
     def _draw_line(self, card: Image.Image, text: str, slot: TextSlot, fill: tuple[int, int, int]) -> None:
         text = sanitize(text)
-        if not text:
-            return
-        fitted = fit_text(
-            text,
-            lambda s, size: self.text.measure(s, size, bold=slot.bold),
-            slot.max_width,
-            slot.max_size,
-            slot.min_size,
-        )
-        runs = self.text.runs(fitted.text)
-        self.text.draw(
-            card, slot.center_x - fitted.width / 2, slot.baseline, runs, fitted.size, fill=fill, bold=slot.bold
-        )
+        if text:
+            image, x, y = self.line_image(text, slot, fill)
+            card.paste(image, (x, y), image)
 
     def compose(self, spec: CardSpec) -> Image.Image:
         """The card as a Pillow image (``render`` encodes it)."""

@@ -111,3 +111,10 @@ def test_emoji_drawn_in_colour(fonts: FontSet):
     drawer.draw(image, 10, 60, drawer.runs("😀"), 48, fill=(255, 255, 255))
     pixels = [image.getpixel((x, y)) for x in range(0, 200, 2) for y in range(0, 80, 2)]
     assert any(isinstance(p, tuple) and p[0] > 150 and p[1] > 100 and p[2] < 80 for p in pixels)  # yellow smiley
+
+
+def test_spaces_fold_into_same_face_runs_but_not_emoji(fonts: FontSet):
+    assert [r.text for r in split_runs("Alice Wonder 12", fonts)] == ["Alice Wonder 12"]
+    assert [r.text for r in split_runs("محمد علي", fonts)] == ["محمد علي"]
+    # a colour face's space is as wide as an emoji: spaces between emoji stay text-face runs
+    assert [r.text for r in split_runs("😀 😀", fonts)] == ["😀", " ", "😀"]
