@@ -87,6 +87,7 @@ class FakePoster:
         self.broken: dict[int, ChannelProblem] = {}
         self.fail_next = 0
         self._ids = itertools.count(1000)
+        self._posted = trio.Event()
 
     async def post(
         self, channel_id: int, *, content: str, files: list[CardFile], mention_user_ids: list[int], nonce: str
@@ -101,7 +102,14 @@ class FakePoster:
         self.posts.append(
             Posted(message_id, channel_id, content, files, list(mention_user_ids), nonce, trio.current_time())
         )
+        self._posted.set()
+        self._posted = trio.Event()
         return message_id
+
+    async def wait_for_welcomes(self, count: int) -> None:
+        """Return once at least ``count`` members were welcomed (an event per post, no polling)."""
+        while len(self.welcomed_user_ids()) < count:
+            await self._posted.wait()
 
     def welcomed_user_ids(self) -> list[int]:
         return [u for p in self.posts for u in p.mentions]
