@@ -45,6 +45,20 @@ class FakeSession:
         return raw
 
 
+@dataclass
+class Conn:
+    ws: WebSocketConnection
+    stream: trio.abc.Stream
+    compressor: Any = None  # zlib.compressobj() when the client asked for zlib-stream
+    session: FakeSession | None = None
+
+    async def send(self, raw: bytes) -> None:
+        if self.compressor is not None:
+            await self.ws.send_message(self.compressor.compress(raw) + self.compressor.flush(zlib.Z_SYNC_FLUSH))
+        else:
+            await self.ws.send_message(raw.decode())
+
+
 class FakeGateway:
     def __init__(self, nursery: trio.Nursery) -> None:
         self._nursery = nursery
@@ -59,10 +73,9 @@ class FakeGateway:
         self.connections = 0
         self.refuse = 0  # the next N connection attempts fail with OSError
         self.attempts: list[float] = []
-        self._current: tuple[WebSocketConnection, FakeSession | None, trio.abc.Stream, bool] | None = None
-        self._zlib: zlib._Compress | None = None
+        #: The latest connection: what drop(), close() and dispatch() act on.
+        self.current: Conn | None = None
         self.live = trio.Event()
-        self.closed = trio.Event()
 
     # --- what the client calls --------------------------------------------------------------------------
 
@@ -84,105 +97,91 @@ class FakeGateway:
         """Record an event in the session (delivered now if connected, else replayed on RESUME)."""
         session = self.sessions[session_id] if session_id else next(iter(self.sessions.values()))
         raw = session.frame(name, data)
-        if self._current is not None and self._current[1] is session:
+        if self.current is not None and self.current.session is session:
             with contextlib.suppress(ConnectionClosed):  # it stays in the log for the RESUME
-                await self._send(raw)
+                await self.current.send(raw)
 
     async def drop(self) -> None:
         """Kill the current connection without a close frame."""
-        assert self._current is not None
-        stream = self._current[2]
-        self._current = None
-        await stream.aclose()
+        assert self.current is not None
+        conn, self.current = self.current, None
+        await conn.stream.aclose()
 
-    async def close(self, code: int) -> None:
-        assert self._current is not None
-        ws = self._current[0]
-        self._current = None
-        await ws.aclose(code)
+    async def close(self, code: int, conn: Conn | None = None) -> None:
+        conn = conn or self.current
+        assert conn is not None
+        if conn is self.current:
+            self.current = None
+        await conn.ws.aclose(code)
 
     async def wait_connected(self) -> None:
         await self.live.wait()
 
     # --- the server -------------------------------------------------------------------------------------
 
-    async def _send(self, raw: bytes) -> None:
-        assert self._current is not None
-        ws, _, _, compress = self._current
-        if compress:
-            assert self._zlib is not None
-            await ws.send_message(self._zlib.compress(raw) + self._zlib.flush(zlib.Z_SYNC_FLUSH))
-        else:
-            await ws.send_message(raw.decode())
-
     async def _serve(self, stream: trio.abc.Stream) -> None:
         async with trio.open_nursery() as nursery:
             request = await wrap_server_stream(nursery, cast("trio.SocketStream", stream), max_message_size=2**24)
             ws = await request.accept()
             self.connections += 1
-            conn = self.connections
+            number = self.connections
             self.resources.append(request.path)
-            compress = "compress=zlib-stream" in request.path
-            self._zlib = zlib.compressobj() if compress else None
-            self._current = (ws, None, stream, compress)
+            conn = Conn(ws, stream, zlib.compressobj() if "compress=zlib-stream" in request.path else None)
+            self.current = conn
             if self.live.is_set():
                 self.live = trio.Event()
             try:
-                await self._send(msgspec.json.encode({"op": 10, "d": {"heartbeat_interval": self.interval_ms}}))
+                await conn.send(msgspec.json.encode({"op": 10, "d": {"heartbeat_interval": self.interval_ms}}))
                 while True:
-                    message = await ws.get_message()
-                    payload = msgspec.json.decode(message)
-                    self.received.append(Received(trio.current_time(), conn, payload["op"], payload.get("d")))
-                    if self._current is None or self._current[0] is not ws:
-                        continue
-                    await self._on(ws, stream, compress, payload["op"], payload.get("d"))
+                    payload = msgspec.json.decode(await ws.get_message())
+                    self.received.append(Received(trio.current_time(), number, payload["op"], payload.get("d")))
+                    await self._on(conn, payload["op"], payload.get("d"))
             except (ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError):
                 pass
             finally:
-                if self._current is not None and self._current[0] is ws:
-                    self._current = None
-                self.closed.set()
+                if self.current is conn:
+                    self.current = None
                 nursery.cancel_scope.cancel()
 
-    async def _on(self, ws: WebSocketConnection, stream: trio.abc.Stream, compress: bool, op: int, d: Any) -> None:
+    async def _on(self, conn: Conn, op: int, d: Any) -> None:
         if op == 1 and self.acks:
-            await self._send(b'{"op":11,"d":null}')
+            await conn.send(b'{"op":11,"d":null}')
         elif op == 2:
             if d["token"] != TOKEN:
-                await self.close(4004)
+                await self.close(4004, conn)
                 return
             if self.close_on_identify is not None:
-                await self.close(self.close_on_identify)
+                await self.close(self.close_on_identify, conn)
                 return
             if d["intents"] & 2 and not self.members_intent:
-                await self.close(4014)
+                await self.close(4014, conn)
                 return
             session = FakeSession(f"session-{len(self.sessions) + 1}", d["shard"])
             self.sessions[session.session_id] = session
-            self._current = (ws, session, stream, compress)
+            conn.session = session
             user = {"id": "42", "username": "welcomebot", "bot": True}
             ready = {"v": 10, "session_id": session.session_id, "resume_gateway_url": "wss://resume.test/",
                      "user": user, "guilds": [{"id": "100", "unavailable": True}], "shard": d["shard"],
                      "application": {"id": "42", "flags": 0}}  # fmt: skip
-            await self._send(session.frame("READY", ready))
+            await conn.send(session.frame("READY", ready))
             guild = {"id": "100", "name": "Test", "owner_id": "7", "member_count": 1,
                      "channels": [{"id": "200", "type": 0, "name": "welcome"}],
                      "roles": [{"id": "100", "name": "@everyone", "permissions": "1024"}]}  # fmt: skip
-            await self._send(session.frame("GUILD_CREATE", guild))
+            await conn.send(session.frame("GUILD_CREATE", guild))
             self.live.set()
         elif op == 6:
-            resumed = self.sessions.get(d["session_id"])
             if d["token"] != TOKEN:
-                await self.close(4004)
+                await self.close(4004, conn)
                 return
+            resumed = self.sessions.get(d["session_id"])
             if resumed is None:
-                await self._send(b'{"op":9,"d":false}')
+                await conn.send(b'{"op":9,"d":false}')
                 return
-            self._current = (ws, resumed, stream, compress)
+            conn.session = resumed
             for seq, raw in list(resumed.log):
                 if seq > d["seq"]:
-                    await self._send(raw)
-            await self._send(resumed.frame("RESUMED", {}))
+                    await conn.send(raw)
+            await conn.send(resumed.frame("RESUMED", {}))
             self.live.set()
 
 

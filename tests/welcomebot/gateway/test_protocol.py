@@ -7,7 +7,7 @@ import msgspec
 import pytest
 
 from welcomebot.gateway import events as wire
-from welcomebot.gateway.codes import FATAL_MESSAGES, CloseCode
+from welcomebot.gateway.codes import FATAL_CODES, FATAL_MESSAGES, REIDENTIFY_CODES, RESUME_CODES, CloseCode
 from welcomebot.gateway.protocol import (
     INTENTS,
     Dispatch,
@@ -246,3 +246,56 @@ def test_unknown_opcodes_and_events_are_ignored_and_garbage_reconnects():
 def test_repr_hides_the_token():
     p = GatewayProtocol(TOKEN)
     assert TOKEN not in repr(p)
+
+
+def test_every_close_code_has_exactly_one_policy():
+    policies = [RESUME_CODES, REIDENTIFY_CODES, FATAL_CODES]
+    for code in CloseCode:
+        if code is CloseCode.RESUMABLE_CLOSE:
+            continue
+        assert sum(code in p for p in policies) == 1, code
+    assert {4004, 4010, 4011, 4012, 4013, 4014} == FATAL_CODES
+
+
+@pytest.mark.parametrize("code", sorted(RESUME_CODES))
+def test_resume_codes_keep_the_session(code):
+    p = GatewayProtocol(TOKEN)
+    ready(p)
+    (r,) = p.connection_lost(1.0, code)
+    assert isinstance(r, Reconnect)
+    assert r.resume is True
+    (resume,) = sent(hello(p))
+    assert resume["op"] == 6
+
+
+def test_after_fatal_the_protocol_refuses_to_reconnect():
+    p = GatewayProtocol(TOKEN)
+    ready(p)
+    p.connection_lost(1.0, 4004)
+    assert p.state is State.FAILED
+    assert p.connection_lost(2.0, None) == []
+    with pytest.raises(RuntimeError):
+        p.connection_made()
+
+
+def test_frames_after_a_reconnect_decision_are_ignored():
+    p = GatewayProtocol(TOKEN)
+    ready(p)
+    p.receive(frame(7), 1)
+    assert p.receive(frame(0, {}, 9, "TYPING_START"), 1) == []
+    assert p.seq == 1
+    assert p.tick(10_000) == []
+    assert p.next_deadline() is None
+
+
+def test_heartbeat_ack_and_op1_before_hello_are_harmless():
+    p = GatewayProtocol(TOKEN)
+    p.connection_made()
+    assert p.receive(frame(11), 0) == []
+    assert p.receive(frame(1), 0) == []
+
+
+def test_send_repr_hides_the_token():
+    p = GatewayProtocol(TOKEN)
+    (identify,) = hello(p)
+    assert TOKEN not in repr(identify)

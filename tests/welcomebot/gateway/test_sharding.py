@@ -1,0 +1,148 @@
+"""Shard planning and IDENTIFY scheduling (pure), and the ShardManager against the fake gateway on the MockClock."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+import trio
+
+from welcomebot.errors import ConfigError
+from welcomebot.gateway.errors import GatewayFatal
+from welcomebot.gateway.manager import ShardManager
+from welcomebot.gateway.protocol import Dispatch
+from welcomebot.gateway.session import MemorySessionStore
+from welcomebot.gateway.shard import ShardConfig
+from welcomebot.gateway.sharding import GatewayBot, IdentifySchedule, SessionStartLimit, parse_shard_range, plan_shards
+from welcomebot.secret import Secret
+
+TOKEN = "MTIz.fake-gateway.secret-token"
+
+
+def bot(shards: int = 4, remaining: int = 1000, reset_after_ms: int = 3_600_000, concurrency: int = 1) -> GatewayBot:
+    return GatewayBot("wss://gateway.test", shards, SessionStartLimit(1000, remaining, reset_after_ms, concurrency))
+
+
+@pytest.mark.parametrize(("text", "ids"), [("0-3", range(4)), ("2", range(2, 3)), (" 4-5 ", range(4, 6))])
+def test_parse_shard_range(text: str, ids: range) -> None:
+    assert parse_shard_range(text) == ids
+
+
+@pytest.mark.parametrize("text", ["", "a-b", "3-1", "-1", "1-"])
+def test_parse_shard_range_rejects_nonsense(text: str) -> None:
+    with pytest.raises(ConfigError, match="--shards"):
+        parse_shard_range(text)
+
+
+def test_plan_defaults_to_discords_recommendation() -> None:
+    plan = plan_shards(bot(shards=3, concurrency=16))
+    assert (plan.shard_ids, plan.shard_count, plan.max_concurrency) == (range(3), 3, 16)
+    assert plan.url == "wss://gateway.test"
+
+
+def test_plan_splits_shards_between_processes() -> None:
+    plan = plan_shards(bot(shards=3), shards=range(4, 8), shard_count=8)
+    assert (plan.shard_ids, plan.shard_count) == (range(4, 8), 8)
+    with pytest.raises(ConfigError, match="outside --shard-count 8"):
+        plan_shards(bot(), shards=range(6, 9), shard_count=8)
+    with pytest.raises(ConfigError):
+        plan_shards(bot(), shard_count=0)
+
+
+def test_identify_schedule_spaces_each_bucket_five_seconds_apart() -> None:
+    schedule = IdentifySchedule(SessionStartLimit(1000, 1000, 0, 2), now=100.0)
+    slots = {shard: schedule.reserve(shard, 100.0) for shard in range(6)}
+    assert slots == {0: 100.0, 1: 100.0, 2: 105.0, 3: 105.0, 4: 110.0, 5: 110.0}
+    assert schedule.reserve(0, 200.0) == 200.0, "an idle bucket has no wait"
+    assert schedule.remaining == 993
+
+
+def test_identify_schedule_refuses_when_no_session_starts_remain() -> None:
+    schedule = IdentifySchedule(SessionStartLimit(1000, 1, 60_000, 1), now=0.0)
+    assert schedule.reserve(0, 0.0) == 0.0
+    assert schedule.reserve(1, 0.0) is None
+    assert schedule.reset_at == 60.0
+    schedule.update(SessionStartLimit(1000, 1000, 86_400_000, 1), now=60.0)
+    assert schedule.reserve(1, 60.0) == 60.0
+
+
+def manager(gw: Any, get: Any, send: trio.MemorySendChannel[Dispatch], **kw: Any) -> ShardManager:
+    base = ShardConfig(Secret(TOKEN), "unused", open_stream=gw.open_stream)
+    return ShardManager(base, get, send, MemorySessionStore(), **kw)
+
+
+async def test_manager_runs_its_shards_and_spaces_identifies(autojump_clock: Any, fake_gateway: Any) -> None:
+    calls: list[float] = []
+
+    async def get_gateway_bot() -> GatewayBot:
+        calls.append(trio.current_time())
+        await trio.lowlevel.checkpoint()
+        return bot(shards=4, concurrency=2)
+
+    send, receive = trio.open_memory_channel[Dispatch](100)
+    with trio.fail_after(600):
+        async with trio.open_nursery() as nursery:
+            m = manager(fake_gateway, get_gateway_bot, send, shards=range(4, 8), shard_count=8)
+            plan = await nursery.start(m.run)
+            assert plan.shard_ids == range(4, 8)
+            readies = [d async for d in _take(receive, "READY", 4)]
+            assert len({d.session_id for d in readies}) == 4
+            identifies = {tuple(r.d["shard"]): r.at - calls[0] for r in fake_gateway.ops(2)}
+            assert set(identifies) == {(4, 8), (5, 8), (6, 8), (7, 8)}
+            # buckets 0 (shards 4, 6) and 1 (shards 5, 7): one identify per bucket per 5 s
+            assert identifies[(6, 8)] - identifies[(4, 8)] >= 5
+            assert identifies[(7, 8)] - identifies[(5, 8)] >= 5
+            assert identifies[(5, 8)] < 5
+            assert m.identifies == 4
+            assert sorted(m.handles) == [4, 5, 6, 7]
+            nursery.cancel_scope.cancel()
+
+
+async def test_manager_waits_for_the_session_start_limit_to_reset(
+    autojump_clock: Any, fake_gateway: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    answers = [bot(shards=1, remaining=0, reset_after_ms=120_000), bot(shards=1)]
+    calls: list[float] = []
+
+    async def get_gateway_bot() -> GatewayBot:
+        calls.append(trio.current_time())
+        await trio.lowlevel.checkpoint()
+        return answers[min(len(calls) - 1, 1)]
+
+    send, receive = trio.open_memory_channel[Dispatch](100)
+    with trio.fail_after(600), caplog.at_level(logging.WARNING):
+        async with trio.open_nursery() as nursery:
+            m = manager(fake_gateway, get_gateway_bot, send)
+            await nursery.start(m.run)
+            await _first(receive, "READY")
+            (identify,) = fake_gateway.ops(2)
+            assert identify.at - calls[0] >= 120
+            assert len(calls) == 2, "it waited rather than polling"
+            assert m.start_limit_waits == 1
+            assert "will try to IDENTIFY again in 120 s" in caplog.text
+            nursery.cancel_scope.cancel()
+
+
+async def test_manager_raises_a_fatal_close_as_itself(autojump_clock: Any, fake_gateway: Any) -> None:
+    fake_gateway.members_intent = False
+
+    async def get_gateway_bot() -> GatewayBot:
+        await trio.lowlevel.checkpoint()
+        return bot(shards=2)
+
+    send, _ = trio.open_memory_channel[Dispatch](100)
+    with trio.fail_after(600), pytest.raises(GatewayFatal, match="Server Members Intent"):
+        await manager(fake_gateway, get_gateway_bot, send).run()
+
+
+async def _first(receive: trio.MemoryReceiveChannel[Dispatch], name: str) -> Dispatch:
+    async for d in receive:
+        if d.name == name:
+            return d
+    raise AssertionError(name)
+
+
+async def _take(receive: trio.MemoryReceiveChannel[Dispatch], name: str, n: int) -> Any:
+    for _ in range(n):
+        yield await _first(receive, name)
