@@ -73,6 +73,7 @@ class FakeGateway:
         self.connections = 0
         self.refuse = 0  # the next N connection attempts fail with OSError
         self.attempts: list[float] = []
+        self.hosts: list[str] = []
         #: The latest connection: what drop(), close() and dispatch() act on.
         self.current: Conn | None = None
         self.live = trio.Event()
@@ -81,6 +82,7 @@ class FakeGateway:
 
     async def open_stream(self, host: str, port: int, tls: bool) -> trio.abc.Stream:
         self.attempts.append(trio.current_time())
+        self.hosts.append(host)
         if self.refuse > 0:
             self.refuse -= 1
             raise OSError("connection refused")

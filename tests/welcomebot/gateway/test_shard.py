@@ -102,7 +102,8 @@ async def test_dropped_connection_resumes_and_delivers_missed_events_once_in_ord
             await until(receive, "RESUMED")
             (resume,) = fake_gateway.ops(6)
             assert resume.d == {"token": TOKEN, "session_id": "session-1", "seq": 4}
-            assert fake_gateway.resources[1].startswith("/?v=10")
+            assert fake_gateway.resources[1] == "/?v=10&encoding=json"
+            assert fake_gateway.hosts == ["gateway.test", "resume.test"], "RESUME goes to resume_gateway_url"
             assert handle.resumes == 1
             assert len(fake_gateway.ops(2)) == 1
             await fake_gateway.dispatch("GUILD_MEMBER_ADD", add_payload(6))
@@ -275,4 +276,24 @@ async def test_zlib_stream(autojump_clock: Any, fake_gateway: Any, add_payload: 
             await fake_gateway.dispatch("GUILD_MEMBER_ADD", add_payload(9))
             assert await joins(receive, 1) == [9]
             assert fake_gateway.resources == ["/?v=10&encoding=json&compress=zlib-stream"]
+            nursery.cancel_scope.cancel()
+
+
+async def test_malformed_known_event_is_logged_and_skipped(
+    autojump_clock: Any, fake_gateway: Any, add_payload: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    send, receive = trio.open_memory_channel[Dispatch](10)
+    with trio.fail_after(60), caplog.at_level(logging.WARNING):
+        async with trio.open_nursery() as nursery:
+            handle = await start(nursery, config(fake_gateway), send, MemorySessionStore())
+            await until(receive, "GUILD_CREATE")
+            await fake_gateway.dispatch("GUILD_MEMBER_ADD", {"guild_id": "not a snowflake"})
+            await fake_gateway.dispatch("SOMETHING_DISCORD_ADDED_LATER", {"x": 1})
+            await fake_gateway.dispatch("GUILD_MEMBER_ADD", add_payload(7))
+            unknown = await receive.receive()
+            assert (unknown.name, unknown.event) == ("SOMETHING_DISCORD_ADDED_LATER", None)
+            assert await joins(receive, 1) == [7]
+            assert handle.malformed == 1
+            assert "skipped a malformed GUILD_MEMBER_ADD" in caplog.text
+            assert fake_gateway.connections == 1
             nursery.cancel_scope.cancel()
