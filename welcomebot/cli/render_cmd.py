@@ -109,10 +109,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             height=args.height,
             format=_format_for(args),
         )
-        try:
-            data = Renderer().render(spec)
-        except ValueError as exc:  # layout refuses sizes it cannot draw
-            raise RenderError(str(exc)) from exc
+        data = Renderer().render(spec)
         try:
             Path(args.out).write_bytes(data)
         except OSError as exc:

@@ -10,6 +10,7 @@ safe to call from several worker threads (the caches are guarded by one lock; wo
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageOps
 
 from welcomebot.render.avatars import decode_image
 from welcomebot.render.encode import Format, encode
+from welcomebot.render.errors import ImageRejectedError, RenderError
 from welcomebot.render.fonts import FontSet
 from welcomebot.render.layout import CardLayout, TextSlot, centered_layout, fit_text
 from welcomebot.render.template import Template, parse_template
@@ -33,6 +35,8 @@ _TEXT: Final = (255, 255, 255)
 _SUBTEXT: Final = (225, 228, 240)
 _RING: Final = (255, 255, 255)
 _PLACEHOLDER_BG: Final = (88, 101, 242)
+
+_log = logging.getLogger(__name__)
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -142,6 +146,7 @@ class Renderer:
     avatar_cache: int = 512
 
     def __post_init__(self) -> None:
+        self.avatar_fallbacks = 0
         self.text = TextDrawer(self.fonts)
         self._backgrounds: _LRU[tuple[str, int, int], Image.Image] = _LRU(self.background_cache)
         self._avatars: _LRU[tuple[str, int, int], Image.Image] = _LRU(self.avatar_cache)
@@ -195,11 +200,18 @@ class Renderer:
         found = self._avatars.get(key)
         if found is None:
             masks = self._masks_for(diameter, ring)
-            if data is None:
+            face = None
+            if data is not None:
+                try:
+                    face = ImageOps.fit(
+                        decode_image(data, draft=(diameter, diameter)), (diameter, diameter), Image.Resampling.LANCZOS
+                    )
+                except ImageRejectedError as exc:
+                    # The member's avatar is not the admin's to fix: welcome them with the placeholder.
+                    self.avatar_fallbacks += 1
+                    _log.warning("avatar rejected, using the placeholder", extra={"reason": str(exc)})
+            if face is None:
                 face = _placeholder_avatar(diameter)
-            else:
-                face = decode_image(data, draft=(diameter, diameter))
-                face = ImageOps.fit(face, (diameter, diameter), Image.Resampling.LANCZOS)
             disc = Image.new("RGBA", (diameter, diameter), (0, 0, 0, 0))
             disc.paste(face.convert("RGB"), (0, 0), masks.circle)
             disc.paste(Image.new("RGB", (diameter, diameter), _RING), (0, 0), masks.ring)
@@ -244,7 +256,10 @@ class Renderer:
     def compose(self, spec: CardSpec) -> Image.Image:
         """The card as a Pillow image (``render`` encodes it)."""
         templates = [self.template(line) for line in spec.lines]
-        layout = self.layout(spec.width, spec.height, len(templates))
+        try:
+            layout = self.layout(spec.width, spec.height, len(templates))
+        except ValueError as exc:
+            raise RenderError(str(exc)) from exc
         card = self.background(spec.background, spec.background_key, spec.width, spec.height).copy()
         disc = self.avatar(spec.avatar, layout.avatar.w, layout.ring)
         card.paste(disc, (layout.avatar.x, layout.avatar.y), disc)
