@@ -15,9 +15,9 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from math import ceil
-from typing import Final, Generic, TypeVar
+from typing import Final, Generic, TypeAlias, TypeVar
 
-from PIL import Image, ImageChops, ImageDraw, ImageOps
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
 
 from welcomebot.render.avatars import decode_image
 from welcomebot.render.encode import Format, encode
@@ -35,6 +35,10 @@ _TEXT: Final = (255, 255, 255)
 _SUBTEXT: Final = (225, 228, 240)
 _RING: Final = (255, 255, 255)
 _PLACEHOLDER_BG: Final = (88, 101, 242)
+_SHADOW_ALPHA: Final = [v * 150 // 255 for v in range(256)]
+
+# A drawn text line: RGBA glyphs, shadow mask, x, y of the top-left corner on the card.
+_Line: TypeAlias = tuple[Image.Image, Image.Image, int, int]
 
 _log = logging.getLogger(__name__)
 
@@ -153,7 +157,7 @@ class Renderer:
         self._masks: _LRU[tuple[int, int], _Masks] = _LRU(16)
         self._layouts: _LRU[tuple[int, int, int], CardLayout] = _LRU(16)
         self._templates: _LRU[str, Template] = _LRU(1024)
-        self._lines: _LRU[tuple[str, TextSlot, tuple[int, int, int]], tuple[Image.Image, int, int]] = _LRU(256)
+        self._lines: _LRU[tuple[str, TextSlot, tuple[int, int, int]], _Line] = _LRU(256)
 
     # -- cached pieces -------------------------------------------------------------------------------------
     def template(self, source: str) -> Template:
@@ -220,8 +224,8 @@ class Renderer:
         return found
 
     # -- drawing -------------------------------------------------------------------------------------------
-    def line_image(self, text: str, slot: TextSlot, fill: tuple[int, int, int]) -> tuple[Image.Image, int, int]:
-        """``text`` fitted to ``slot`` and drawn on a transparent image, with the offset of its top-left corner.
+    def line_image(self, text: str, slot: TextSlot, fill: tuple[int, int, int]) -> _Line:
+        """``text`` fitted to ``slot`` on a transparent image, its shadow mask, and its top-left corner.
 
         Cached: the guild's fixed lines ("Welcome to {server}") are drawn once, not once per card.
         """
@@ -243,14 +247,19 @@ class Renderer:
         above = round(fitted.size * 1.45)
         image = Image.new("RGBA", (ceil(fitted.width) + 2 * pad, above + round(fitted.size * 0.6)), (*fill, 0))
         self.text.draw(image, pad, above, runs, fitted.size, fill=fill, bold=slot.bold, widths=widths)
-        found = (image, round(slot.center_x - fitted.width / 2) - pad, slot.baseline - above)
+        # A soft shadow under the glyphs keeps text readable where a busy photo shows through the scrim.
+        radius = max(1, fitted.size // 16)
+        shadow = image.getchannel("A").filter(ImageFilter.BoxBlur(radius)).point(_SHADOW_ALPHA)
+        found = (image, shadow, round(slot.center_x - fitted.width / 2) - pad, slot.baseline - above)
         self._lines.put(key, found)
         return found
 
     def _draw_line(self, card: Image.Image, text: str, slot: TextSlot, fill: tuple[int, int, int]) -> None:
         text = sanitize(text)
         if text:
-            image, x, y = self.line_image(text, slot, fill)
+            image, shadow, x, y = self.line_image(text, slot, fill)
+            offset = max(1, slot.max_size // 24)
+            card.paste((0, 0, 0), (x, y + offset, x + shadow.width, y + offset + shadow.height), shadow)
             card.paste(image, (x, y), image)
 
     def compose(self, spec: CardSpec) -> Image.Image:
