@@ -1,7 +1,7 @@
 """The welcome card renderer (issue 8): Pillow + raqm, any script and emoji, cached for speed.
 
-Use one :class:`Renderer` per process and call ``renderer.render(CardSpec(...))`` from worker threads
-(``trio.to_thread.run_sync(renderer.render, spec, limiter=limiter)``). Avatars come from
+Use one :class:`Renderer` per process and call ``renderer.render(CardSpec(...))`` from worker threads, or
+``await RenderPool(renderer).render(spec)`` from trio (threads bounded by a CapacityLimiter). Avatars come from
 :class:`AvatarFetcher` (async, httpx) and :func:`avatar_url`.
 """
 
@@ -12,6 +12,7 @@ from welcomebot.render.card import DEFAULT_LINES, CardSpec, Renderer, display_na
 from welcomebot.render.encode import CONTENT_TYPES, Format
 from welcomebot.render.errors import FontsMissingError, ImageRejectedError, RenderError, TemplateError
 from welcomebot.render.fonts import FontSet
+from welcomebot.render.pool import RenderPool
 from welcomebot.render.template import parse_template
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Format",
     "ImageRejectedError",
     "RenderError",
+    "RenderPool",
     "Renderer",
     "TemplateError",
     "avatar_url",
