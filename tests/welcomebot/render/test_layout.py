@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from welcomebot.render.layout import ELLIPSIS, centered_layout, fit_text
 
@@ -68,3 +70,21 @@ def test_ellipsis_does_not_split_clusters():
 def test_min_above_max_refused():
     with pytest.raises(ValueError, match="min_size"):
         fit_text("a", mono, 10, 10, 20)
+
+
+@given(
+    text=st.text(alphabet=st.sampled_from("abc XYZ\u0301\u200d"), min_size=1, max_size=120),
+    max_width=st.integers(40, 900),
+    max_size=st.integers(20, 80),
+)
+def test_fit_text_always_fits_or_is_min_size(text, max_width, max_size):
+    min_size = max(10, max_size // 2)
+    f = fit_text(text, mono, max_width, max_size, min_size)
+    assert min_size <= f.size <= max_size
+    if f.text == text:
+        assert f.width <= max_width
+    else:
+        assert f.size == min_size
+        assert f.text.endswith(ELLIPSIS)
+        assert f.width <= max_width or f.text == ELLIPSIS
+        assert text.startswith(f.text[: -len(ELLIPSIS)])

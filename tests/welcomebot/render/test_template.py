@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from welcomebot.render import TemplateError, parse_template
 from welcomebot.render.template import MAX_TEMPLATE_LENGTH, Placeholder
@@ -56,3 +58,19 @@ def test_unknown_placeholder_lists_allowed():
 def test_length_cap():
     with pytest.raises(TemplateError, match="longer than"):
         parse_template("x" * (MAX_TEMPLATE_LENGTH + 1))
+
+
+@given(st.text(alphabet=st.sampled_from("{}ab :.0_userservcount"), max_size=40))
+def test_any_input_parses_or_raises_template_error(source):
+    error: TemplateError | None = None
+    try:
+        t = parse_template(source)
+    except TemplateError as exc:
+        error = exc
+    if error is not None:
+        assert 0 <= error.position <= len(source)
+        return
+    out = t.render(user="U", server="S", count=7)
+    # Rendering only substitutes: stripping the placeholders' values leaves no brace pairs unescaped.
+    assert "{user}" not in out.replace("{{", "")
+    assert all(isinstance(tok, str) or tok.name in {"user", "server", "count"} for tok in t.tokens)
