@@ -62,6 +62,8 @@ __all__ = ["MAX_MESSAGE_SIZE", "OpenStream", "ShardConfig", "ShardHandle", "run_
 log = logging.getLogger(__name__)
 
 FELL_BEHIND = "the application fell behind"
+#: A session live this long resets the backoff; a gateway that drops us right after READY keeps backing off.
+STABLE_AFTER = 30.0
 
 #: A GUILD_CREATE of a large guild is well above trio-websocket's default of 1 MiB (which closes with 1009).
 MAX_MESSAGE_SIZE = 64 * 1024 * 1024
@@ -150,6 +152,7 @@ class _Runner:
         self._saved: SavedSession | None = None
         self._buffered: tuple[str, int] | None = None
         self._room = trio.Event()
+        self._live_since: float | None = None
 
     def _extra(self, **fields: object) -> dict[str, object]:
         return {"shard": self.config.shard_id, "session_id": self.handle.session_id, **fields}
@@ -187,7 +190,7 @@ class _Runner:
             if not resume and self.config.identify_gate is not None:
                 await self.config.identify_gate(self.config.shard_id)
             url = protocol.resume_url if resume and protocol.resume_url else self.config.gateway_url
-            self._live = False
+            self._live_since = None
             outcome = await self._connect_once(url, protocol)
             self.handle.connected = False
             if isinstance(outcome, Fatal):
@@ -199,7 +202,7 @@ class _Runner:
                 self._saved = None
             if outcome.reason == FELL_BEHIND:
                 await self._wait_for_room()
-            if self._live:
+            if self._was_stable():
                 backoff.reset()  # it worked for a while: the first retry comes soon
             delay = max(outcome.delay, next(backoff))
             log.warning(
@@ -209,6 +212,9 @@ class _Runner:
                 extra=self._extra(reason=outcome.reason, resume=protocol.can_resume, retry_in_s=round(delay, 2)),
             )
             await trio.sleep(delay)
+
+    def _was_stable(self) -> bool:
+        return self._live_since is not None and trio.current_time() - self._live_since >= STABLE_AFTER
 
     async def _connect_once(self, url: str, protocol: GatewayProtocol) -> Reconnect | Fatal:
         try:
@@ -272,13 +278,15 @@ class _Runner:
                             "skipped a malformed %s: %s", event.name, event.error, extra=self._extra(seq=event.seq)
                         )
                     case Ready():
-                        self._live = self.handle.connected = True
+                        self._live_since = trio.current_time()
+                        self.handle.connected = True
                         self.handle.identifies += 1
                         self.handle._new_session(event.session_id)
                         self.handle.live.set()
                         log.info("gateway ready with %d guilds", event.guild_count, extra=self._extra())
                     case Resumed():
-                        self._live = self.handle.connected = True
+                        self._live_since = trio.current_time()
+                        self.handle.connected = True
                         self.handle.resumes += 1
                         self.handle.live.set()
                         log.info("gateway session resumed", extra=self._extra(seq=event.seq))

@@ -107,6 +107,7 @@ class FakeGateway:
         """Kill the current connection without a close frame."""
         assert self.current is not None
         conn, self.current = self.current, None
+        self._not_live()
         await conn.stream.aclose()
 
     async def close(self, code: int, conn: Conn | None = None) -> None:
@@ -114,10 +115,16 @@ class FakeGateway:
         assert conn is not None
         if conn is self.current:
             self.current = None
+            self._not_live()
         await conn.ws.aclose(code)
 
     async def wait_connected(self) -> None:
+        """Until the latest connection has a session (READY or RESUMED sent)."""
         await self.live.wait()
+
+    def _not_live(self) -> None:
+        if self.live.is_set():
+            self.live = trio.Event()
 
     # --- the server -------------------------------------------------------------------------------------
 
@@ -130,8 +137,7 @@ class FakeGateway:
             self.resources.append(request.path)
             conn = Conn(ws, stream, zlib.compressobj() if "compress=zlib-stream" in request.path else None)
             self.current = conn
-            if self.live.is_set():
-                self.live = trio.Event()
+            self._not_live()
             try:
                 await conn.send(msgspec.json.encode({"op": 10, "d": {"heartbeat_interval": self.interval_ms}}))
                 while True:
@@ -143,6 +149,7 @@ class FakeGateway:
             finally:
                 if self.current is conn:
                     self.current = None
+                    self._not_live()
                 nursery.cancel_scope.cancel()
 
     async def _on(self, conn: Conn, op: int, d: Any) -> None:

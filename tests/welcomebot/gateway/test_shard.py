@@ -237,8 +237,8 @@ async def test_slow_application_never_stalls_heartbeats_and_loses_nothing(
     with trio.fail_after(3600):
         async with trio.open_nursery() as nursery:
             handle = await start(nursery, config(fake_gateway, buffer_size=4), send, MemorySessionStore())
-            for uid in range(1, 21):
-                await fake_gateway.wait_connected()
+            await fake_gateway.wait_connected()
+            for uid in range(1, 21):  # kept for the RESUME once we are cut off
                 await fake_gateway.dispatch("GUILD_MEMBER_ADD", add_payload(uid))
             await trio.sleep(3 * INTERVAL)  # the application reads nothing meanwhile
             assert handle.reconnects == {FELL_BEHIND: 1}, "it waits for room instead of reconnecting in a loop"
@@ -296,4 +296,23 @@ async def test_malformed_known_event_is_logged_and_skipped(
             assert handle.malformed == 1
             assert "skipped a malformed GUILD_MEMBER_ADD" in caplog.text
             assert fake_gateway.connections == 1
+            nursery.cancel_scope.cancel()
+
+
+async def test_backoff_resets_only_after_a_stable_session(autojump_clock: Any, fake_gateway: Any) -> None:
+    send, _receive = trio.open_memory_channel[Dispatch](1000)
+    with trio.fail_after(3600):
+        async with trio.open_nursery() as nursery:
+            await start(nursery, config(fake_gateway), send, MemorySessionStore())
+            for _ in range(7):  # a gateway that drops us right after each RESUME/READY
+                await fake_gateway.wait_connected()
+                await fake_gateway.drop()
+            await fake_gateway.wait_connected()
+            flapping = [b - a for a, b in itertools.pairwise(fake_gateway.attempts)]
+            assert max(flapping) > 1, "flapping keeps backing off"
+            await trio.sleep(60)  # stable now
+            await fake_gateway.drop()
+            reconnected_from = trio.current_time()
+            await fake_gateway.wait_connected()
+            assert fake_gateway.attempts[-1] - reconnected_from <= 1.0, "after a stable session, retry soon"
             nursery.cancel_scope.cancel()
