@@ -118,6 +118,8 @@ class Control:
                 limiter = self.rest.limiter
                 limiter.global_per_second = int(body.get("global_per_second", limiter.global_per_second))
                 limiter.invalid_ban_threshold = int(body.get("invalid_ban_threshold", limiter.invalid_ban_threshold))
+                if "message_period_s" in body:
+                    self.rest.set_message_period(float(body["message_period_s"]))
                 return 200, {"global_per_second": limiter.global_per_second}
             case "PATCH", ["application"]:
                 if "members_intent_enabled" in body:

@@ -199,6 +199,13 @@ class RestApi:
             global_limited=False,
         )
 
+    def set_message_period(self, period_s: float) -> None:
+        """Speed the per-channel message window up or down (tests and benchmarks); the limit stays 5."""
+        spec = BucketSpec(MESSAGE_BUCKET.name, MESSAGE_BUCKET.limit, period_s)
+        for route in self.routes:
+            if route.bucket is not None and route.bucket.name == MESSAGE_BUCKET.name:
+                route.bucket = spec
+
     def _add(
         self,
         method: str,
