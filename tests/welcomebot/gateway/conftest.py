@@ -103,6 +103,10 @@ class FakeGateway:
             with contextlib.suppress(ConnectionClosed):  # it stays in the log for the RESUME
                 await self.current.send(raw)
 
+    async def send_op(self, op: int, d: Any = None) -> None:
+        assert self.current is not None
+        await self.current.send(msgspec.json.encode({"op": op, "d": d, "s": None, "t": None}))
+
     async def drop(self) -> None:
         """Kill the current connection without a close frame."""
         assert self.current is not None

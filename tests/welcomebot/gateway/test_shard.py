@@ -316,3 +316,54 @@ async def test_backoff_resets_only_after_a_stable_session(autojump_clock: Any, f
             await fake_gateway.wait_connected()
             assert fake_gateway.attempts[-1] - reconnected_from <= 1.0, "after a stable session, retry soon"
             nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize(("op", "d"), [(7, None), (9, True)])
+async def test_op7_and_resumable_op9_resume(autojump_clock: Any, fake_gateway: Any, add_payload: Any, op: int,
+                                            d: Any) -> None:  # fmt: skip
+    send, receive = trio.open_memory_channel[Dispatch](100)
+    with trio.fail_after(600):
+        async with trio.open_nursery() as nursery:
+            handle = await start(nursery, config(fake_gateway), send, MemorySessionStore())
+            await until(receive, "GUILD_CREATE")
+            await fake_gateway.send_op(op, d)
+            await fake_gateway.dispatch("GUILD_MEMBER_ADD", add_payload(1))
+            assert await joins(receive, 1) == [1]
+            await until(receive, "RESUMED")
+            assert [r.d["seq"] for r in fake_gateway.ops(6)] == [2]
+            assert len(fake_gateway.ops(2)) == 1
+            assert handle.resumes == 1
+            nursery.cancel_scope.cancel()
+
+
+async def test_op1_asks_for_a_heartbeat_now(autojump_clock: Any, fake_gateway: Any) -> None:
+    send, receive = trio.open_memory_channel[Dispatch](100)
+    with trio.fail_after(600):
+        async with trio.open_nursery() as nursery:
+            await start(nursery, config(fake_gateway), send, MemorySessionStore())
+            await until(receive, "GUILD_CREATE")
+            before = len(fake_gateway.ops(1))
+            asked = trio.current_time()
+            await fake_gateway.send_op(1)
+            await trio.sleep(0.001)
+            beats = fake_gateway.ops(1)
+            assert len(beats) == before + 1
+            assert beats[-1].at - asked < 0.01
+            nursery.cancel_scope.cancel()
+
+
+async def test_payloads_above_one_mebibyte_are_accepted(autojump_clock: Any, fake_gateway: Any) -> None:
+    send, receive = trio.open_memory_channel[Dispatch](100)
+    channels = [{"id": str(10**17 + i), "type": 0, "name": f"channel-{i:05d}-" + "x" * 80} for i in range(15_000)]
+    with trio.fail_after(600):
+        async with trio.open_nursery() as nursery:
+            handle = await start(nursery, config(fake_gateway), send, MemorySessionStore())
+            await until(receive, "GUILD_CREATE")
+            await fake_gateway.dispatch("GUILD_CREATE", {"id": "101", "name": "Big", "channels": channels})
+            big = await until(receive, "GUILD_CREATE")
+            assert len(big.data) > 1024 * 1024
+            assert isinstance(big.event, wire.GuildCreate)
+            assert len(big.event.channels) == 15_000
+            assert fake_gateway.connections == 1
+            assert not handle.reconnects
+            nursery.cancel_scope.cancel()
