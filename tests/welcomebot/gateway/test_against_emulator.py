@@ -4,15 +4,19 @@ import random
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
+import msgspec
 import pytest
 import trio
 
 from welcomebot.emulator.testing import RunningEmulator, running_emulator
 from welcomebot.gateway import events as wire
 from welcomebot.gateway.errors import GatewayFatal
+from welcomebot.gateway.manager import ShardManager
 from welcomebot.gateway.protocol import Dispatch
 from welcomebot.gateway.session import MemorySessionStore
 from welcomebot.gateway.shard import ShardConfig, ShardHandle, run_shard
+from welcomebot.gateway.sharding import GatewayBot
 from welcomebot.secret import Secret
 
 
@@ -193,4 +197,26 @@ async def test_zlib_stream_compression() -> None:
             names = [d.event.name for d in await take(receive, "GUILD_CREATE", 3)]
             assert len(names) == 3
             assert (await emu.control.stats())["gateway"]["connections"] >= 1
+            nursery.cancel_scope.cancel()
+
+
+async def test_shard_manager_from_get_gateway_bot_runs_two_shards(emu: RunningEmulator) -> None:
+    async def get_gateway_bot() -> GatewayBot:
+        async with httpx.AsyncClient(base_url=emu.info.api_base) as http:
+            response = await http.get("/gateway/bot", headers={"Authorization": f"Bot {emu.info.token}"})
+        response.raise_for_status()
+        return msgspec.json.decode(response.content, type=GatewayBot)
+
+    send, receive = trio.open_memory_channel[Dispatch](100)
+    base = ShardConfig(Secret(emu.info.token), "unused", max_backoff=0.5)
+    manager = ShardManager(base, get_gateway_bot, send, MemorySessionStore(), shard_count=2)
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            plan = await nursery.start(manager.run)
+            assert (plan.shard_ids, plan.shard_count, plan.url) == (range(2), 2, emu.info.gateway_url)
+            readies = [await next_named(receive, "READY") for _ in range(2)]
+            assert sorted(d.event.shard for d in readies) == [(0, 2), (1, 2)]
+            sessions = await emu.control.sessions()
+            assert sorted(s["shard"] for s in sessions) == [[0, 2], [1, 2]]
+            assert manager.identifies == 2
             nursery.cancel_scope.cancel()
