@@ -242,5 +242,16 @@ class TextDrawer:
             else:
                 font = self.fonts.font(run.face, size, bold=bold)
                 direction = "rtl" if run.rtl else "ltr"
-                draw.text((x, baseline), run.text, font=font, fill=fill, anchor="ls", direction=direction)
+                # Faces without a weight axis (Noto Sans CJK Regular) get a thin stroke to match bold text.
+                stroke = max(1, size // 45) if bold and not self.fonts.faces[run.face].variable else 0
+                draw.text(
+                    (x, baseline),
+                    run.text,
+                    font=font,
+                    fill=fill,
+                    anchor="ls",
+                    direction=direction,
+                    stroke_width=stroke,
+                    stroke_fill=fill,
+                )
             x += advance
