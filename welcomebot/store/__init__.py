@@ -1,0 +1,1 @@
+"""Storage: one async interface (:mod:`.api`), an SQLite backend (the embedded default) and migrations."""

@@ -1,0 +1,77 @@
+"""The store as the pipeline's ports: cached configs, and the welcome log with this process's owner and lease."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from welcomebot.app.model import JoinKey
+from welcomebot.app.ports import WelcomeConfig
+from welcomebot.store.api import ClaimResult, GuildConfig, Store, WelcomeKey
+
+__all__ = ["CachedConfigs", "StoreWelcomeLog", "to_welcome_config"]
+
+#: A claim's lease: long enough for a welcome through a raid's queue; renewed while the process lives.
+LEASE_S = 900.0
+
+
+def to_welcome_config(config: GuildConfig) -> WelcomeConfig:
+    return WelcomeConfig(
+        guild_id=config.guild_id,
+        channel_id=config.welcome_channel_id,
+        message_template=config.message_template,
+        enabled=config.enabled,
+        background_ref=config.background_ref,
+        version=f"{config.updated_at!r}",
+    )
+
+
+class CachedConfigs:
+    """Guild configs through an in-process cache; :meth:`invalidate` after a write (commands do it)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._cache: dict[int, WelcomeConfig | None] = {}
+        self.hits = 0
+        self.misses = 0
+
+    async def get(self, guild_id: int) -> WelcomeConfig | None:
+        if guild_id in self._cache:
+            self.hits += 1
+            return self._cache[guild_id]
+        self.misses += 1
+        config = await self._store.get_guild_config(guild_id)
+        result = None if config is None else to_welcome_config(config)
+        self._cache[guild_id] = result
+        return result
+
+    def invalidate(self, guild_id: int) -> None:
+        self._cache.pop(guild_id, None)
+
+
+class StoreWelcomeLog:
+    def __init__(self, store: Store, owner: str, *, wall_clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self.owner = owner
+        self._now = wall_clock
+
+    async def claim(self, key: JoinKey) -> bool:
+        result = await self._store.claim_welcome(_key(key), self.owner, self._now(), LEASE_S)
+        return result in (ClaimResult.CLAIMED, ClaimResult.TAKEN_OVER)
+
+    async def posted(self, keys: list[JoinKey], message_id: int, latency_ms: float | None) -> None:
+        await self._store.mark_posted([_key(k) for k in keys], message_id, latency_ms, self._now())
+
+    async def failed(self, keys: list[JoinKey], reason: str) -> None:
+        await self._store.mark_failed([_key(k) for k in keys], reason, self._now())
+
+    async def unfinished(self) -> list[JoinKey]:
+        keys = await self._store.take_unfinished(self.owner, self._now(), LEASE_S)
+        return [JoinKey(k.guild_id, k.user_id, k.joined_at) for k in keys]
+
+    async def renew(self) -> int:
+        return await self._store.renew_claims(self.owner, self._now(), LEASE_S)
+
+
+def _key(key: JoinKey) -> WelcomeKey:
+    return WelcomeKey(key.guild_id, key.user_id, key.joined_at)

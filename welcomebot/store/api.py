@@ -1,0 +1,68 @@
+"""The storage interface every backend implements, and its records.
+
+Times are epoch seconds passed in by the caller, so tests control them. The claim rules are DESIGN.md's
+"Exactly-once welcomes": a join is claimed atomically (insert-or-skip); a posted or failed join is never
+claimed again; a claim held by a live lease is left alone; an expired lease may be taken over.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Protocol
+
+import msgspec
+
+from welcomebot.gateway.protocol import SavedSession
+
+__all__ = ["ClaimResult", "GuildConfig", "SavedSession", "Store", "WelcomeKey"]
+
+DEFAULT_TEMPLATE = "Welcome to {server}, {user}! You are member #{count}."
+
+
+class GuildConfig(msgspec.Struct, frozen=True, kw_only=True):
+    guild_id: int
+    welcome_channel_id: int | None = None
+    background_ref: str | None = None
+    message_template: str = DEFAULT_TEMPLATE
+    enabled: bool = True
+    options: dict[str, Any] = {}
+    channel_problem: str | None = None
+    updated_at: float = 0.0
+
+
+class WelcomeKey(msgspec.Struct, frozen=True, order=True):
+    guild_id: int
+    user_id: int
+    joined_at: str
+
+
+class ClaimResult(enum.Enum):
+    CLAIMED = "claimed"  # new: ours to post
+    TAKEN_OVER = "taken_over"  # an expired claim: ours now
+    DONE = "done"  # already posted or failed: drop
+    HELD = "held"  # claimed under a live lease (another process, or in flight here): drop
+
+
+class Store(Protocol):
+    async def close(self) -> None: ...
+
+    async def get_guild_config(self, guild_id: int) -> GuildConfig | None: ...
+    async def put_guild_config(self, config: GuildConfig) -> None: ...
+    async def delete_guild_config(self, guild_id: int) -> None: ...
+
+    async def claim_welcome(self, key: WelcomeKey, owner: str, now: float, lease_s: float) -> ClaimResult: ...
+    async def renew_claims(self, owner: str, now: float, lease_s: float) -> int: ...
+    async def mark_posted(
+        self, keys: list[WelcomeKey], message_id: int, latency_ms: float | None, now: float
+    ) -> None: ...
+    async def mark_failed(self, keys: list[WelcomeKey], reason: str, now: float) -> None: ...
+    async def take_unfinished(self, owner: str, now: float, lease_s: float) -> list[WelcomeKey]: ...
+    async def welcome_status(self, key: WelcomeKey) -> str | None: ...
+    async def prune_welcome_log(self, older_than: float) -> int: ...
+
+    async def load(self, shard_id: int) -> SavedSession | None: ...
+    async def save(self, shard_id: int, session: SavedSession) -> None: ...
+    async def clear(self, shard_id: int) -> None: ...
+
+    async def get_meta(self, key: str) -> str | None: ...
+    async def set_meta(self, key: str, value: str) -> None: ...

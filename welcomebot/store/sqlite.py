@@ -1,0 +1,246 @@
+"""The embedded SQLite backend: stdlib ``sqlite3`` on a worker thread, WAL, one connection, one writer.
+
+Durability: WAL with ``synchronous=NORMAL`` keeps every committed transaction across a killed process
+(only an operating-system crash or power loss can lose the last commits); that is the guarantee the
+welcome log and configs need, at a fraction of FULL's fsyncs.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+import trio
+
+from welcomebot.gateway.protocol import SavedSession
+from welcomebot.store.api import ClaimResult, GuildConfig, WelcomeKey
+from welcomebot.store.errors import StoreUnavailable
+from welcomebot.store.migrations import apply_migrations
+
+__all__ = ["SqliteStore"]
+
+T = TypeVar("T")
+
+
+class SqliteStore:
+    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+        self._conn = conn
+        self.path = path
+        self._lock = trio.Lock()
+        self._limiter = trio.CapacityLimiter(1)
+
+    @classmethod
+    async def open(cls, path: str | Path) -> SqliteStore:
+        text = str(path)
+
+        def connect() -> sqlite3.Connection:
+            if text != ":memory:":
+                Path(text).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(text, check_same_thread=False, isolation_level=None, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA foreign_keys=ON")
+            apply_migrations(conn, "sqlite")
+            return conn
+
+        try:
+            conn = await trio.to_thread.run_sync(connect)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreUnavailable(f"cannot open the SQLite database at {text}: {exc}") from exc
+        return cls(conn, text)
+
+    async def close(self) -> None:
+        async with self._lock:
+            await trio.to_thread.run_sync(self._conn.close)
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        async with self._lock:
+            try:
+                return await trio.to_thread.run_sync(fn, self._conn, limiter=self._limiter)
+            except sqlite3.OperationalError as exc:
+                raise StoreUnavailable(f"SQLite at {self.path} failed: {exc}") from exc
+
+    # --- guild config -------------------------------------------------------------------------------
+
+    async def get_guild_config(self, guild_id: int) -> GuildConfig | None:
+        def q(c: sqlite3.Connection) -> Any:
+            return c.execute(
+                "SELECT guild_id, welcome_channel_id, background_ref, message_template, enabled, options,"
+                " channel_problem, updated_at FROM guild_config WHERE guild_id = ?",
+                (guild_id,),
+            ).fetchone()
+
+        row = await self._run(q)
+        if row is None:
+            return None
+        return GuildConfig(
+            guild_id=row[0], welcome_channel_id=row[1], background_ref=row[2], message_template=row[3],
+            enabled=bool(row[4]), options=msgspec.json.decode(row[5]), channel_problem=row[6], updated_at=row[7],
+        )  # fmt: skip
+
+    async def put_guild_config(self, config: GuildConfig) -> None:
+        values = (
+            config.guild_id, config.welcome_channel_id, config.background_ref, config.message_template,
+            int(config.enabled), msgspec.json.encode(config.options).decode(), config.channel_problem,
+            config.updated_at,
+        )  # fmt: skip
+
+        def q(c: sqlite3.Connection) -> None:
+            c.execute(
+                "INSERT INTO guild_config (guild_id, welcome_channel_id, background_ref, message_template, enabled,"
+                " options, channel_problem, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (guild_id) DO UPDATE SET welcome_channel_id = excluded.welcome_channel_id,"
+                " background_ref = excluded.background_ref, message_template = excluded.message_template,"
+                " enabled = excluded.enabled, options = excluded.options,"
+                " channel_problem = excluded.channel_problem, updated_at = excluded.updated_at",
+                values,
+            )
+
+        await self._run(q)
+
+    async def delete_guild_config(self, guild_id: int) -> None:
+        await self._run(lambda c: c.execute("DELETE FROM guild_config WHERE guild_id = ?", (guild_id,)))
+
+    # --- welcome log --------------------------------------------------------------------------------
+
+    async def claim_welcome(self, key: WelcomeKey, owner: str, now: float, lease_s: float) -> ClaimResult:
+        k = (key.guild_id, key.user_id, key.joined_at)
+
+        def q(c: sqlite3.Connection) -> ClaimResult:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                inserted = c.execute(
+                    "INSERT INTO welcome_log (guild_id, user_id, joined_at, status, owner, lease_until, created_at,"
+                    " updated_at) VALUES (?, ?, ?, 'claimed', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (*k, owner, now + lease_s, now, now),
+                ).rowcount
+                if inserted:
+                    result = ClaimResult.CLAIMED
+                else:
+                    taken = c.execute(
+                        "UPDATE welcome_log SET owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?"
+                        " WHERE guild_id = ? AND user_id = ? AND joined_at = ? AND status = 'claimed'"
+                        " AND lease_until < ?",
+                        (owner, now + lease_s, now, *k, now),
+                    ).rowcount
+                    if taken:
+                        result = ClaimResult.TAKEN_OVER
+                    else:
+                        status = c.execute(
+                            "SELECT status FROM welcome_log WHERE guild_id = ? AND user_id = ? AND joined_at = ?", k
+                        ).fetchone()[0]
+                        result = ClaimResult.HELD if status == "claimed" else ClaimResult.DONE
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            return result
+
+        return await self._run(q)
+
+    async def renew_claims(self, owner: str, now: float, lease_s: float) -> int:
+        return await self._run(
+            lambda c: (
+                c.execute(
+                    "UPDATE welcome_log SET lease_until = ? WHERE status = 'claimed' AND owner = ?",
+                    (now + lease_s, owner),
+                ).rowcount
+            )
+        )
+
+    async def _finish(self, keys: list[WelcomeKey], sets: str, values: tuple[Any, ...]) -> None:
+        rows = [(*values, k.guild_id, k.user_id, k.joined_at) for k in keys]
+
+        def q(c: sqlite3.Connection) -> None:
+            c.execute("BEGIN IMMEDIATE")
+            c.executemany(f"UPDATE welcome_log SET {sets} WHERE guild_id = ? AND user_id = ? AND joined_at = ?", rows)  # noqa: S608
+            c.execute("COMMIT")
+
+        await self._run(q)
+
+    async def mark_posted(self, keys: list[WelcomeKey], message_id: int, latency_ms: float | None, now: float) -> None:
+        await self._finish(keys, "status = 'posted', message_id = ?, latency_ms = ?, updated_at = ?",
+                           (message_id, latency_ms, now))  # fmt: skip
+
+    async def mark_failed(self, keys: list[WelcomeKey], reason: str, now: float) -> None:
+        await self._finish(keys, "status = 'failed', reason = ?, updated_at = ?", (reason[:500], now))
+
+    async def take_unfinished(self, owner: str, now: float, lease_s: float) -> list[WelcomeKey]:
+        """Claims left by an earlier run of ``owner``, or by anyone whose lease expired: ours now, oldest first."""
+
+        def q(c: sqlite3.Connection) -> list[tuple[int, int, str]]:
+            c.execute("BEGIN IMMEDIATE")
+            rows = c.execute(
+                "SELECT guild_id, user_id, joined_at FROM welcome_log WHERE status = 'claimed'"
+                " AND (owner = ? OR lease_until < ?) ORDER BY created_at, joined_at",
+                (owner, now),
+            ).fetchall()
+            c.executemany(
+                "UPDATE welcome_log SET owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?"
+                " WHERE guild_id = ? AND user_id = ? AND joined_at = ?",
+                [(owner, now + lease_s, now, *r) for r in rows],
+            )
+            c.execute("COMMIT")
+            return rows
+
+        return [WelcomeKey(*r) for r in await self._run(q)]
+
+    async def welcome_status(self, key: WelcomeKey) -> str | None:
+        row = await self._run(
+            lambda c: c.execute(
+                "SELECT status FROM welcome_log WHERE guild_id = ? AND user_id = ? AND joined_at = ?",
+                (key.guild_id, key.user_id, key.joined_at),
+            ).fetchone()
+        )
+        return None if row is None else str(row[0])
+
+    async def prune_welcome_log(self, older_than: float) -> int:
+        return await self._run(
+            lambda c: (
+                c.execute(
+                    "DELETE FROM welcome_log WHERE status != 'claimed' AND created_at < ?", (older_than,)
+                ).rowcount
+            )
+        )
+
+    # --- gateway sessions (welcomebot.gateway.session.SessionStore) ---------------------------------
+
+    async def load(self, shard_id: int) -> SavedSession | None:
+        row = await self._run(
+            lambda c: c.execute(
+                "SELECT session_id, seq, resume_url FROM gateway_session WHERE shard_id = ?", (shard_id,)
+            ).fetchone()
+        )
+        return None if row is None else SavedSession(row[0], row[1], row[2])
+
+    async def save(self, shard_id: int, session: SavedSession) -> None:
+        await self._run(
+            lambda c: c.execute(
+                "INSERT INTO gateway_session (shard_id, session_id, seq, resume_url, updated_at)"
+                " VALUES (?, ?, ?, ?, strftime('%s','now')) ON CONFLICT (shard_id) DO UPDATE SET"
+                " session_id = excluded.session_id, seq = excluded.seq, resume_url = excluded.resume_url,"
+                " updated_at = excluded.updated_at",
+                (shard_id, session.session_id, session.seq, session.resume_url),
+            )
+        )
+
+    async def clear(self, shard_id: int) -> None:
+        await self._run(lambda c: c.execute("DELETE FROM gateway_session WHERE shard_id = ?", (shard_id,)))
+
+    # --- meta ---------------------------------------------------------------------------------------
+
+    async def get_meta(self, key: str) -> str | None:
+        row = await self._run(lambda c: c.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone())
+        return None if row is None else str(row[0])
+
+    async def set_meta(self, key: str, value: str) -> None:
+        await self._run(
+            lambda c: c.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+        )
