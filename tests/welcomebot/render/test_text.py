@@ -118,3 +118,16 @@ def test_spaces_fold_into_same_face_runs_but_not_emoji(fonts: FontSet):
     assert [r.text for r in split_runs("محمد علي", fonts)] == ["محمد علي"]
     # a colour face's space is as wide as an emoji: spaces between emoji stay text-face runs
     assert [r.text for r in split_runs("😀 😀", fonts)] == ["😀", " ", "😀"]
+
+
+def test_without_colour_emoji_the_monochrome_face_draws_them(tmp_path, fonts: FontSet):
+    for face in fonts.faces:
+        if not face.color:
+            (tmp_path / face.path.name).symlink_to(face.path)
+    mono = FontSet.discover([tmp_path])
+    assert not mono.has_color_emoji
+    (run,) = split_runs("😀", mono)
+    assert mono.faces[run.face].path.name == "NotoEmoji[wght].ttf"
+    image = Image.new("RGB", (120, 80))
+    TextDrawer(mono).draw(image, 10, 60, [run], 48, fill=(255, 255, 255))
+    assert image.getbbox() is not None
