@@ -134,3 +134,20 @@ class AvatarFetcher:
         while len(self._cache) > self._max:
             del self._cache[next(iter(self._cache))]
         return data
+
+    async def fetch_avatar(
+        self, user_id: int, avatar_hash: str | None, pixels: int, *, cdn: str = DEFAULT_CDN
+    ) -> bytes | None:
+        """The member's avatar for a card; their default avatar if it is gone; None if the CDN fails too.
+
+        None makes the renderer draw its placeholder, so a welcome never fails for want of an avatar.
+        """
+        urls = [avatar_url(user_id, avatar_hash, pixels, cdn=cdn)]
+        if avatar_hash is not None:
+            urls.append(avatar_url(user_id, None, pixels, cdn=cdn))
+        for url in urls:
+            try:
+                return await self.fetch(url)
+            except AvatarFetchError:
+                continue
+        return None

@@ -97,3 +97,25 @@ async def test_fetcher_errors(autojump_clock):
     async with httpx.AsyncClient(transport=httpx.MockTransport(cdn)) as client:
         with pytest.raises(AvatarFetchError, match="404"):
             await AvatarFetcher(client).fetch(f"{CDN}/avatars/1/x.png")
+
+
+async def test_fetch_avatar_falls_back_to_default_then_none(autojump_clock):
+    default = image_bytes(sample_avatar(16, seed=9))
+    user_id = 80351110224678912
+    served: list[str] = []
+    cdn_up = True
+
+    def cdn(request: httpx.Request) -> httpx.Response:
+        served.append(request.url.path)
+        if not cdn_up:
+            return httpx.Response(503)
+        if request.url.path.startswith("/embed/avatars/"):
+            return httpx.Response(200, content=default)
+        return httpx.Response(404)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(cdn)) as client:
+        fetcher = AvatarFetcher(client)
+        assert await fetcher.fetch_avatar(user_id, "gone", 180, cdn=CDN) == default
+        assert served == [f"/avatars/{user_id}/gone.png", f"/embed/avatars/{(user_id >> 22) % 6}.png"]
+        cdn_up = False
+        assert await AvatarFetcher(client).fetch_avatar(2, None, 180, cdn=CDN) is None
