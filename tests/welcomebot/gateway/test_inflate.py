@@ -2,6 +2,9 @@
 
 import zlib
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from welcomebot.gateway.inflate import ZlibStream
 
 
@@ -23,3 +26,13 @@ def test_a_message_split_over_frames_is_buffered_until_the_suffix() -> None:
     results = [inflater.feed(p) for p in parts]
     assert results[:-1] == [None] * (len(parts) - 1)
     assert results[-1] == b"x" * 100_000 + b"end"
+
+
+@given(st.lists(st.binary(max_size=2000), min_size=1, max_size=20), st.data())
+def test_any_split_of_any_messages_roundtrips(messages: list[bytes], data: st.DataObject) -> None:
+    inflater = ZlibStream()
+    for frame, message in zip(compress_all(messages), messages, strict=True):
+        cuts = sorted(data.draw(st.lists(st.integers(0, len(frame)), max_size=4)))
+        pieces = [frame[a:b] for a, b in zip([0, *cuts], [*cuts, len(frame)], strict=True)]
+        outputs = [inflater.feed(p) for p in pieces if p]
+        assert [o for o in outputs if o is not None] == [message]

@@ -299,3 +299,11 @@ def test_send_repr_hides_the_token():
     p = GatewayProtocol(TOKEN)
     (identify,) = hello(p)
     assert TOKEN not in repr(identify)
+
+
+@pytest.mark.parametrize("op", [2, 3, 4, 6, 8])
+def test_client_only_opcodes_from_the_server_are_ignored(op):
+    p = GatewayProtocol(TOKEN)
+    ready(p)
+    assert p.receive(frame(op, {"x": 1}), 1.0) == []
+    assert p.state is State.CONNECTED

@@ -1,8 +1,10 @@
 """The 120-per-60-s send limit as a token bucket with room kept for heartbeats."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from welcomebot.gateway.ratelimit import HEARTBEAT_RESERVE, SEND_LIMIT, SendLimiter
+from welcomebot.gateway.ratelimit import HEARTBEAT_RESERVE, SEND_LIMIT, SEND_WINDOW, SendLimiter
 
 
 def test_ordinary_sends_stop_short_of_the_heartbeat_reserve() -> None:
@@ -47,3 +49,21 @@ def test_never_more_than_120_in_any_60_seconds() -> None:
 def test_rejects_nonsense() -> None:
     with pytest.raises(ValueError, match="send limit"):
         SendLimiter(limit=5, reserve=5)
+
+
+@given(
+    st.lists(st.tuples(st.floats(min_value=0, max_value=5, allow_nan=False), st.booleans()), min_size=1, max_size=400)
+)
+def test_any_schedule_stays_within_the_limit(schedule: list[tuple[float, bool]]) -> None:
+    limiter = SendLimiter()
+    now = 0.0
+    sent: list[tuple[float, bool]] = []
+    for gap, heartbeat in schedule:
+        now += gap
+        while (wait := limiter.acquire(now, heartbeat=heartbeat)) > 0:
+            now += wait
+        sent.append((now, heartbeat))
+    for i, (start, _) in enumerate(sent):
+        window = [hb for t, hb in sent[i:] if t < start + SEND_WINDOW]
+        assert len(window) <= SEND_LIMIT
+        assert sum(not hb for hb in window) <= SEND_LIMIT - HEARTBEAT_RESERVE
