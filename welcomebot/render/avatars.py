@@ -20,11 +20,12 @@ import httpx
 import trio
 from PIL import Image, UnidentifiedImageError
 
-from welcomebot.render.errors import ImageRejectedError, RenderError
+from welcomebot.render.errors import AvatarFetchError, ImageRejectedError
 
 __all__ = [
     "ALLOWED_FORMATS",
     "DEFAULT_CDN",
+    "AvatarFetchError",
     "AvatarFetcher",
     "avatar_url",
     "cdn_size",
@@ -87,10 +88,6 @@ class _Entry:
     data: bytes
     etag: str | None
     fresh_until: float
-
-
-class AvatarFetchError(RenderError):
-    """The avatar could not be downloaded; the card falls back to the default avatar."""
 
 
 class AvatarFetcher:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from welcomebot.errors import WelcomeBotError
 
-__all__ = ["FontsMissingError", "ImageRejectedError", "RenderError", "TemplateError"]
+__all__ = ["AvatarFetchError", "FontsMissingError", "ImageRejectedError", "RenderError", "TemplateError"]
 
 
 class RenderError(WelcomeBotError):
@@ -32,3 +32,7 @@ class TemplateError(RenderError):
 
 class ImageRejectedError(RenderError):
     """An avatar or background image was refused (unsupported format, too many bytes or pixels, corrupt)."""
+
+
+class AvatarFetchError(RenderError):
+    """The avatar could not be downloaded; the card falls back to the default avatar."""
