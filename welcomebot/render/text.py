@@ -168,7 +168,7 @@ class TextDrawer:
 
     def __init__(self, fonts: FontSet, *, emoji_cache_size: int = 512) -> None:
         self.fonts = fonts
-        self._emoji: OrderedDict[tuple[str, int], Image.Image] = OrderedDict()
+        self._emoji: OrderedDict[tuple[str, int], tuple[Image.Image, int, int]] = OrderedDict()
         self._emoji_max = emoji_cache_size
         self._lock = threading.Lock()
 
@@ -191,24 +191,25 @@ class TextDrawer:
         return sum(self.shape(text, size, bold=bold)[1])
 
     def _emoji_image(self, run: Run, size: int) -> tuple[Image.Image, int, int]:
+        """The run drawn at the colour face's native size, scaled to ``size``, with its offset from the pen."""
         key = (run.text, size)
-        font = self.fonts.font(run.face, size)
-        left, top, right, bottom = (round(v) for v in font.getbbox(run.text, anchor="ls"))
-        scale = self._scale(run, size)
         with self._lock:
             cached = self._emoji.get(key)
             if cached is not None:
                 self._emoji.move_to_end(key)
-        if cached is None:
-            big = Image.new("RGBA", (max(1, right - left), max(1, bottom - top)))
-            ImageDraw.Draw(big).text((-left, -top), run.text, font=font, anchor="ls", embedded_color=True)
-            small = (max(1, round(big.width * scale)), max(1, round(big.height * scale)))
-            cached = big.resize(small, Image.Resampling.LANCZOS)
-            with self._lock:
-                self._emoji[key] = cached
-                while len(self._emoji) > self._emoji_max:
-                    self._emoji.popitem(last=False)
-        return cached, round(left * scale), round(top * scale)
+                return cached
+        font = self.fonts.font(run.face, size)
+        left, top, right, bottom = (round(v) for v in font.getbbox(run.text, anchor="ls"))
+        scale = self._scale(run, size)
+        big = Image.new("RGBA", (max(1, right - left), max(1, bottom - top)))
+        ImageDraw.Draw(big).text((-left, -top), run.text, font=font, anchor="ls", embedded_color=True)
+        small = (max(1, round(big.width * scale)), max(1, round(big.height * scale)))
+        cached = (big.resize(small, Image.Resampling.LANCZOS), round(left * scale), round(top * scale))
+        with self._lock:
+            self._emoji[key] = cached
+            while len(self._emoji) > self._emoji_max:
+                self._emoji.popitem(last=False)
+        return cached
 
     def draw(
         self,
