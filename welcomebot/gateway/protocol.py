@@ -47,6 +47,8 @@ GUILDS = 1 << 0
 GUILD_MEMBERS = 1 << 1
 #: Least privilege: guild lifecycle and member joins, nothing else.
 INTENTS = GUILDS | GUILD_MEMBERS
+#: Seconds to wait for HELLO on a fresh connection before trying another one.
+HELLO_TIMEOUT = 20.0
 
 
 class _Envelope(msgspec.Struct):
@@ -191,11 +193,12 @@ class GatewayProtocol:
 
     # --- inputs -------------------------------------------------------------------------------------------
 
-    def connection_made(self) -> None:
+    def connection_made(self, now: float | None = None) -> None:
+        """A new connection is open. With ``now``, :meth:`tick` gives up on it if no HELLO comes in time."""
         if self.state is State.FAILED:
             raise RuntimeError("the gateway closed this shard for good; do not reconnect")
         self.state = State.WAITING_HELLO
-        self._next_beat = None
+        self._next_beat = None if now is None else now + HELLO_TIMEOUT
         self._awaiting_ack = False
 
     def receive(self, payload: bytes | str, now: float) -> list[Event]:
@@ -234,6 +237,8 @@ class GatewayProtocol:
     def tick(self, now: float) -> list[Event]:
         if self._next_beat is None or now < self._next_beat:
             return []
+        if self.state is State.WAITING_HELLO:
+            return self._reconnect(True, "no HELLO from the gateway")
         if self._awaiting_ack:
             return self._reconnect(True, "no heartbeat ACK before the next beat (zombie connection)")
         return [self._beat(now)]

@@ -219,7 +219,7 @@ class _Runner:
     async def _connect_once(self, url: str, protocol: GatewayProtocol) -> Reconnect | Fatal:
         try:
             async with self._open(url) as ws:
-                protocol.connection_made()
+                protocol.connection_made(trio.current_time())
                 return await self._drive(ws, protocol)
         except (OSError, HandshakeError, trio.TooSlowError, trio.BrokenResourceError) as exc:
             events = protocol.connection_lost(trio.current_time(), None)

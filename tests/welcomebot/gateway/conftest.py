@@ -65,6 +65,8 @@ class FakeGateway:
         self.interval_ms = INTERVAL_MS
         self.acks = True
         self.members_intent = True
+        #: Accept connections but never say HELLO.
+        self.silent = False
         #: Close with this code instead of answering IDENTIFY.
         self.close_on_identify: int | None = None
         self.received: list[Received] = []
@@ -143,6 +145,8 @@ class FakeGateway:
             self.current = conn
             self._not_live()
             try:
+                if self.silent:
+                    await trio.sleep_forever()
                 await conn.send(msgspec.json.encode({"op": 10, "d": {"heartbeat_interval": self.interval_ms}}))
                 while True:
                     payload = msgspec.json.decode(await ws.get_message())

@@ -9,6 +9,7 @@ import pytest
 from welcomebot.gateway import events as wire
 from welcomebot.gateway.codes import FATAL_CODES, FATAL_MESSAGES, REIDENTIFY_CODES, RESUME_CODES, CloseCode
 from welcomebot.gateway.protocol import (
+    HELLO_TIMEOUT,
     INTENTS,
     Dispatch,
     Fatal,
@@ -307,3 +308,13 @@ def test_client_only_opcodes_from_the_server_are_ignored(op):
     ready(p)
     assert p.receive(frame(op, {"x": 1}), 1.0) == []
     assert p.state is State.CONNECTED
+
+
+def test_no_hello_in_time_gives_up_on_the_connection():
+    p = GatewayProtocol(TOKEN)
+    p.connection_made(100.0)
+    assert p.next_deadline() == 100.0 + HELLO_TIMEOUT
+    assert p.tick(100.0 + HELLO_TIMEOUT - 1) == []
+    (r,) = p.tick(100.0 + HELLO_TIMEOUT)
+    assert isinstance(r, Reconnect)
+    assert "HELLO" in r.reason

@@ -12,7 +12,7 @@ import trio
 
 from welcomebot.gateway import events as wire
 from welcomebot.gateway.errors import GatewayFatal
-from welcomebot.gateway.protocol import Dispatch, SavedSession
+from welcomebot.gateway.protocol import HELLO_TIMEOUT, Dispatch, SavedSession
 from welcomebot.gateway.session import MemorySessionStore
 from welcomebot.gateway.shard import FELL_BEHIND, ShardConfig, ShardHandle, run_shard
 from welcomebot.secret import Secret
@@ -366,4 +366,18 @@ async def test_payloads_above_one_mebibyte_are_accepted(autojump_clock: Any, fak
             assert len(big.event.channels) == 15_000
             assert fake_gateway.connections == 1
             assert not handle.reconnects
+            nursery.cancel_scope.cancel()
+
+
+async def test_a_gateway_that_never_says_hello_is_left(autojump_clock: Any, fake_gateway: Any) -> None:
+    fake_gateway.silent = True
+    send, receive = trio.open_memory_channel[Dispatch](100)
+    with trio.fail_after(600):
+        async with trio.open_nursery() as nursery:
+            handle = await start(nursery, config(fake_gateway), send, MemorySessionStore())
+            await trio.sleep(HELLO_TIMEOUT + 2)  # virtual: the timeout, then a backoff of at most 1 s
+            assert fake_gateway.connections == 2
+            assert handle.reconnects["no HELLO from the gateway"] == 1
+            fake_gateway.silent = False
+            await until(receive, "READY")
             nursery.cancel_scope.cancel()
