@@ -9,7 +9,8 @@ Backpressure: the reader never awaits the application. It puts each dispatch int
 buffer with ``send_nowait`` and a forwarder task moves them on to the application's channel. A slow
 application therefore never stops us reading HEARTBEAT_ACKs (which would look like a zombie connection).
 If the buffer fills up, the reader does not drop anything: it rewinds the protocol's sequence to the last
-dispatch it buffered and closes the connection resumably, so Discord replays the rest once we RESUME.
+dispatch it buffered, closes the connection resumably, waits until the application has drained half the
+buffer, and RESUMEs, so Discord replays the rest (the session survives a short absence).
 
 Checkpoints (DESIGN.md, exactly-once rule 4). The sequence we persist for a RESUME must never run ahead of
 what the application has durably handled, so the runner never persists what it merely received. The rule:
