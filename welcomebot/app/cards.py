@@ -50,7 +50,8 @@ class RenderedCards:
         spec = CardSpec(
             name=name,
             server="" if guild is None else guild.name,
-            member_count=0 if guild is None or guild.member_count is None else guild.member_count,
+            member_count=join.member_number
+            or (0 if guild is None or guild.member_count is None else guild.member_count),
             avatar=avatar,
             background=background,
             background_key=config.background_ref,

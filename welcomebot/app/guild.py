@@ -110,19 +110,37 @@ class GuildWelcomer:
                     continue
                 await self._channel_turn(config.channel_id)
                 batch = [first]
+                held: Join | None = None
                 while len(batch) < MAX_CARDS_PER_MESSAGE:
                     try:
-                        batch.append(inbox.receive_nowait())
+                        more = inbox.receive_nowait()
                     except (trio.WouldBlock, trio.EndOfChannel):
                         break
+                    if more.nonce != first.nonce:
+                        held = more  # a batch from before a restart goes out exactly as it was
+                        break
+                    batch.append(more)
                 await self._welcome(config, config.channel_id, batch)
+                if held is not None:
+                    await self._welcome_one(held)
+
+    async def _welcome_one(self, join: Join) -> None:
+        """Welcome a join that could not ride along in the batch before it."""
+        config = await self._configs.get(self.guild_id)
+        if config is None or not config.enabled or config.channel_id is None:
+            await self._finish_unposted([join], Outcome.SKIPPED_UNCONFIGURED, "not configured")
+            return
+        await self._channel_turn(config.channel_id)
+        await self._welcome(config, config.channel_id, [join])
 
     async def _welcome(self, config: WelcomeConfig, channel_id: int, batch: list[Join]) -> None:
         guild = self._guilds.get(self.guild_id)
         files = await self._render_all(config, batch, guild)
         keys = [j.key for j in batch]
         content = compose_content(config.message_template, batch, guild)
-        nonce = welcome_nonce(keys)
+        nonce = batch[0].nonce or welcome_nonce(keys)
+        if batch[0].nonce is None:
+            await self._log.assign(keys, nonce)  # durable before the post: a restart re-posts this very batch
         for delay in (*RETRY_DELAYS, None):
             try:
                 message_id = await self._poster.post(

@@ -35,6 +35,11 @@ class Join(msgspec.Struct, frozen=True, kw_only=True):
     pending: bool = False
     #: ``trio.current_time()`` when the dispatch arrived (None: replayed from the welcome log at start-up).
     received_at: float | None = None
+    #: Their place in the guild ("Member #1,234"), as counted when the join arrived.
+    member_number: int | None = None
+    #: Set when finishing a claim after a restart: the nonce of the message it was already being posted in.
+    #: Such joins go out again in exactly that batch, so Discord's nonce check returns any message it made.
+    nonce: str | None = None
 
     @property
     def key(self) -> JoinKey:

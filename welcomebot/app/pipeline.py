@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import msgspec
 import trio
 
 from welcomebot.app.guild import GuildWelcomer, Observer
@@ -27,7 +28,7 @@ from welcomebot.app.watermark import SeqWatermark
 from welcomebot.gateway.events import InteractionCreate
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
+    from collections.abc import Awaitable, Mapping
 
     from welcomebot.app.channel_limit import ChannelTurns
     from welcomebot.app.ports import Cards, Configs, Members, Poster, WelcomeLog
@@ -100,34 +101,33 @@ class Pipeline:
     async def finish_unfinished(self) -> int:
         """Welcome the joins a previous run claimed but did not finish (DESIGN.md rule 3). Returns a count."""
         keys = await self._log.unfinished()
-        for key in keys:
+        for key, nonce in keys:
             join = await self._members.fetch(key.guild_id, key.user_id, key.joined_at)
             if join is None:
                 await self._log.failed([key], "member left before the welcome")
                 self._observer.welcomed(Outcome.FAILED)
                 continue
-            await self.deliver(join.guild_id, join)
+            await self.deliver(join.guild_id, msgspec.structs.replace(join, nonce=nonce))
         if keys:
             log.info("finishing welcomes claimed before a restart", extra={"count": len(keys)})
         return len(keys)
 
     # --- per shard ----------------------------------------------------------------------------------
 
-    async def feed(self, shard: ShardHandle, dispatches: trio.MemoryReceiveChannel[Dispatch]) -> None:
-        """Route one shard's dispatches, checkpointing the safe sequence after each."""
-        router = Router(
-            configs=self._configs,
-            welcome_log=self._log,
-            deliver=self.deliver,
-            guilds=self.guilds,
-            observer=self._observer,
-        )
-        session: str | None = None
+    async def feed(self, dispatches: trio.MemoryReceiveChannel[Dispatch], shards: Mapping[int, ShardHandle]) -> None:
+        """Route the dispatches of ``shards`` (one channel, each shard's in its order), checkpointing each
+        session's safe sequence after every dispatch."""
+        routers: dict[str, Router] = {}
         async with dispatches:
             async for dispatch in dispatches:
-                if dispatch.session_id != session:
+                session = dispatch.session_id
+                router = routers.get(session)
+                if router is None:
                     # A new session (or the first after a RESUME): its sequences continue from here.
-                    session = dispatch.session_id
+                    router = routers[session] = Router(
+                        configs=self._configs, welcome_log=self._log, deliver=self.deliver, guilds=self.guilds,
+                        observer=self._observer,
+                    )  # fmt: skip
                     router.watermark = SeqWatermark(dispatch.seq - 1)
                 event = to_router_event(dispatch, trio.current_time())
                 if isinstance(event, InteractionCreate):
@@ -139,7 +139,9 @@ class Pipeline:
                     router.watermark.done(dispatch.seq)
                 else:
                     await router.handle(event, dispatch.seq)
-                shard.checkpoint(session, router.watermark.safe)
+                for handle in shards.values():
+                    if handle.session_id == session:
+                        handle.checkpoint(session, router.watermark.safe)
 
     async def deliver(self, guild_id: int, join: Join) -> None:
         while True:

@@ -68,8 +68,12 @@ class WelcomeLog(Protocol):
 
     async def failed(self, keys: list[JoinKey], reason: str) -> None: ...
 
-    async def unfinished(self) -> list[JoinKey]:
-        """Claims a previous run of this process left without an outcome, oldest first."""
+    async def assign(self, keys: list[JoinKey], nonce: str) -> None:
+        """Record, before posting, which message (nonce) these claimed joins go out in."""
+        ...
+
+    async def unfinished(self) -> list[tuple[JoinKey, str | None]]:
+        """Claims a previous run left without an outcome, oldest first, with their message nonce if any."""
         ...
 
 

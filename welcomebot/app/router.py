@@ -90,6 +90,9 @@ class Router:
                 self.guilds.pop(guild_id, None)
             case MemberJoined(join):
                 self._count(join.guild_id, +1)
+                known = self.guilds.get(join.guild_id)
+                if known is not None and known.member_count is not None:
+                    join = msgspec.structs.replace(join, member_number=known.member_count)
                 if join.pending:
                     self._pending.add((join.guild_id, join.user_id))
                 await self._consider(join)

@@ -28,6 +28,7 @@ class FakeLog:
     def __init__(self) -> None:
         self.status: dict[JoinKey, str] = {}
         self.messages: dict[JoinKey, int] = {}
+        self.nonces: dict[JoinKey, str] = {}
 
     async def claim(self, key: JoinKey) -> bool:
         await trio.lowlevel.checkpoint()
@@ -47,9 +48,14 @@ class FakeLog:
         for key in keys:
             self.status[key] = f"failed: {reason}"
 
-    async def unfinished(self) -> list[JoinKey]:
+    async def assign(self, keys: list[JoinKey], nonce: str) -> None:
         await trio.lowlevel.checkpoint()
-        return sorted(k for k, s in self.status.items() if s == "claimed")
+        for key in keys:
+            self.nonces[key] = nonce
+
+    async def unfinished(self) -> list[tuple[JoinKey, str | None]]:
+        await trio.lowlevel.checkpoint()
+        return [(k, self.nonces.get(k)) for k in sorted(k for k, s in self.status.items() if s == "claimed")]
 
 
 class FakeCards:

@@ -42,6 +42,13 @@ class Control:
         self.joins_sent = 0
 
     async def handle(self, request: Request, path: str) -> Response:
+        wait_for = request.arg("wait_for_mentions")
+        if request.method == "GET" and wait_for is not None and path.startswith("/channels/"):
+            # Long poll: answer once the channel's messages mention that many users (or after wait_s).
+            channel_id = int(path.split("/")[2])
+            with trio.move_on_after(float(request.arg("wait_s") or 30)):
+                while sum(len(m.mentions) for m in self.world.messages.get(channel_id, [])) < int(wait_for):
+                    await self.world.message_posted.wait()
         try:
             body = msgspec.json.decode(request.body) if request.body else {}
             status, payload = self._route(request.method, path, body)

@@ -475,6 +475,7 @@ class RestApi:
                 return 200, self.message_json(hit[1])
         message = self._build_message(channel.id, payload, files, now)
         self.world.messages[channel.id].append(message)
+        self.world.posted()
         if nonce is not None and payload.get("enforce_nonce"):
             self._nonces[(channel.id, self.world.bot.id, str(nonce))] = (now, message)
         if self.faults.drop_responses > 0:

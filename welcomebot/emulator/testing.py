@@ -56,6 +56,16 @@ class ControlClient:
         result: list[dict[str, Any]] = await self._call("GET", f"/channels/{channel_id}/messages")
         return result
 
+    async def wait_for_mentions(self, channel_id: int | str, count: int, wait_s: float = 60) -> list[dict[str, Any]]:
+        """The channel's messages once they mention ``count`` users (the emulator waits on an event)."""
+        response = await self._http.get(
+            f"/channels/{channel_id}/messages",
+            params={"wait_for_mentions": count, "wait_s": wait_s},
+            timeout=wait_s + 10,
+        )
+        result: list[dict[str, Any]] = response.json()
+        return result
+
     async def delete_channel(self, channel_id: int | str) -> None:
         await self._call("DELETE", f"/channels/{channel_id}")
 

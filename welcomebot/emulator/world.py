@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import trio
+
 __all__ = [
     "DISCORD_EPOCH_MS",
     "Attachment",
@@ -382,6 +384,12 @@ class World:
         self.messages: dict[int, list[Message]] = {}
         self.commands: dict[int | None, list[dict[str, Any]]] = {}
         self.avatar_kinds: dict[str, str] = {}  # avatar hash -> "static" | "animated"
+        #: Set (and replaced) whenever a message is posted: lets the control API wait instead of polling.
+        self.message_posted = trio.Event()
+
+    def posted(self) -> None:
+        self.message_posted.set()
+        self.message_posted = trio.Event()
 
     def _make_token(self, seed: int) -> str:
         # Real tokens are base64(user id).timestamp.hmac; only the shape matters here.

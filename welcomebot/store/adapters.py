@@ -65,9 +65,12 @@ class StoreWelcomeLog:
     async def failed(self, keys: list[JoinKey], reason: str) -> None:
         await self._store.mark_failed([_key(k) for k in keys], reason, self._now())
 
-    async def unfinished(self) -> list[JoinKey]:
-        keys = await self._store.take_unfinished(self.owner, self._now(), LEASE_S)
-        return [JoinKey(k.guild_id, k.user_id, k.joined_at) for k in keys]
+    async def assign(self, keys: list[JoinKey], nonce: str) -> None:
+        await self._store.assign_nonce([_key(k) for k in keys], nonce)
+
+    async def unfinished(self) -> list[tuple[JoinKey, str | None]]:
+        rows = await self._store.take_unfinished(self.owner, self._now(), LEASE_S)
+        return [(JoinKey(k.guild_id, k.user_id, k.joined_at), nonce) for k, nonce in rows]
 
     async def renew(self) -> int:
         return await self._store.renew_claims(self.owner, self._now(), LEASE_S)

@@ -169,25 +169,29 @@ class SqliteStore:
     async def mark_failed(self, keys: list[WelcomeKey], reason: str, now: float) -> None:
         await self._finish(keys, "status = 'failed', reason = ?, updated_at = ?", (reason[:500], now))
 
-    async def take_unfinished(self, owner: str, now: float, lease_s: float) -> list[WelcomeKey]:
-        """Claims left by an earlier run of ``owner``, or by anyone whose lease expired: ours now, oldest first."""
+    async def assign_nonce(self, keys: list[WelcomeKey], nonce: str) -> None:
+        await self._finish(keys, "nonce = ?", (nonce,))
 
-        def q(c: sqlite3.Connection) -> list[tuple[int, int, str]]:
+    async def take_unfinished(self, owner: str, now: float, lease_s: float) -> list[tuple[WelcomeKey, str | None]]:
+        """Claims left by an earlier run of ``owner``, or by anyone whose lease expired: ours now, oldest first,
+        each with the nonce of the message it was being posted in (if it got that far)."""
+
+        def q(c: sqlite3.Connection) -> list[tuple[int, int, str, str | None]]:
             c.execute("BEGIN IMMEDIATE")
             rows = c.execute(
-                "SELECT guild_id, user_id, joined_at FROM welcome_log WHERE status = 'claimed'"
+                "SELECT guild_id, user_id, joined_at, nonce FROM welcome_log WHERE status = 'claimed'"
                 " AND (owner = ? OR lease_until < ?) ORDER BY created_at, joined_at",
                 (owner, now),
             ).fetchall()
             c.executemany(
                 "UPDATE welcome_log SET owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?"
                 " WHERE guild_id = ? AND user_id = ? AND joined_at = ?",
-                [(owner, now + lease_s, now, *r) for r in rows],
+                [(owner, now + lease_s, now, *r[:3]) for r in rows],
             )
             c.execute("COMMIT")
             return rows
 
-        return [WelcomeKey(*r) for r in await self._run(q)]
+        return [(WelcomeKey(*r[:3]), r[3]) for r in await self._run(q)]
 
     async def welcome_status(self, key: WelcomeKey) -> str | None:
         row = await self._run(

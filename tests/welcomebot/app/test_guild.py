@@ -1,5 +1,6 @@
 """The guild actor alone, on fakes and a mock clock: order, coalescing, failures, retries."""
 
+import msgspec
 import trio
 import trio.testing
 
@@ -189,3 +190,19 @@ def test_compose_content_never_formats():
     guild = GuildInfo(guild_id=1, name="{count}", member_count=1500)
     text = compose_content("{user} {server} {count} {user.__class__} {0}", [join(1)], guild)
     assert text == "<@1> {count} 1,500 {user.__class__} {0}"
+
+
+async def test_a_batch_from_before_a_restart_goes_out_as_it_was(autojump_clock):
+    rig = Rig()
+    old = [msgspec.structs.replace(join(u), nonce="wsame") for u in (1, 2)]
+    fresh = join(3)
+    await rig.claim_all([*old, fresh])
+    send, receive = trio.open_memory_channel[Join](10)
+    for j in (*old, fresh):
+        send.send_nowait(j)
+    send.close()
+    await rig.actor.run(receive)
+    first, second = rig.poster.posts
+    assert (first.mentions, first.nonce) == ([1, 2], "wsame"), "same members, same nonce: Discord dedupes"
+    assert second.mentions == [3]
+    assert rig.log.nonces[fresh.key] == second.nonce, "a new batch's nonce is recorded before its post"

@@ -43,7 +43,7 @@ async def test_joins_flow_from_gateway_to_posts_in_order_once():
                 handle = await nursery.start(
                     run_shard, ShardConfig(Secret(emu.info.token), emu.info.gateway_url), send, sessions
                 )
-                nursery.start_soon(pipeline.feed, handle, receive)
+                nursery.start_soon(pipeline.feed, receive, {0: handle})
                 await handle.live.wait()  # joins before READY are not delivered, by Discord either
                 joined: dict[str, list[int]] = {g["id"]: [] for g in guilds}
                 for i in range(30):

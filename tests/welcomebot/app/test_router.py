@@ -43,6 +43,7 @@ async def test_join_is_claimed_once_and_delivered():
     await router.handle(MemberJoined(member(1)), seq=2)
     await router.handle(MemberJoined(member(1)), seq=3)  # a RESUME replay of the same join
     assert [j.user_id for j in delivered] == [1]
+    assert delivered[0].member_number == 11, "their place in the guild when they joined"
     assert observer.outcomes == {Outcome.DUPLICATE: 1}
     assert router.guilds[G].member_count == 12
     assert router.watermark.safe == 3

@@ -23,7 +23,7 @@ async def test_welcome_log_port(store):
     assert await log.claim(key)
     assert not await log.claim(key)
     restarted = StoreWelcomeLog(store, "shards 0-0", wall_clock=lambda: clock[0])
-    assert await restarted.unfinished() == [key]
+    assert await restarted.unfinished() == [(key, None)]
     await restarted.posted([key], 77, 12.0)
     assert await restarted.unfinished() == []
     assert not await restarted.claim(key)

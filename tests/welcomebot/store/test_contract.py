@@ -37,8 +37,9 @@ async def test_claim_rules(store):
 async def test_unfinished_claims_are_taken_by_the_same_owner_or_after_the_lease(store):
     await store.claim_welcome(K1, "shards 0-0", 0.0, 60)
     await store.claim_welcome(K2, "other", 0.0, 60)
-    assert await store.take_unfinished("shards 0-0", 1.0, 60) == [K1], "its own, at once after a restart"
-    assert await store.take_unfinished("shards 0-0", 100.0, 60) == [K1, K2], "others' only once expired"
+    assert await store.take_unfinished("shards 0-0", 1.0, 60) == [(K1, None)], "its own, at once after a restart"
+    await store.assign_nonce([K1], "w123")
+    assert await store.take_unfinished("shards 0-0", 100.0, 60) == [(K1, "w123"), (K2, None)], "others' once expired"
     assert await store.claim_welcome(K2, "other", 101.0, 60) is ClaimResult.HELD
     assert await store.renew_claims("shards 0-0", 150.0, 60) == 2
 

@@ -1,0 +1,110 @@
+"""The whole bot (run_bot) against the emulator: sandbox summary, restart mid-raid, broken channels, fatal codes."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from welcomebot.app.sandbox import SandboxOptions, run_sandbox
+from welcomebot.app.service import BotOptions, run_bot
+from welcomebot.emulator.testing import running_emulator
+from welcomebot.emulator.world import SEND_MESSAGES
+from welcomebot.render import Renderer
+from welcomebot.secret import Secret
+from welcomebot.settings import Settings
+from welcomebot.store.api import GuildConfig
+from welcomebot.store.sqlite import SqliteStore
+
+
+@pytest.fixture(scope="module")
+def renderer() -> Renderer:
+    return Renderer()
+
+
+def welcomed_ids(messages: list[dict[str, Any]]) -> list[str]:
+    return [u for m in messages for u in m["mentioned_user_ids"]]
+
+
+async def test_sandbox_welcomes_everyone_once(tmp_path):
+    with trio.fail_after(120):
+        summary = await run_sandbox(SandboxOptions(guilds=2, joins=12, rate_per_min=0, out=tmp_path / "cards"))
+    assert summary["welcomed"] == summary["joins"] == 12
+    assert summary["duplicates"] == summary["misses"] == summary["rate_limited"] == 0
+    assert summary["cards_written"] == 12
+    assert len(list((tmp_path / "cards").glob("*.webp"))) == 12
+
+
+async def _configure(store: SqliteStore, emu: Any) -> list[dict[str, Any]]:
+    guilds: list[dict[str, Any]] = await emu.control.guilds()
+    for g in guilds:
+        await store.put_guild_config(GuildConfig(guild_id=int(g["id"]), welcome_channel_id=int(g["channels"][0]["id"]),
+                                                 updated_at=1.0))  # fmt: skip
+    return guilds
+
+
+def _settings(emu, tmp_path: Path) -> Settings:
+    return Settings(token=Secret(emu.info.token), api_base=emu.info.api_base, cdn_base=emu.info.cdn_base,
+                    data_dir=tmp_path)  # fmt: skip
+
+
+async def test_restart_mid_raid_loses_no_member_and_doubles_none(tmp_path, renderer):
+    with trio.fail_after(120):
+        async with running_emulator(guilds=1, heartbeat_interval_ms=2000) as emu:
+            await emu.control.limits(message_period_s=0.5)
+            store = await SqliteStore.open(tmp_path / "w.sqlite3")
+            guild = (await _configure(store, emu))[0]
+            channel = guild["channels"][0]["id"]
+            joined: list[str] = []
+            async with trio.open_nursery() as nursery:
+                bot = await nursery.start(lambda task_status: run_bot(
+                    _settings(emu, tmp_path), store, options=BotOptions(drain_timeout=0.01), renderer=renderer,
+                    task_status=task_status))  # fmt: skip
+                await bot.manager.handles[0].live.wait()
+                for _ in range(40):
+                    joined.append((await emu.control.join(guild["id"]))["user_id"])
+                await emu.control.wait_for_mentions(channel, 5)
+                nursery.cancel_scope.cancel()  # the process "dies" mid-raid
+            for _ in range(10):  # joins while the bot is down
+                joined.append((await emu.control.join(guild["id"]))["user_id"])
+            async with trio.open_nursery() as nursery:
+                bot = await nursery.start(lambda task_status: run_bot(
+                    _settings(emu, tmp_path), store, options=BotOptions(), renderer=renderer,
+                    task_status=task_status))  # fmt: skip
+                await emu.control.wait_for_mentions(channel, len(joined))
+                nursery.cancel_scope.cancel()
+            await store.close()
+            welcomed = welcomed_ids(await emu.control.messages(channel))
+    assert sorted(welcomed) == sorted(joined), "every member welcomed exactly once"
+    assert welcomed == joined, "and in join order"
+
+
+async def test_forbidden_channel_does_not_stall_other_guilds(tmp_path, renderer):
+    with trio.fail_after(60):
+        async with running_emulator(guilds=2) as emu:
+            store = await SqliteStore.open(tmp_path / "w.sqlite3")
+            broken, healthy = await _configure(store, emu)
+            await emu.control.deny_bot(broken["channels"][0]["id"], SEND_MESSAGES)
+            async with trio.open_nursery() as nursery:
+                bot = await nursery.start(lambda task_status: run_bot(
+                    _settings(emu, tmp_path), store, renderer=renderer, task_status=task_status))  # fmt: skip
+                await bot.manager.handles[0].live.wait()
+                for _ in range(3):
+                    await emu.control.join(broken["id"])
+                    await emu.control.join(healthy["id"])
+                await emu.control.wait_for_mentions(healthy["channels"][0]["id"], 3)
+                nursery.cancel_scope.cancel()
+            await store.close()
+            stats = await emu.control.stats()
+    assert stats["invalid_requests_total"] == 1, "one 403, then the guild is skipped until its config changes"
+    assert bot.counters.outcomes.get("skipped_channel_broken", 0) >= 1
+
+
+async def test_bad_token_is_fatal(tmp_path, renderer):
+    async with running_emulator(guilds=1) as emu:
+        store = await SqliteStore.open(tmp_path / "w.sqlite3")
+        settings = Settings(token=Secret("bad.token.here"), api_base=emu.info.api_base, cdn_base=emu.info.cdn_base)
+        with pytest.raises(Exception) as info:
+            await run_bot(settings, store, renderer=renderer)
+        await store.close()
+    assert "bad.token.here" not in str(info.value)

@@ -1,0 +1,229 @@
+"""``welcomebot run`` as a function: everything wired together in one nursery tree.
+
+Start-up: store → REST → unfinished claims from a previous run → shards. Shutdown (``stop`` set, e.g. by
+SIGTERM): intake stops first (the shards close, persisting their sessions), then the guild actors finish
+what they hold, bounded by ``drain_timeout``; whatever is left stays claimed in the welcome log and is
+finished by the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import msgspec
+import trio
+
+from welcomebot.app.cards import RenderedCards
+from welcomebot.app.channel_limit import ChannelTurns
+from welcomebot.app.model import ChannelProblem, Join, Outcome
+from welcomebot.app.pipeline import Pipeline
+from welcomebot.app.ports import CardFile, ChannelBroken
+from welcomebot.errors import ConfigError
+from welcomebot.gateway.manager import ShardManager
+from welcomebot.gateway.protocol import Dispatch
+from welcomebot.gateway.shard import ShardConfig
+from welcomebot.gateway.sharding import GatewayBot
+from welcomebot.render import AvatarFetcher, Renderer
+from welcomebot.rest.api import DiscordApi
+from welcomebot.rest.client import File, RestClient
+from welcomebot.rest.errors import Forbidden, NotFound
+from welcomebot.settings import Settings
+from welcomebot.store.adapters import CachedConfigs, StoreWelcomeLog
+from welcomebot.store.api import Store
+
+__all__ = ["BotOptions", "Counters", "RunningBot", "run_bot"]
+
+log = logging.getLogger(__name__)
+
+RENEW_EVERY_S = 60.0
+
+
+@dataclass(frozen=True)
+class BotOptions:
+    shards: range | None = None
+    shard_count: int | None = None
+    drain_timeout: float = 30.0
+    render_threads: int = 2
+    compress: bool = False
+
+    @property
+    def owner(self) -> str:
+        """Who holds this process's claims: stable across restarts of the same shard range."""
+        if self.shards is None:
+            return "shards all"
+        return f"shards {self.shards.start}-{self.shards.stop - 1}/{self.shard_count}"
+
+
+@dataclass
+class Counters:
+    """Outcomes and latencies, for the summary, the metrics and the tests (the pipeline's Observer)."""
+
+    outcomes: dict[str, int] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+    render_seconds: list[float] = field(default_factory=list)
+
+    def welcomed(self, outcome: Outcome, count: int = 1) -> None:
+        self.outcomes[outcome.value] = self.outcomes.get(outcome.value, 0) + count
+
+    def join_to_post(self, seconds: float) -> None:
+        self.latencies.append(seconds)
+
+    def rendered(self, seconds: float) -> None:
+        self.render_seconds.append(seconds)
+
+
+class RestPoster:
+    """The pipeline's Poster over Discord's REST API: 403/404 become :class:`ChannelBroken`."""
+
+    def __init__(self, api: DiscordApi) -> None:
+        self._api = api
+
+    async def post(
+        self, channel_id: int, *, content: str, files: list[CardFile], mention_user_ids: list[int], nonce: str
+    ) -> int:
+        try:
+            message = await self._api.create_message(
+                channel_id,
+                content=content,
+                files=[File(f.filename, f.data, f.description, _content_type(f.filename)) for f in files],
+                mention_user_ids=mention_user_ids,
+                nonce=nonce,
+            )
+        except NotFound as exc:
+            raise ChannelBroken(ChannelProblem.MISSING, str(exc)) from exc
+        except Forbidden as exc:
+            raise ChannelBroken(ChannelProblem.FORBIDDEN, str(exc)) from exc
+        return message.id
+
+
+class RestMembers:
+    """Members for finishing old claims after a restart; None when they have left."""
+
+    def __init__(self, api: DiscordApi) -> None:
+        self._api = api
+
+    async def fetch(self, guild_id: int, user_id: int, joined_at: str) -> Join | None:
+        try:
+            member = await self._api.get_guild_member(guild_id, user_id)
+        except (NotFound, Forbidden):
+            return None
+        user = member["user"]
+        if member.get("joined_at") != joined_at:
+            return None  # they left and came back: that later join has its own welcome
+        return Join(
+            guild_id=guild_id,
+            user_id=user_id,
+            joined_at=joined_at,
+            username=user["username"],
+            global_name=user.get("global_name"),
+            avatar=user.get("avatar"),
+            bot=bool(user.get("bot")),
+        )
+
+
+def _content_type(filename: str) -> str:
+    return {"webp": "image/webp", "png": "image/png", "jpeg": "image/jpeg", "jpg": "image/jpeg"}.get(
+        filename.rsplit(".", 1)[-1], "application/octet-stream"
+    )
+
+
+@dataclass
+class RunningBot:
+    pipeline: Pipeline
+    manager: ShardManager
+    rest: RestClient
+    counters: Counters
+    configs: CachedConfigs
+    stopped: trio.Event = field(default_factory=trio.Event)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "outcomes": dict(self.counters.outcomes),
+            "rate_limited": dict(self.rest.limits.rate_limited),
+            "guild_actors": self.pipeline.actor_count,
+            "identifies": self.manager.identifies,
+            "resumes": self.manager.resumes,
+        }
+
+
+async def run_bot(
+    settings: Settings,
+    store: Store,
+    *,
+    options: BotOptions | None = None,
+    stop: trio.Event | None = None,
+    renderer: Renderer | None = None,
+    task_status: trio.TaskStatus[RunningBot] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run the bot until ``stop`` is set (then drain and return) or a fatal error is raised."""
+    options = options or BotOptions()
+    stop = trio.Event() if stop is None else stop
+    if settings.token is None:
+        raise ConfigError("DISCORD_BOT_TOKEN: not set; create a bot in the Discord developer portal and set its token")
+    rest = RestClient(settings.token, api_base=settings.api_base)
+    api = DiscordApi(rest)
+    counters = Counters()
+    configs = CachedConfigs(store)
+    welcome_log = StoreWelcomeLog(store, options.owner)
+    cards_renderer = renderer if renderer is not None else await trio.to_thread.run_sync(Renderer)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as cdn_http:
+        cards = RenderedCards(
+            cards_renderer,
+            AvatarFetcher(cdn_http),
+            cdn_base=settings.cdn_base,
+            limiter=trio.CapacityLimiter(options.render_threads),
+            on_render=counters.rendered,
+        )
+        pipeline = Pipeline(
+            configs=configs,
+            welcome_log=welcome_log,
+            members=RestMembers(api),
+            cards=cards,
+            poster=RestPoster(api),
+            turns=ChannelTurns(),
+            observer=counters,
+        )
+        send, receive = trio.open_memory_channel[Dispatch](4096)
+
+        async def gateway_bot() -> GatewayBot:
+            return msgspec.convert(msgspec.to_builtins(await api.get_gateway_bot()), GatewayBot)
+
+        base = ShardConfig(settings.token, "", compress=options.compress)
+        manager = ShardManager(
+            base, gateway_bot, send, store, shards=options.shards, shard_count=options.shard_count, rng=random.Random()
+        )
+        running = RunningBot(pipeline, manager, rest, counters, configs)
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(pipeline.run)
+                await pipeline.finish_unfinished()
+                nursery.start_soon(_renew_claims, welcome_log)
+                async with trio.open_nursery() as gateway:
+                    await gateway.start(manager.run)
+                    gateway.start_soon(pipeline.feed, receive, manager.handles)
+                    task_status.started(running)
+                    await stop.wait()
+                    # Intake first: dispatches not yet routed were neither claimed nor checkpointed, so the
+                    # next start RESUMEs before them and gets them again.
+                    log.info("stopping: no new events; finishing in-flight welcomes")
+                    gateway.cancel_scope.cancel()
+                with trio.move_on_after(options.drain_timeout if options.drain_timeout > 0 else math.inf) as scope:
+                    await pipeline.drain()
+                if scope.cancelled_caught:
+                    log.warning("drain timed out; unfinished welcomes stay claimed and finish after restart")
+                nursery.cancel_scope.cancel()
+        finally:
+            with trio.CancelScope(shield=True):
+                await rest.aclose()
+        running.stopped.set()
+
+
+async def _renew_claims(welcome_log: StoreWelcomeLog) -> None:
+    while True:
+        await trio.sleep(RENEW_EVERY_S)
+        await welcome_log.renew()
