@@ -19,7 +19,7 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-__all__ = ["RouteMatch", "SpecValidator", "SpecViolation", "find_spec"]
+__all__ = ["VENDORED", "RouteMatch", "SpecValidator", "SpecViolation", "find_spec", "full_spec"]
 
 _ROOT = "urn:discord-openapi"
 
@@ -34,8 +34,13 @@ class RouteMatch:
     params: dict[str, str]
 
 
-def find_spec() -> Path | None:
-    """The spec: ``$WELCOMEBOT_DISCORD_SPEC``, or ``shared/discord`` beside the repository."""
+#: A trimmed copy of the spec (the operations we use and what they reference), made by
+#: ``scripts/vendor-openapi``; MIT-licensed by Discord (DISCORD-OPENAPI-LICENSE beside it).
+VENDORED = Path(__file__).with_name("discord-openapi.json")
+
+
+def full_spec() -> Path | None:
+    """Discord's full spec: ``$WELCOMEBOT_DISCORD_SPEC``, or ``shared/discord`` beside the repository."""
     env = os.environ.get("WELCOMEBOT_DISCORD_SPEC")
     if env:
         return Path(env)
@@ -45,6 +50,11 @@ def find_spec() -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def find_spec() -> Path | None:
+    """The full spec when it is around, else the vendored trimmed copy."""
+    return full_spec() or (VENDORED if VENDORED.is_file() else None)
 
 
 def _pointer(*parts: str) -> str:
