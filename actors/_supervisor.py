@@ -77,10 +77,13 @@ class Supervisor:
         self.restart_count: dict[str, int] = {spec.name: 0 for spec in self.children}
 
     async def run(self, *, task_status: trio.TaskStatus[Supervisor] = trio.TASK_STATUS_IGNORED) -> None:
-        async with trio.open_nursery() as nursery:
-            for spec in self.children:
-                await nursery.start(self._supervise, spec)
-            task_status.started(self)
+        try:
+            async with trio.open_nursery() as nursery:
+                for spec in self.children:
+                    await nursery.start(self._supervise, spec)
+                task_status.started(self)
+        except* SupervisorEscalation as group:
+            raise group.exceptions[0]  # noqa: B904  # keeps its own __cause__ (the crash); bare, so the parent can ``except SupervisorEscalation``
 
     def _note_restart(self, spec: ChildSpec, cause: BaseException | None) -> None:
         now = trio.current_time()
