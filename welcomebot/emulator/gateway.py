@@ -79,7 +79,9 @@ class Session:
     dispatched: int = 0
 
     def owns(self, guild_id: int | None) -> bool:
-        return guild_id is None or (guild_id >> 22) % self.shard_count == self.shard_id
+        # Events without a guild (DMs) go to shard 0 only (events/gateway.mdx, Sharding).
+        shard = 0 if guild_id is None else (guild_id >> 22) % self.shard_count
+        return shard == self.shard_id
 
     def push(self, event: str, data: Any) -> None:
         self.seq += 1

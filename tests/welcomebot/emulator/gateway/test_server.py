@@ -89,10 +89,6 @@ async def test_guild_create_and_dispatches_follow_the_shard(make_gateway):
             assert [s["seq"] for s in gw.server.sessions()] == [5, 5]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="events/gateway.mdx: events without a guild_id go to shard 0 only; emulator/gateway.py sends them to all",
-)
 async def test_events_without_a_guild_go_to_shard_zero_only(make_gateway):
     with trio.fail_after(10):
         async with make_gateway(heartbeat_interval_ms=FAR) as gw, gw.connect() as c0, gw.connect() as c1:
