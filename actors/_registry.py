@@ -110,10 +110,17 @@ class KeyedRegistry(Generic[K, Msg]):
                 task_status.started()
                 if actor.last_activity == -math.inf:
                     actor.last_activity = trio.current_time()
+                deadline = actor.last_activity + self.idle_timeout
                 while actor.alive and self._actors.get(key) is actor:
-                    await trio.sleep_until(actor.last_activity + self.idle_timeout)
-                    if actor.idle and trio.current_time() >= actor.last_activity + self.idle_timeout:
+                    await trio.sleep_until(deadline)
+                    now = trio.current_time()
+                    deadline = actor.last_activity + self.idle_timeout
+                    if now < deadline:
+                        continue
+                    if actor.idle:
                         self._retire(key)
+                    else:  # busy past its timeout: look again later (finishing a message moves the stamp)
+                        deadline = now + self.idle_timeout
         except* Exception as group:  # noqa: BLE001  # a key's crash is contained and logged
             self.crashed += 1
             log.warning("keyed actor crashed", extra={"key": repr(key), "error": repr(group.exceptions[0])})
