@@ -131,6 +131,9 @@ class Actor(Generic[Msg, R]):
         self._send.close()
 
     async def run(self, *, task_status: trio.TaskStatus[Actor[Msg, R]] = trio.TASK_STATUS_IGNORED) -> None:
+        """Handle messages until stopped; an Actor runs once (a supervisor's ChildSpec builds a fresh one)."""
+        if self._dead:
+            raise RuntimeError(f"{self.name} already ran; create a new actor to restart it")
         try:
             await self.on_start()
             task_status.started(self)

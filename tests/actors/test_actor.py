@@ -88,6 +88,8 @@ async def test_ask_on_a_stopped_actor_raises_actor_dead() -> None:
         await actor.ask(1)
     with pytest.raises(ActorDead):
         actor.tell_nowait(1)
+    with pytest.raises(RuntimeError, match="already ran"):
+        await actor.run()
 
 
 async def test_crash_fails_the_asker_and_every_queued_asker() -> None:

@@ -53,6 +53,7 @@ async def test_one_actor_per_key_spawned_on_first_message_and_routed() -> None:
         nursery.cancel_scope.cancel()
     assert log == [(1, "a"), (2, "b"), (1, "c"), (2, "d")]
     assert len(registry) == 0
+    assert not any(actor.alive for actor in made)  # cancelling the owner stopped every actor
 
 
 async def test_idle_actor_is_stopped_after_timeout_and_respawned(autojump_clock: trio.testing.MockClock) -> None:
