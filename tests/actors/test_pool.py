@@ -26,7 +26,8 @@ class Probe:
             self.peak = max(self.peak, self.inside)
             self.order.append(name)
         trio.from_thread.run_sync(self.entered.release, trio_token=token)
-        self.release.setdefault(name, threading.Event()).wait()
+        if not self.release.setdefault(name, threading.Event()).wait(timeout=10):  # guard: fail, never hang
+            raise TimeoutError(f"{name} was never released")
         with self.lock:
             self.inside -= 1
         return name
