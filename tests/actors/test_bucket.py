@@ -83,3 +83,19 @@ def test_backoff_full_jitter_bounds_and_reset() -> None:
         assert 0 <= delay <= min(8.0, 2.0**n)
     backoff.reset()
     assert next(backoff) <= 1.0
+
+
+def test_token_bucket_first_take_without_a_start_time_is_full() -> None:
+    bucket = TokenBucket(capacity=2, refill_per_second=1.0)
+    assert bucket.try_take(1000.0) == 0.0
+    assert bucket.try_take(1000.0) == 0.0
+    assert bucket.try_take(1000.0) == pytest.approx(1.0)
+
+
+def test_windows_and_backoff_validate_arguments() -> None:
+    with pytest.raises(ValueError, match="limit"):
+        SlidingWindow(0, 1.0)
+    with pytest.raises(ValueError, match="limit"):
+        FixedWindow(1, 0)
+    with pytest.raises(ValueError, match="base"):
+        ExponentialBackoff(base=0)

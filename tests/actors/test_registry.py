@@ -139,3 +139,21 @@ async def test_tell_before_run_is_an_error() -> None:
     registry, _, _, _ = make()
     with pytest.raises(RuntimeError, match="not running"):
         await registry.tell(1, "a")
+
+
+async def test_concurrent_first_messages_for_one_key_spawn_one_actor() -> None:
+    registry, log, _, made = make()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(registry.run)
+        async with trio.open_nursery() as senders:
+            for i in range(5):
+                senders.start_soon(registry.tell, 7, f"m{i}")
+        assert await registry.ask(7, "last") == "7:last"
+        nursery.cancel_scope.cancel()
+    assert len(made) == 1
+    assert sorted(msg for _, msg in log) == sorted([f"m{i}" for i in range(5)] + ["last"])
+
+
+def test_registry_validates_limits() -> None:
+    with pytest.raises(ValueError, match="idle_timeout"):
+        KeyedRegistry(lambda key: Keyed(key, [], {}), idle_timeout=0)
