@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from welcomebot.errors import WelcomeBotError
+from welcomebot.errors import FatalError, WelcomeBotError
 
 __all__ = [
     "Forbidden",
@@ -59,8 +59,15 @@ class HTTPError(RestError):
         super().__init__(text)
 
 
-class Unauthorized(HTTPError):
-    """The token was rejected; nothing more can be sent with it."""
+class Unauthorized(HTTPError, FatalError):
+    """The token was rejected; nothing more can be sent with it (the CLI exits with code 2)."""
+
+    def __init__(self, status: int, code: int, message: str, route: str, where: str = "") -> None:
+        super().__init__(status, code, message, route, where)
+        self.args = (
+            f"{route}: Discord rejected the bot token (HTTP 401); reset it in the developer portal "
+            "(Bot → Reset Token) and set DISCORD_BOT_TOKEN to the new one",
+        )
 
 
 class Forbidden(HTTPError):

@@ -1,0 +1,55 @@
+"""`welcomebot run` as an operator meets it: real processes, exit codes, signals."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture
+def emulator() -> Iterator[dict[str, str]]:
+    proc = subprocess.Popen([sys.executable, "-m", "welcomebot", "emulator", "--guilds", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    assert proc.stdout is not None
+    info = json.loads(proc.stdout.readline())
+    yield info
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    proc.stdout.close()
+
+
+def _env(info: dict[str, str], token: str, tmp_path: object) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WELCOMEBOT_", "DISCORD_"))}
+    env.update({
+        "DISCORD_BOT_TOKEN": token, "WELCOMEBOT_API_BASE": info["api_base"], "WELCOMEBOT_CDN_BASE": info["cdn_base"],
+        "WELCOMEBOT_DATABASE_URL": f"sqlite:///{tmp_path}/w.sqlite3", "WELCOMEBOT_LOG_FORMAT": "json",
+    })  # fmt: skip
+    return env
+
+
+def test_rejected_token_exits_2_with_one_clear_line(emulator, tmp_path):
+    token = "bm90LXRoZS10b2tlbg.AAAA.wrong-token-for-this-test"
+    result = subprocess.run([sys.executable, "-m", "welcomebot", "run"], env=_env(emulator, token, tmp_path),
+                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "DISCORD_BOT_TOKEN" in lines[0]
+    assert token not in result.stderr + result.stdout
+
+
+def test_sigterm_stops_cleanly_with_exit_0(emulator, tmp_path):
+    with subprocess.Popen([sys.executable, "-m", "welcomebot", "run"], env=_env(emulator, emulator["token"], tmp_path),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:  # fmt: skip
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if json.loads(line).get("event", "").startswith("gateway ready"):
+                break
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert emulator["token"] not in out + err
