@@ -33,10 +33,14 @@ class ExponentialBackoff(Iterator[float]):
         self._rng = rng or random.Random()
         self.tries = 0
 
+    def ceiling(self) -> float:
+        """The largest delay the next ``next()`` can return."""
+        return min(self.cap, self.base * self.factor ** min(self.tries, 64))  # the min keeps floats finite
+
     def __next__(self) -> float:
         if self.max_tries is not None and self.tries >= self.max_tries:
             raise StopIteration
-        ceiling = min(self.cap, self.base * self.factor**self.tries)
+        ceiling = self.ceiling()
         self.tries += 1
         return self._rng.uniform(0, ceiling)
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import msgspec
 import trio
 
 from welcomebot.app.cards import RenderedCards
@@ -27,7 +26,6 @@ from welcomebot.errors import ConfigError
 from welcomebot.gateway.manager import ShardManager
 from welcomebot.gateway.protocol import Dispatch
 from welcomebot.gateway.shard import ShardConfig
-from welcomebot.gateway.sharding import GatewayBot
 from welcomebot.render import AvatarFetcher, Renderer
 from welcomebot.rest.api import DiscordApi
 from welcomebot.rest.client import File, RestClient
@@ -190,12 +188,15 @@ async def run_bot(
         )
         send, receive = trio.open_memory_channel[Dispatch](4096)
 
-        async def gateway_bot() -> GatewayBot:
-            return msgspec.convert(msgspec.to_builtins(await api.get_gateway_bot()), GatewayBot)
-
         base = ShardConfig(settings.token, "", compress=options.compress)
         manager = ShardManager(
-            base, gateway_bot, send, store, shards=options.shards, shard_count=options.shard_count, rng=random.Random()
+            base,
+            api.get_gateway_bot,
+            send,
+            store,
+            shards=options.shards,
+            shard_count=options.shard_count,
+            rng=random.Random(),
         )
         running = RunningBot(pipeline, manager, rest, counters, configs)
         try:

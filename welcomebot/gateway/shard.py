@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 import trio
 from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, wrap_client_stream
 
-from welcomebot.gateway.backoff import ExponentialBackoff
+from actors import ExponentialBackoff
 from welcomebot.gateway.errors import GatewayFatal
 from welcomebot.gateway.inflate import ZlibStream
 from welcomebot.gateway.protocol import (

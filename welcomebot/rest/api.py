@@ -6,23 +6,11 @@ from typing import Any
 
 import msgspec
 
+from welcomebot.gateway.sharding import GatewayBot
 from welcomebot.rest import routes
 from welcomebot.rest.client import File, RestClient
 
-__all__ = ["DiscordApi", "GatewayBot", "Message", "SessionStartLimit"]
-
-
-class SessionStartLimit(msgspec.Struct, frozen=True):
-    total: int
-    remaining: int
-    reset_after: int
-    max_concurrency: int = 1
-
-
-class GatewayBot(msgspec.Struct, frozen=True):
-    url: str
-    shards: int
-    session_start_limit: SessionStartLimit
+__all__ = ["DiscordApi", "Message"]
 
 
 class Message(msgspec.Struct, frozen=True):

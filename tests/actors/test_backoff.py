@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from welcomebot.gateway.backoff import ExponentialBackoff
+from actors import ExponentialBackoff
 
 
 def test_full_jitter_under_a_growing_ceiling_capped_at_60() -> None:
