@@ -1,5 +1,8 @@
 """Cards for the pipeline: avatar from the CDN, background from the asset store, render in the pool.
 
+Welcome cards use the pool's batch lane; admin previews (/preview) use the interactive lane and jump the
+queue, so they answer inside Discord's 3 s even while a raid fills the pool.
+
 Every failure degrades instead of stopping a welcome: an avatar that cannot be fetched becomes the
 member's default avatar, then a placeholder; a card that cannot be rendered becomes a text-only welcome.
 """
@@ -11,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
+from actors import Priority, ThreadPoolActor
 from welcomebot.app.model import GuildInfo, Join
 from welcomebot.app.ports import CardFile, WelcomeConfig
 from welcomebot.render import AvatarFetcher, CardSpec, Renderer, RenderError, avatar_url, display_name
@@ -30,14 +34,14 @@ class RenderedCards:
         avatars: AvatarFetcher,
         *,
         cdn_base: str,
-        limiter: trio.CapacityLimiter,
+        pool: ThreadPoolActor,
         background: Callable[[str], Awaitable[bytes | None]] | None = None,
         on_render: Callable[[float], None] | None = None,
     ) -> None:
         self._renderer = renderer
         self._avatars = avatars
         self._cdn = cdn_base
-        self._limiter = limiter
+        self._pool = pool
         self._background = background
         self._on_render = on_render
 
@@ -58,7 +62,7 @@ class RenderedCards:
         )
         started = trio.current_time()
         try:
-            data = await trio.to_thread.run_sync(self._renderer.render, spec, limiter=self._limiter)
+            data = await self._pool.run(self._renderer.render, spec, priority=Priority.BATCH)
         except RenderError as exc:
             log.warning("card render failed; welcoming with text only",
                         extra={"guild_id": join.guild_id, "user_id": join.user_id, "error": str(exc)})  # fmt: skip

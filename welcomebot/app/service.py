@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import trio
 
+from actors import ThreadPoolActor
 from welcomebot.app.cards import RenderedCards
 from welcomebot.app.channel_limit import ChannelTurns
 from welcomebot.app.model import ChannelProblem, Join, Outcome
@@ -174,7 +175,7 @@ async def run_bot(
             cards_renderer,
             AvatarFetcher(cdn_http),
             cdn_base=settings.cdn_base,
-            limiter=trio.CapacityLimiter(options.render_threads),
+            pool=ThreadPoolActor(options.render_threads, max_queued=256),
             on_render=counters.rendered,
         )
         pipeline = Pipeline(

@@ -4,9 +4,9 @@ import io
 
 import httpx
 import pytest
-import trio
 from PIL import Image
 
+from actors import ThreadPoolActor
 from welcomebot.app.cards import RenderedCards
 from welcomebot.app.model import GuildInfo, Join
 from welcomebot.app.ports import WelcomeConfig
@@ -29,7 +29,7 @@ def join_of(member: dict[str, str], guild_id: int) -> Join:
 async def test_cards_for_static_animated_and_missing_avatars(renderer):
     async with running_emulator(guilds=1) as emu, httpx.AsyncClient() as http:
         cards = RenderedCards(renderer, AvatarFetcher(http), cdn_base=emu.info.cdn_base,
-                              limiter=trio.CapacityLimiter(2))  # fmt: skip
+                              pool=ThreadPoolActor(2))  # fmt: skip
         guild_id = int((await emu.control.guilds())[0]["id"])
         guild = GuildInfo(guild_id=guild_id, name="Cozy Corner", member_count=1234)
         for kind in ("static", "animated", "none"):
@@ -45,7 +45,7 @@ async def test_cards_for_static_animated_and_missing_avatars(renderer):
 async def test_cdn_trouble_still_renders_a_card(renderer):
     async with httpx.AsyncClient() as http:
         cards = RenderedCards(renderer, AvatarFetcher(http), cdn_base="http://127.0.0.1:9",
-                              limiter=trio.CapacityLimiter(1))  # fmt: skip
+                              pool=ThreadPoolActor(1))  # fmt: skip
         join = Join(guild_id=1, user_id=99 << 22, joined_at="x", username="ada", avatar="a" * 32)
         card = await cards.render(join, CONFIG, None)
     assert card is not None
