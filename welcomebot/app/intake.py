@@ -22,7 +22,8 @@ def to_router_event(dispatch: Dispatch, received_at: float) -> Event | ev.Intera
     A malformed payload of an event we use is logged and skipped: one bad event must not stop a shard.
     """
     try:
-        event = ev.decode_event(dispatch.name, dispatch.data)
+        # The shard already decoded the events it knows; decode here only what arrives undecoded.
+        event = dispatch.event if dispatch.event is not None else ev.decode_event(dispatch.name, dispatch.data)
     except msgspec.DecodeError as exc:
         log.warning("skipping a malformed gateway event", extra={"event": dispatch.name, "seq": dispatch.seq,
                                                                   "error": str(exc)})  # fmt: skip
