@@ -23,10 +23,12 @@ from welcomebot.app.channel_limit import ChannelTurns
 from welcomebot.app.model import ChannelProblem, Join, Outcome
 from welcomebot.app.pipeline import Pipeline
 from welcomebot.app.ports import CardFile, ChannelBroken
-from welcomebot.errors import ConfigError
+from welcomebot.errors import ConfigError, WelcomeBotError
 from welcomebot.gateway.manager import ShardManager
 from welcomebot.gateway.protocol import Dispatch
 from welcomebot.gateway.shard import ShardConfig
+from welcomebot.ops.health import ShardHealth, readiness
+from welcomebot.ops.metrics import Metrics
 from welcomebot.render import AvatarFetcher, Renderer
 from welcomebot.rest.api import DiscordApi
 from welcomebot.rest.client import File, RestClient
@@ -131,6 +133,25 @@ def _content_type(filename: str) -> str:
     )
 
 
+class _Fanout:
+    """One Observer feeding several (the run's counters and the Prometheus metrics)."""
+
+    def __init__(self, *observers: Counters | Metrics) -> None:
+        self._observers = observers
+
+    def welcomed(self, outcome: Outcome, count: int = 1) -> None:
+        for o in self._observers:
+            o.welcomed(outcome, count)
+
+    def join_to_post(self, seconds: float) -> None:
+        for o in self._observers:
+            o.join_to_post(seconds)
+
+    def rendered(self, seconds: float) -> None:
+        for o in self._observers:
+            o.rendered(seconds)
+
+
 @dataclass
 class RunningBot:
     pipeline: Pipeline
@@ -138,7 +159,20 @@ class RunningBot:
     rest: RestClient
     counters: Counters
     configs: CachedConfigs
+    store: Store
     stopped: trio.Event = field(default_factory=trio.Event)
+    draining: bool = False
+
+    async def ready(self) -> tuple[bool, list[str]]:
+        """For /readyz: every shard connected (a silent connection is reconnected), store reachable."""
+        try:
+            with trio.fail_after(2):
+                await self.store.get_meta("schema")
+            store_ok = True
+        except (trio.TooSlowError, WelcomeBotError):
+            store_ok = False
+        shards = [ShardHealth(i, h.connected, None, None) for i, h in sorted(self.manager.handles.items())]
+        return readiness(shards, store_ok, self.draining, trio.current_time())
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -157,6 +191,7 @@ async def run_bot(
     options: BotOptions | None = None,
     stop: trio.Event | None = None,
     renderer: Renderer | None = None,
+    metrics: Metrics | None = None,
     task_status: trio.TaskStatus[RunningBot] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the bot until ``stop`` is set (then drain and return) or a fatal error is raised."""
@@ -167,16 +202,18 @@ async def run_bot(
     rest = RestClient(settings.token, api_base=settings.api_base)
     api = DiscordApi(rest)
     counters = Counters()
+    observer = _Fanout(counters) if metrics is None else _Fanout(counters, metrics)
     configs = CachedConfigs(store)
     welcome_log = StoreWelcomeLog(store, options.owner)
     cards_renderer = renderer if renderer is not None else await trio.to_thread.run_sync(Renderer)
     async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as cdn_http:
+        pool = ThreadPoolActor(options.render_threads, max_queued=256)
         cards = RenderedCards(
             cards_renderer,
             AvatarFetcher(cdn_http),
             cdn_base=settings.cdn_base,
-            pool=ThreadPoolActor(options.render_threads, max_queued=256),
-            on_render=counters.rendered,
+            pool=pool,
+            on_render=observer.rendered,
         )
         pipeline = Pipeline(
             configs=configs,
@@ -199,7 +236,9 @@ async def run_bot(
             shard_count=options.shard_count,
             rng=random.Random(),
         )
-        running = RunningBot(pipeline, manager, rest, counters, configs)
+        running = RunningBot(pipeline, manager, rest, counters, configs, store)
+        if metrics is not None:
+            _pull_gauges(metrics, running, pool)
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(pipeline.run)
@@ -210,6 +249,7 @@ async def run_bot(
                     gateway.start_soon(pipeline.feed, receive, manager.handles)
                     task_status.started(running)
                     await stop.wait()
+                    running.draining = True
                     # Intake first: dispatches not yet routed were neither claimed nor checkpointed, so the
                     # next start RESUMEs before them and gets them again.
                     log.info("stopping: no new events; finishing in-flight welcomes")
@@ -223,6 +263,35 @@ async def run_bot(
             with trio.CancelScope(shield=True):
                 await rest.aclose()
         running.stopped.set()
+
+
+def _pull_gauges(metrics: Metrics, bot: RunningBot, pool: ThreadPoolActor) -> None:
+    metrics.gauge("welcomebot_guild_actors", "Guild actors alive.", lambda: bot.pipeline.actor_count)
+    metrics.gauge(
+        "welcomebot_mailbox_depth_max", "Deepest guild inbox.", lambda: max(bot.pipeline.mailbox_depths(), default=0)
+    )
+    metrics.gauge(
+        "welcomebot_mailbox_depth_total", "Joins waiting in guild inboxes.", lambda: sum(bot.pipeline.mailbox_depths())
+    )
+    metrics.gauge("welcomebot_render_queue", "Renders waiting for a pool thread.", lambda: pool.stats()["queued"])
+    metrics.gauge(
+        "welcomebot_config_cache_hit_ratio",
+        "Guild config cache hits / lookups.",
+        lambda: bot.configs.hits / max(1, bot.configs.hits + bot.configs.misses),
+    )
+    metrics.gauge(
+        "welcomebot_rest_429_seen",
+        "429 answers seen since start (all scopes).",
+        lambda: sum(bot.rest.limits.rate_limited.values()),
+    )
+    metrics.gauge(
+        "welcomebot_gateway_resumes_seen", "Gateway sessions resumed since start.", lambda: bot.manager.resumes
+    )
+    metrics.gauge(
+        "welcomebot_gateway_connected_shards",
+        "Shards connected now.",
+        lambda: sum(h.connected for h in bot.manager.handles.values()),
+    )
 
 
 async def _renew_claims(welcome_log: StoreWelcomeLog) -> None:

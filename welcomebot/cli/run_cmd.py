@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+from functools import partial
 
 import trio
 
@@ -10,10 +12,14 @@ from welcomebot.app.service import BotOptions, run_bot
 from welcomebot.cli._run_util import first_error, stop_on_signals
 from welcomebot.cli._types import Subparsers
 from welcomebot.gateway.sharding import parse_shard_range
+from welcomebot.ops.metrics import Metrics
+from welcomebot.ops.server import serve_ops
 from welcomebot.settings import Settings
 from welcomebot.store.open import open_store
 
 __all__ = ["register"]
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: Subparsers) -> None:
@@ -50,10 +56,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _main(settings: Settings, options: BotOptions) -> None:
     stop = trio.Event()
+    metrics = Metrics()
     try:
-        async with trio.open_nursery() as nursery, open_store(settings.database_url) as store:
+        async with open_store(settings.database_url) as store, trio.open_nursery() as nursery:
             nursery.start_soon(stop_on_signals, stop, nursery.cancel_scope)
-            await run_bot(settings, store, options=options, stop=stop)
+            bot = await nursery.start(partial(run_bot, settings, store, options=options, stop=stop, metrics=metrics))
+            addr = settings.http_addr
+            port = await nursery.start(serve_ops, addr.host, addr.port, metrics, bot.ready)
+            log.info("health and metrics served", extra={"url": f"http://{addr.host}:{port}/metrics"})
+            await bot.stopped.wait()
             nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:
         error = first_error(group)

@@ -11,10 +11,10 @@ import trio
 from welcomebot.emulator.cdn import Cdn
 from welcomebot.emulator.control import Control
 from welcomebot.emulator.gateway import GatewayServer
-from welcomebot.emulator.http import Request, Response, serve_http
 from welcomebot.emulator.ratelimits import RateLimiter
 from welcomebot.emulator.rest import RestApi
 from welcomebot.emulator.world import World
+from welcomebot.httpserver import Request, Response, serve_http
 
 __all__ = ["Emulator", "EmulatorConfig", "EmulatorInfo", "serve_emulator"]
 

@@ -14,8 +14,8 @@ from functools import lru_cache
 import trio
 from PIL import Image, ImageDraw
 
-from welcomebot.emulator.http import Request, Response
 from welcomebot.emulator.world import World
+from welcomebot.httpserver import Request, Response
 
 __all__ = ["Cdn"]
 

@@ -14,9 +14,9 @@ import msgspec
 import trio
 
 from welcomebot.emulator.gateway import GUILD_MEMBERS, GatewayServer
-from welcomebot.emulator.http import Request, Response
 from welcomebot.emulator.rest import Interaction, RestApi
 from welcomebot.emulator.world import Attachment, Member, Message, Overwrite, World, attachment_json, iso
+from welcomebot.httpserver import Request, Response
 
 if TYPE_CHECKING:
     from welcomebot.emulator.cdn import Cdn

@@ -16,7 +16,6 @@ import msgspec
 import trio
 from PIL import Image
 
-from welcomebot.emulator.http import Request, Response
 from welcomebot.emulator.multipart import MultipartError, parse_multipart
 from welcomebot.emulator.ratelimits import BucketSpec, RateLimiter
 from welcomebot.emulator.world import (
@@ -29,6 +28,7 @@ from welcomebot.emulator.world import (
     iso,
     permissions_for,
 )
+from welcomebot.httpserver import Request, Response
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 
@@ -42,13 +43,27 @@ def test_rejected_token_exits_2_with_one_clear_line(emulator, tmp_path):
     assert token not in result.stderr + result.stdout
 
 
-def test_sigterm_stops_cleanly_with_exit_0(emulator, tmp_path):
-    with subprocess.Popen([sys.executable, "-m", "welcomebot", "run"], env=_env(emulator, emulator["token"], tmp_path),
+def test_health_endpoints_then_sigterm_stops_cleanly_with_exit_0(emulator, tmp_path):
+    env = _env(emulator, emulator["token"], tmp_path) | {"WELCOMEBOT_HTTP_ADDR": "127.0.0.1:0"}
+    with subprocess.Popen([sys.executable, "-m", "welcomebot", "run"], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:  # fmt: skip
         assert proc.stdout is not None
+        metrics_url = ready = None
         for line in proc.stdout:
-            if json.loads(line).get("event", "").startswith("gateway ready"):
+            record = json.loads(line)
+            if record.get("event") == "health and metrics served":
+                metrics_url = record["url"]
+            if record.get("event", "").startswith("gateway ready"):
+                ready = True
+            if metrics_url and ready:
                 break
+        assert metrics_url is not None
+        base = metrics_url.removesuffix("/metrics")
+        assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
+        assert httpx.get(f"{base}/readyz", timeout=10).json() == {"ready": True, "reasons": []}
+        metrics = httpx.get(metrics_url, timeout=10).text
+        assert "welcomebot_welcomes_total" in metrics
+        assert "welcomebot_gateway_connected_shards 1.0" in metrics
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err

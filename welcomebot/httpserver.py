@@ -1,4 +1,5 @@
-"""A small HTTP/1.1 server on trio and h11: one task per connection, keep-alive, size limits.
+"""A small HTTP/1.1 server on trio and h11 (the emulator and the ops endpoints): one task per connection,
+keep-alive, size limits.
 
 Handlers are plain ``async (Request) -> Response`` functions; the server knows nothing of Discord.
 """

@@ -1,0 +1,1 @@
+"""Operations: Prometheus metrics, readiness, and the /healthz /readyz /metrics server."""
