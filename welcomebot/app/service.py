@@ -279,13 +279,31 @@ def _pull_gauges(metrics: Metrics, bot: RunningBot, pool: ThreadPoolActor) -> No
         "Guild config cache hits / lookups.",
         lambda: bot.configs.hits / max(1, bot.configs.hits + bot.configs.misses),
     )
-    metrics.gauge(
-        "welcomebot_rest_429_seen",
-        "429 answers seen since start (all scopes).",
-        lambda: sum(bot.rest.limits.rate_limited.values()),
+    metrics.counter(
+        "welcomebot_rest_requests",
+        "REST requests by route and status.",
+        ["route", "status"],
+        lambda: {(route, str(status)): n for (route, status), n in bot.rest.requests.items()},
     )
-    metrics.gauge(
-        "welcomebot_gateway_resumes_seen", "Gateway sessions resumed since start.", lambda: bot.manager.resumes
+    metrics.counter(
+        "welcomebot_rest_429",
+        "429 answers by scope.",
+        ["scope"],
+        lambda: {(scope,): n for scope, n in bot.rest.limits.rate_limited.items()},
+    )
+    metrics.counter(
+        "welcomebot_gateway_reconnects",
+        "Ended gateway connections by shard and reason.",
+        ["shard", "reason"],
+        lambda: {
+            (str(i), reason): n for i, handle in bot.manager.handles.items() for reason, n in handle.reconnects.items()
+        },
+    )
+    metrics.counter(
+        "welcomebot_gateway_resumes",
+        "Gateway sessions resumed, by shard.",
+        ["shard"],
+        lambda: {(str(i),): handle.resumes for i, handle in bot.manager.handles.items()},
     )
     metrics.gauge(
         "welcomebot_gateway_connected_shards",

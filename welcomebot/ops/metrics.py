@@ -6,10 +6,10 @@ registered as callbacks read at scrape time, so the actors know nothing of Prome
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from welcomebot import __version__
@@ -24,10 +24,16 @@ _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0
 class _Callbacks(Collector):
     def __init__(self) -> None:
         self.gauges: dict[str, tuple[str, Callable[[], float]]] = {}
+        self.counters: dict[str, tuple[str, list[str], Callable[[], Mapping[tuple[str, ...], float]]]] = {}
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         for name, (doc, read) in self.gauges.items():
             yield GaugeMetricFamily(name, doc, value=read())
+        for name, (doc, labels, read_counts) in self.counters.items():
+            family = CounterMetricFamily(name, doc, labels=labels)
+            for values, count in read_counts().items():
+                family.add_metric(list(values), count)
+            yield family
 
 
 class Metrics:
@@ -41,12 +47,6 @@ class Metrics:
         self._render = Histogram("welcomebot_render_seconds", "Time to render one card in the pool.",
                                  buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0), registry=r)  # fmt: skip
         self._welcomes = Counter("welcomebot_welcomes", "Joins by outcome.", ["outcome"], registry=r)
-        self._rest = Counter("welcomebot_rest_requests", "REST requests by route and status.", ["route", "status"],
-                             registry=r)  # fmt: skip
-        self._rate_limited = Counter("welcomebot_rest_429", "429 answers by scope.", ["scope"], registry=r)
-        self._reconnects = Counter("welcomebot_gateway_reconnects", "Gateway reconnects by shard and reason.",
-                                   ["shard", "reason"], registry=r)  # fmt: skip
-        self._resumes = Counter("welcomebot_gateway_resumes", "Gateway sessions resumed.", ["shard"], registry=r)
         Gauge("welcomebot_build_info", "The running version.", ["version"], registry=r).labels(__version__).set(1)
         for outcome in Outcome:
             self._welcomes.labels(outcome.value)
@@ -64,19 +64,12 @@ class Metrics:
     def rendered(self, seconds: float) -> None:
         self._render.observe(seconds)
 
-    # --- other layers ---------------------------------------------------------------------------------
+    # --- pulled at scrape time -------------------------------------------------------------------------
 
-    def rest_request(self, route: str, status: int, count: int = 1) -> None:
-        self._rest.labels(route, str(status)).inc(count)
-
-    def rate_limited(self, scope: str, count: int = 1) -> None:
-        self._rate_limited.labels(scope).inc(count)
-
-    def reconnect(self, shard: int, reason: str, count: int = 1) -> None:
-        self._reconnects.labels(str(shard), reason).inc(count)
-
-    def resumed(self, shard: int, count: int = 1) -> None:
-        self._resumes.labels(str(shard)).inc(count)
+    def counter(self, name: str, doc: str, labels: list[str],
+                read: Callable[[], Mapping[tuple[str, ...], float]]) -> None:  # fmt: skip
+        """A counter family whose samples the owning layer keeps (REST requests, 429s, reconnects)."""
+        self._callbacks.counters[name] = (doc, labels, read)
 
     def gauge(self, name: str, doc: str, read: Callable[[], float]) -> None:
         """A value read at scrape time (mailbox depth, pool queue, cache hit ratio...)."""

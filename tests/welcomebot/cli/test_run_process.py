@@ -64,6 +64,7 @@ def test_health_endpoints_then_sigterm_stops_cleanly_with_exit_0(emulator, tmp_p
         metrics = httpx.get(metrics_url, timeout=10).text
         assert "welcomebot_welcomes_total" in metrics
         assert "welcomebot_gateway_connected_shards 1.0" in metrics
+        assert 'welcomebot_rest_requests_total{route="GET /gateway/bot",status="200"}' in metrics
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
