@@ -6,7 +6,11 @@ Code logs with the standard library and passes structured fields through ``extra
 
 The JSON line carries ``ts``, ``level``, ``logger``, ``event`` and the fields; ``exc`` holds a formatted
 traceback when there is one. Redaction happens on the finished line, after every field, argument and
-traceback has been rendered, so no path can slip the token past it.
+traceback has been rendered, so no path can slip the token past it. The text format (``--log-format text``)
+prints the same fields as ``key=value``, quoting values that contain spaces.
+
+Field names are an interface (operators build dashboards and alerts on them): :data:`FIELDS` lists the
+stable ones, and the operator guide is checked against it. Reuse these names rather than inventing synonyms.
 """
 
 from __future__ import annotations
@@ -22,9 +26,33 @@ import msgspec
 from welcomebot.secret import Secret
 from welcomebot.settings import LogFormat, LogLevel
 
-__all__ = ["REDACTED", "JsonFormatter", "RedactingFormatter", "TextFormatter", "configure_logging"]
+__all__ = ["FIELDS", "REDACTED", "JsonFormatter", "RedactingFormatter", "TextFormatter", "configure_logging"]
 
 REDACTED = "[REDACTED]"
+
+#: The stable field names of a log line, with what they hold.
+FIELDS: dict[str, str] = {
+    "ts": "UTC time, ISO 8601 with milliseconds",
+    "level": "debug, info, warning or error",
+    "logger": "the module that logged",
+    "event": "what happened, in words (stable text: alert on it)",
+    "guild_id": "the server (snowflake)",
+    "user_id": "the member (snowflake)",
+    "user_ids": "the members of one coalesced welcome message",
+    "channel_id": "the welcome channel",
+    "message_id": "the posted welcome message",
+    "shard": "the gateway shard id",
+    "session_id": "the gateway session",
+    "dispatch": "a gateway event name, e.g. GUILD_MEMBER_ADD",
+    "seq": "a gateway sequence number",
+    "route": "the REST route template, e.g. POST /channels/{channel_id}/messages",
+    "latency_ms": "join to posted welcome, in milliseconds",
+    "outcome": "what became of a join: posted, failed, skipped_... (the welcomebot_welcomes metric's label)",
+    "reason": "why a connection ended or a channel refuses posts",
+    "error": "the error message (never the token, never message contents)",
+    "retry_in_s": "seconds until the next attempt",
+    "exc": "the traceback, for crashes",
+}
 
 # Attributes every LogRecord has; anything else on a record came in through ``extra``.
 _RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
@@ -70,11 +98,18 @@ class JsonFormatter(logging.Formatter):
         return _encoder.encode(line).decode()
 
 
+def _text_value(value: Any) -> str:
+    plain = _jsonable(value)
+    if isinstance(plain, str) and plain and not any(c.isspace() or c in '"=' for c in plain):
+        return plain
+    return _encoder.encode(plain).decode()
+
+
 class TextFormatter(logging.Formatter):
     """``ts level logger: event key=value ...`` for a human at a terminal."""
 
     def format(self, record: logging.LogRecord) -> str:
-        fields = " ".join(f"{k}={_jsonable(v)}" for k, v in _fields(record).items())
+        fields = " ".join(f"{k}={_text_value(v)}" for k, v in _fields(record).items())
         text = f"{_timestamp(record)} {record.levelname:<7} {record.name}: {record.getMessage()}"
         if fields:
             text = f"{text} {fields}"

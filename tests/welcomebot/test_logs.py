@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from welcomebot.logs import REDACTED, configure_logging
+from welcomebot.logs import FIELDS, REDACTED, configure_logging
 from welcomebot.secret import Secret
 
 TOKEN = "MTE5ODc2NTQzMjEwOTg3NjU0Mw.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456789AB"
@@ -83,3 +83,33 @@ def test_text_format_redacts_too():
     assert TOKEN not in out
     assert "guild_id=5" in out
     assert " ERROR " in out
+
+
+def test_text_format_is_readable_key_value():
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = list(root.handlers)
+    try:
+        configure_logging(fmt="text", stream=stream)
+        logging.getLogger("welcomebot.app.guild").info(
+            "welcome posted",
+            extra={"guild_id": 5, "user_ids": [1, 2], "latency_ms": 41.5, "outcome": "posted",
+                   "error": 'channel said "no"', "session_id": None},
+        )  # fmt: skip
+    finally:
+        root.handlers[:] = saved
+        logging.captureWarnings(False)
+    line = stream.getvalue().rstrip("\n")
+    assert "\n" not in line
+    head, _, fields = line.partition(" welcomebot.app.guild: welcome posted ")
+    assert head.endswith(" INFO   ")
+    assert (
+        fields
+        == 'guild_id=5 user_ids=[1,2] latency_ms=41.5 outcome=posted error="channel said \\"no\\"" session_id=null'
+    )
+
+
+def test_documented_fields_are_the_ones_the_json_line_uses(captured):
+    logging.getLogger("x").info("e", extra={"guild_id": 1})
+    (line,) = _lines(captured)
+    assert set(line) <= set(FIELDS)

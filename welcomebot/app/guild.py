@@ -152,19 +152,21 @@ class GuildWelcomer:
                 )
             except ChannelBroken as exc:
                 self._broken = (config.version, str(exc))
+                outcome = Outcome.FAILED_MISSING_CHANNEL if exc.problem.value == "missing" else Outcome.FAILED_FORBIDDEN
                 log.warning(
                     "welcome channel refuses posts; skipping this guild until its config changes",
-                    extra={"guild_id": self.guild_id, "channel_id": channel_id, "reason": str(exc)},
-                )
-                outcome = Outcome.FAILED_MISSING_CHANNEL if exc.problem.value == "missing" else Outcome.FAILED_FORBIDDEN
+                    extra={"guild_id": self.guild_id, "channel_id": channel_id, "reason": str(exc),
+                           "outcome": outcome.value},
+                )  # fmt: skip
                 await self._finish_unposted(batch, outcome, str(exc))
                 return
             except WelcomeBotError as exc:
                 if delay is None:
                     log.error(
                         "welcome failed after retries",
-                        extra={"guild_id": self.guild_id, "channel_id": channel_id, "error": str(exc)},
-                    )
+                        extra={"guild_id": self.guild_id, "channel_id": channel_id, "error": str(exc),
+                               "outcome": Outcome.FAILED.value},
+                    )  # fmt: skip
                     await self._finish_unposted(batch, Outcome.FAILED, str(exc))
                     return
                 log.warning(
@@ -200,6 +202,7 @@ class GuildWelcomer:
                 "guild_id": self.guild_id,
                 "user_ids": [j.user_id for j in batch],
                 "message_id": message_id,
+                "outcome": Outcome.POSTED.value,
                 "latency_ms": round(max(latencies) * 1000, 1) if latencies else None,
             },
         )

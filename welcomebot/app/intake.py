@@ -25,7 +25,7 @@ def to_router_event(dispatch: Dispatch, received_at: float) -> Event | ev.Intera
         # The shard already decoded the events it knows; decode here only what arrives undecoded.
         event = dispatch.event if dispatch.event is not None else ev.decode_event(dispatch.name, dispatch.data)
     except msgspec.DecodeError as exc:
-        log.warning("skipping a malformed gateway event", extra={"event": dispatch.name, "seq": dispatch.seq,
+        log.warning("skipping a malformed gateway event", extra={"dispatch": dispatch.name, "seq": dispatch.seq,
                                                                   "error": str(exc)})  # fmt: skip
         return None
     match event:

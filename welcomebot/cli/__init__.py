@@ -14,6 +14,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+import msgspec
+
 from welcomebot import __version__
 from welcomebot.cli import config_cmd, emulator_cmd, render_cmd, run_cmd, sandbox_cmd
 from welcomebot.cli._types import Handler, Subparsers
@@ -44,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMANDS:
         module.register(sub)
+    for command in sub.choices.values():
+        command.add_argument(
+            "--log-format",
+            choices=("json", "text"),
+            default=None,
+            help="json (one object per line, the default) or text (for a human); overrides WELCOMEBOT_LOG_FORMAT",
+        )
     return parser
 
 
@@ -53,9 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         settings = load_settings()
+        if args.log_format is not None:
+            settings = msgspec.structs.replace(settings, log_format=args.log_format)
         configure_logging(
             level=settings.log_level,
-            fmt=getattr(args, "log_format", None) or settings.log_format,
+            fmt=settings.log_format,
             secrets=[settings.token] if settings.token is not None else [],
         )
         return handler(args, settings)

@@ -63,3 +63,20 @@ def test_version():
 @pytest.mark.parametrize("args", [(), ("no-such-command",)])
 def test_usage_errors_exit_2(args):
     assert _run(*args).returncode == 2
+
+
+def test_log_format_flag_overrides_the_environment():
+    result = _run("config", "--log-format", "text", env={"WELCOMEBOT_LOG_FORMAT": "json"})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["log_format"] == "text"
+    assert json.loads(_run("config", env={"WELCOMEBOT_LOG_FORMAT": "text"}).stdout)["log_format"] == "text"
+    bad = _run("config", "--log-format", "xml")
+    assert bad.returncode == 2
+    assert "--log-format" in bad.stderr
+
+
+def test_every_command_takes_log_format():
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, command in sub.choices.items():
+        assert "--log-format" in command.format_help(), name
