@@ -8,13 +8,25 @@ claimed again; a claim held by a live lease is left alone; an expired lease may 
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 import msgspec
 
 from welcomebot.gateway.protocol import SavedSession
+from welcomebot.store.dump import DUMP_TABLES
 
-__all__ = ["ClaimResult", "GuildConfig", "SavedSession", "Store", "WelcomeKey"]
+__all__ = [
+    "ASSET_PREFIX",
+    "DUMP_TABLES",
+    "AssetRecord",
+    "ClaimResult",
+    "GuildConfig",
+    "SavedSession",
+    "Store",
+    "WelcomeKey",
+    "asset_hashes",
+]
 
 DEFAULT_TEMPLATE = "Welcome to {server}, {user}! You are member #{count}."
 
@@ -43,6 +55,37 @@ class ClaimResult(enum.Enum):
     HELD = "held"  # claimed under a live lease (another process, or in flight here): drop
 
 
+#: A reference to a stored asset, wherever a config holds one: ``"asset:" + sha256 hex of the stored bytes``.
+ASSET_PREFIX = "asset:"
+
+
+class AssetRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A stored asset's row; the bytes live in the asset directory under their hash."""
+
+    content_hash: str
+    media_type: str
+    size: int
+    width: int
+    height: int
+    owner_guild: int
+    created_at: float
+
+
+def asset_hashes(values: Iterable[Any]) -> set[str]:
+    """The hashes of every ``asset:<sha256>`` string inside ``values`` (searched through lists and dicts)."""
+    found: set[str] = set()
+    stack = list(values)
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str) and value.startswith(ASSET_PREFIX):
+            found.add(value[len(ASSET_PREFIX) :])
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return found
+
+
 class Store(Protocol):
     async def close(self) -> None: ...
 
@@ -67,3 +110,18 @@ class Store(Protocol):
 
     async def get_meta(self, key: str) -> str | None: ...
     async def set_meta(self, key: str, value: str) -> None: ...
+
+    # Assets (welcomebot.store.assets keeps the bytes; the rows say who uploaded what, and count quotas).
+    async def put_asset(self, record: AssetRecord) -> bool: ...  # False: that hash was stored already (kept)
+    async def get_asset(self, content_hash: str) -> AssetRecord | None: ...
+    async def delete_asset(self, content_hash: str) -> None: ...
+    async def list_assets(self) -> list[AssetRecord]: ...
+    async def asset_usage(self, guild_id: int) -> int: ...  # bytes of the assets the guild uploaded
+    async def total_asset_usage(self) -> int: ...
+    async def referenced_assets(self) -> set[str]: ...  # asset_hashes() of every guild config's ref and options
+
+    # Logical dump (welcomebot.store.dump): one consistent snapshot of every table in DUMP_TABLES, and a
+    # restore that is all-or-nothing and refuses (StoreNotEmpty) unless those tables are empty.
+    async def export_rows(self) -> dict[str, list[dict[str, Any]]]: ...
+    async def import_rows(self, dump: Mapping[str, list[dict[str, Any]]]) -> None: ...
+    async def is_empty(self) -> bool: ...

@@ -8,7 +8,7 @@ welcome log and configs need, at a fraction of FULL's fsyncs.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,8 +16,9 @@ import msgspec
 import trio
 
 from welcomebot.gateway.protocol import SavedSession
-from welcomebot.store.api import ClaimResult, GuildConfig, WelcomeKey
-from welcomebot.store.errors import StoreUnavailable
+from welcomebot.store.api import AssetRecord, ClaimResult, GuildConfig, WelcomeKey, asset_hashes
+from welcomebot.store.dump import DUMP_TABLES, JSON_COLUMNS, columns, normalize_rows, row_values, validate_dump
+from welcomebot.store.errors import StoreNotEmpty, StoreUnavailable
 from welcomebot.store.migrations import apply_migrations
 
 __all__ = ["SqliteStore"]
@@ -248,3 +249,111 @@ class SqliteStore:
                 (key, value),
             )
         )
+
+    # --- assets -------------------------------------------------------------------------------------
+
+    async def put_asset(self, record: AssetRecord) -> bool:
+        values = row_values("background_asset", msgspec.structs.asdict(record))
+        return bool(
+            await self._run(
+                lambda c: (
+                    c.execute(
+                        f"INSERT INTO background_asset ({', '.join(columns('background_asset'))})"  # noqa: S608
+                        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        values,
+                    ).rowcount
+                )
+            )
+        )
+
+    async def get_asset(self, content_hash: str) -> AssetRecord | None:
+        rows = await self._assets("WHERE content_hash = ?", (content_hash,))
+        return rows[0] if rows else None
+
+    async def list_assets(self) -> list[AssetRecord]:
+        return await self._assets("ORDER BY created_at, content_hash", ())
+
+    async def _assets(self, where: str, params: tuple[Any, ...]) -> list[AssetRecord]:
+        cols = columns("background_asset")
+        rows = await self._run(
+            lambda c: c.execute(f"SELECT {', '.join(cols)} FROM background_asset {where}", params).fetchall()  # noqa: S608
+        )
+        return [AssetRecord(**dict(zip(cols, r, strict=True))) for r in rows]
+
+    async def delete_asset(self, content_hash: str) -> None:
+        await self._run(lambda c: c.execute("DELETE FROM background_asset WHERE content_hash = ?", (content_hash,)))
+
+    async def asset_usage(self, guild_id: int) -> int:
+        row = await self._run(
+            lambda c: c.execute(
+                "SELECT COALESCE(SUM(size), 0) FROM background_asset WHERE owner_guild = ?", (guild_id,)
+            ).fetchone()
+        )
+        return int(row[0])
+
+    async def total_asset_usage(self) -> int:
+        row = await self._run(lambda c: c.execute("SELECT COALESCE(SUM(size), 0) FROM background_asset").fetchone())
+        return int(row[0])
+
+    async def referenced_assets(self) -> set[str]:
+        rows = await self._run(lambda c: c.execute("SELECT background_ref, options FROM guild_config").fetchall())
+        return asset_hashes(v for ref, options in rows for v in (ref, msgspec.json.decode(options)))
+
+    # --- logical dump -------------------------------------------------------------------------------
+
+    async def export_rows(self) -> dict[str, list[dict[str, Any]]]:
+        def q(c: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
+            # One read transaction: WAL gives it a snapshot, so the tables agree with each other.
+            c.execute("BEGIN")
+            try:
+                return {table: _read_table(c, table) for table in DUMP_TABLES}
+            finally:
+                c.execute("COMMIT")
+
+        raw = await self._run(q)
+        return {table: normalize_rows(table, rows) for table, rows in raw.items()}
+
+    async def import_rows(self, dump: Mapping[str, list[dict[str, Any]]]) -> None:
+        checked = validate_dump(dump)
+
+        def q(c: sqlite3.Connection) -> None:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                counts = _counts(c)
+                if any(counts.values()):
+                    raise StoreNotEmpty(counts)
+                for table, rows in checked.items():
+                    cols = columns(table)
+                    c.executemany(
+                        f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",  # noqa: S608
+                        [_to_sqlite(table, row) for row in rows],
+                    )
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+        await self._run(q)
+
+    async def is_empty(self) -> bool:
+        return not any((await self._run(_counts)).values())
+
+
+def _read_table(c: sqlite3.Connection, table: str) -> list[dict[str, Any]]:
+    cols = columns(table)
+    rows = [dict(zip(cols, r, strict=True)) for r in c.execute(f"SELECT {', '.join(cols)} FROM {table}")]  # noqa: S608
+    for table_name, column in JSON_COLUMNS:
+        if table_name == table:
+            for row in rows:
+                row[column] = msgspec.json.decode(row[column])
+    return rows
+
+
+def _to_sqlite(table: str, row: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(
+        msgspec.json.encode(row[col]).decode() if (table, col) in JSON_COLUMNS else row[col] for col in columns(table)
+    )
+
+
+def _counts(c: sqlite3.Connection) -> dict[str, int]:
+    return {t: int(c.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in DUMP_TABLES}  # noqa: S608

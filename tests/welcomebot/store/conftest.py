@@ -8,8 +8,27 @@ from welcomebot.store.sqlite import SqliteStore
 
 
 @pytest.fixture(params=["sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """Each backend, fresh and migrated. (The PostgreSQL backend joins this list when it lands.)"""
-    s = await SqliteStore.open(tmp_path / "db" / "welcomebot.sqlite3")
+def backend(request: pytest.FixtureRequest) -> str:
+    """The backend under test. (The PostgreSQL backend joins this list when it lands.)"""
+    return str(request.param)
+
+
+async def _open(backend: str, folder: Path) -> Store:
+    assert backend == "sqlite"
+    return await SqliteStore.open(folder / "welcomebot.sqlite3")
+
+
+@pytest.fixture
+async def store(backend: str, tmp_path: Path) -> AsyncIterator[Store]:
+    """Each backend, fresh and migrated."""
+    s = await _open(backend, tmp_path / "db")
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+async def other_store(backend: str, tmp_path: Path) -> AsyncIterator[Store]:
+    """A second fresh store of the same backend (a restore target)."""
+    s = await _open(backend, tmp_path / "other")
     yield s
     await s.close()

@@ -1,0 +1,144 @@
+"""The logical dump of our tables: one typed row Struct per table, the same JSON for every backend.
+
+A backup holds ``{table: [row, ...]}`` for the tables in :data:`DUMP_TABLES`. Each backend reads its own
+column types (SQLite's 0/1 integers and JSON text, PostgreSQL's booleans and JSONB) and passes the rows
+through :func:`normalize_rows`, so an SQLite dump and a PostgreSQL dump of the same data are the same bytes,
+and either restores into the other. Adding a column to a table means adding it here (a test compares these
+Structs with the migrated schema) and bumping the backup format version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from welcomebot.store.errors import DumpInvalid
+
+__all__ = [
+    "DUMP_TABLES",
+    "JSON_COLUMNS",
+    "KEYS",
+    "ROW_TYPES",
+    "columns",
+    "normalize_rows",
+    "row_values",
+    "validate_dump",
+]
+
+
+class _Row(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class GuildConfigRow(_Row):
+    guild_id: int
+    welcome_channel_id: int | None
+    background_ref: str | None
+    message_template: str
+    enabled: bool
+    options: dict[str, Any]
+    channel_problem: str | None
+    updated_at: float
+
+
+class BackgroundAssetRow(_Row):
+    content_hash: str
+    media_type: str
+    size: int
+    width: int
+    height: int
+    owner_guild: int
+    created_at: float
+
+
+class WelcomeLogRow(_Row):
+    guild_id: int
+    user_id: int
+    joined_at: str
+    status: str
+    owner: str
+    lease_until: float
+    attempts: int
+    message_id: int | None
+    latency_ms: float | None
+    reason: str | None
+    created_at: float
+    updated_at: float
+    nonce: str | None
+
+
+class GatewaySessionRow(_Row):
+    shard_id: int
+    session_id: str
+    seq: int
+    resume_url: str
+    updated_at: float
+
+
+class MetaRow(_Row):
+    key: str
+    value: str
+
+
+#: Table name → row type, in restore order.
+ROW_TYPES: dict[str, type[_Row]] = {
+    "guild_config": GuildConfigRow,
+    "background_asset": BackgroundAssetRow,
+    "welcome_log": WelcomeLogRow,
+    "gateway_session": GatewaySessionRow,
+    "meta": MetaRow,
+}
+DUMP_TABLES: tuple[str, ...] = tuple(ROW_TYPES)
+#: Each table's primary key: dumps list rows in its order, so equal data gives equal bytes on every backend.
+KEYS: dict[str, tuple[str, ...]] = {
+    "guild_config": ("guild_id",),
+    "background_asset": ("content_hash",),
+    "welcome_log": ("guild_id", "user_id", "joined_at"),
+    "gateway_session": ("shard_id",),
+    "meta": ("key",),
+}
+#: Columns holding a JSON object (TEXT in SQLite, JSONB in PostgreSQL).
+JSON_COLUMNS: frozenset[tuple[str, str]] = frozenset({("guild_config", "options")})
+
+
+def columns(table: str) -> tuple[str, ...]:
+    """The dumped columns of ``table``, in order."""
+    return tuple(f.name for f in msgspec.structs.fields(ROW_TYPES[table]))
+
+
+def normalize_rows(table: str, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A backend's raw rows (JSON columns already decoded) as the dump's JSON-safe dicts, in key order."""
+    row_type = ROW_TYPES[table]
+    typed = [msgspec.structs.asdict(msgspec.convert(row, row_type, strict=False)) for row in rows]
+    for table_name, column in JSON_COLUMNS:
+        if table_name == table:
+            for row in typed:  # JSONB keeps no key order: sort keys so every backend dumps the same bytes
+                row[column] = msgspec.json.decode(msgspec.json.encode(row[column], order="sorted"))
+    return sorted(typed, key=lambda row: tuple(row[k] for k in KEYS[table]))
+
+
+def validate_dump(dump: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Check a dump read from a backup: exactly our tables, every row complete and well typed."""
+    if not isinstance(dump, Mapping) or set(dump) != set(DUMP_TABLES):
+        found = sorted(dump) if isinstance(dump, Mapping) else type(dump).__name__
+        raise DumpInvalid(f"the dump must hold exactly the tables {list(DUMP_TABLES)}, found {found}")
+    checked: dict[str, list[dict[str, Any]]] = {}
+    for table in DUMP_TABLES:
+        rows = dump[table]
+        if not isinstance(rows, list):
+            raise DumpInvalid(f"table {table}: expected a list of rows, found {type(rows).__name__}")
+        checked[table] = []
+        for i, row in enumerate(rows):
+            try:
+                typed = msgspec.convert(row, ROW_TYPES[table])
+            except msgspec.ValidationError as exc:
+                raise DumpInvalid(f"table {table}, row {i}: {exc}") from None
+            checked[table].append(msgspec.structs.asdict(typed))
+    return checked
+
+
+def row_values(table: str, row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A validated row's values in column order (JSON columns still as Python objects)."""
+    return tuple(row[name] for name in columns(table))
