@@ -1,5 +1,5 @@
-"""Safe per-guild card templates: ``"Welcome to {server}"`` with the placeholders ``{user}``, ``{server}``,
-``{count}`` and nothing else.
+"""Safe per-guild templates: card lines (``"Welcome to {server}"`` with ``{user}``, ``{server}``, ``{count}``)
+and messages (the wider :data:`MESSAGE_PLACEHOLDERS`), through one parser.
 
 Admins type templates, so they are parsed into literal and placeholder tokens here and never handed to
 ``str.format`` (which would evaluate ``{0.__class__}`` attribute access and ``{x:>999999}`` format specs).
@@ -8,15 +8,31 @@ Admins type templates, so they are parsed into literal and placeholder tokens he
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from welcomebot.render.errors import TemplateError
 
-__all__ = ["MAX_TEMPLATE_LENGTH", "PLACEHOLDERS", "Placeholder", "Template", "parse_template"]
+__all__ = [
+    "MAX_MESSAGE_TEMPLATE_LENGTH",
+    "MAX_TEMPLATE_LENGTH",
+    "MESSAGE_PLACEHOLDERS",
+    "PLACEHOLDERS",
+    "Placeholder",
+    "Template",
+    "ordinal",
+    "parse_template",
+]
 
+#: What a card line may use.
 PLACEHOLDERS: Final = frozenset({"user", "server", "count"})
 MAX_TEMPLATE_LENGTH: Final = 200
+#: What a welcome, goodbye or DM message may use: ``{user}``/``{mention}`` ping the member, ``{name}`` is the
+#: display name, ``{ordinal}`` is "1,234th", ``{age}`` the account's age ("3 days").
+MESSAGE_PLACEHOLDERS: Final = frozenset({"user", "mention", "name", "username", "server", "count", "ordinal", "age"})
+#: Discord's limit for a message's content and an embed's description.
+MAX_MESSAGE_TEMPLATE_LENGTH: Final = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,14 +48,28 @@ class Template:
     tokens: tuple[str | Placeholder, ...]
 
     def render(self, *, user: str, server: str, count: int) -> str:
-        values = {"user": user, "server": server, "count": f"{count:,}"}
+        return self.fill({"user": user, "server": server, "count": f"{count:,}"})
+
+    def fill(self, values: Mapping[str, str]) -> str:
+        """Substitute ``values`` (one per placeholder the template uses); values are never re-parsed."""
         return "".join(t if isinstance(t, str) else values[t.name] for t in self.tokens)
 
 
-def parse_template(source: str) -> Template:
-    """Parse one template line; raises :class:`TemplateError` pointing at the first bad character."""
-    if len(source) > MAX_TEMPLATE_LENGTH:
-        raise TemplateError(f"template is longer than {MAX_TEMPLATE_LENGTH} characters", source, MAX_TEMPLATE_LENGTH)
+def ordinal(n: int) -> str:
+    """``1,234th``, ``21st``, ``112th``: English ordinals with thousands separators."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n:,}{suffix}"
+
+
+def parse_template(
+    source: str, *, placeholders: frozenset[str] = PLACEHOLDERS, max_length: int = MAX_TEMPLATE_LENGTH
+) -> Template:
+    """Parse one template; raises :class:`TemplateError` pointing at the first bad character.
+
+    Card lines use the defaults; messages pass :data:`MESSAGE_PLACEHOLDERS` and their own length limit.
+    """
+    if len(source) > max_length:
+        raise TemplateError(f"template is longer than {max_length} characters", source, max_length)
     tokens: list[str | Placeholder] = []
     literal: list[str] = []
     i = 0
@@ -55,8 +85,8 @@ def parse_template(source: str) -> Template:
             if end == -1:
                 raise TemplateError("unclosed '{' (write '{{' for a literal brace)", source, i)
             name = source[i + 1 : end]
-            if name not in PLACEHOLDERS:
-                allowed = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS))
+            if name not in placeholders:
+                allowed = ", ".join("{" + p + "}" for p in sorted(placeholders))
                 raise TemplateError(f"unknown placeholder {{{name}}} (allowed: {allowed})", source, i)
             if literal:
                 tokens.append("".join(literal))

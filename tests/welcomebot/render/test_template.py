@@ -74,3 +74,16 @@ def test_any_input_parses_or_raises_template_error(source):
     # Rendering only substitutes: stripping the placeholders' values leaves no brace pairs unescaped.
     assert "{user}" not in out.replace("{{", "")
     assert all(isinstance(tok, str) or tok.name in {"user", "server", "count"} for tok in t.tokens)
+
+
+def test_message_vocabulary_and_limit_through_the_same_parser():
+    from welcomebot.render.template import MESSAGE_PLACEHOLDERS
+
+    t = parse_template("{mention} is our {ordinal} ({age})", placeholders=MESSAGE_PLACEHOLDERS, max_length=2000)
+    assert t.fill({"mention": "<@1>", "ordinal": "3rd", "age": "1 day"}) == "<@1> is our 3rd (1 day)"
+    with pytest.raises(TemplateError, match=r"allowed: .*ordinal"):
+        parse_template("{nope}", placeholders=MESSAGE_PLACEHOLDERS)
+    with pytest.raises(TemplateError, match="unknown placeholder"):
+        parse_template("{ordinal}")  # not a card placeholder
+    with pytest.raises(TemplateError, match="longer than 5"):
+        parse_template("abcdef", max_length=5)
