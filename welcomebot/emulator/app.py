@@ -10,7 +10,7 @@ import trio
 
 from welcomebot.emulator.cdn import Cdn
 from welcomebot.emulator.control import Control
-from welcomebot.emulator.gateway import GatewayServer
+from welcomebot.emulator.gateway import GUILD_MEMBERS, GatewayServer
 from welcomebot.emulator.ratelimits import RateLimiter
 from welcomebot.emulator.rest import RestApi
 from welcomebot.emulator.world import World
@@ -62,6 +62,10 @@ class Emulator:
         )
         self.cdn = Cdn(self.world)
         self.rest = RestApi(self.world, self.limiter, cdn_base="", gateway_url=lambda: self.gateway.url)
+        self.rest.on_member_update = lambda guild, member: self.gateway.dispatch(
+            "GUILD_MEMBER_UPDATE", {**member.to_json(), "guild_id": str(guild.id)}, guild_id=guild.id,
+            intent=GUILD_MEMBERS,
+        )  # fmt: skip
         self.control = Control(self.world, self.rest, self.gateway, self.cdn, {})
         self.info: EmulatorInfo | None = None
 

@@ -15,7 +15,7 @@ import trio
 
 from welcomebot.emulator.gateway import GUILD_MEMBERS, GatewayServer
 from welcomebot.emulator.rest import Interaction, RestApi
-from welcomebot.emulator.world import Attachment, Member, Message, Overwrite, World, attachment_json, iso
+from welcomebot.emulator.world import Attachment, Member, Message, Overwrite, Role, World, attachment_json, iso
 from welcomebot.httpserver import Request, Response
 
 if TYPE_CHECKING:
@@ -97,6 +97,27 @@ class Control:
                 return 200, [self._message(m) for m in self.world.messages.get(channel_id, [])]
             case "POST", ["guilds", gid, "members"]:
                 return 201, self._join(self._guild(gid), body)
+            case "GET", ["guilds", gid, "members", uid]:
+                found = self._guild(gid).members.get(int(uid))
+                if found is None:
+                    raise ControlError(404, "no such member")
+                return 200, found.to_json()
+            case "POST", ["guilds", gid, "roles"]:
+                guild = self._guild(gid)
+                role = Role(self.world.ids.next(), str(body.get("name", "role")), int(body.get("permissions", 0)),
+                            int(body.get("position", 1)))  # fmt: skip
+                guild.roles[role.id] = role
+                return 201, role.to_json()
+            case "PATCH", ["guilds", gid, "roles", rid]:
+                role = self._guild(gid).roles.get(int(rid))
+                if role is None:
+                    raise ControlError(404, f"no role {rid}")
+                role.permissions = int(body.get("permissions", role.permissions))
+                role.position = int(body.get("position", role.position))
+                return 200, role.to_json()
+            case "GET", ["users", uid, "dms"]:
+                dm = self.world.dm_channels.get(int(uid))
+                return 200, [] if dm is None else [self._message(m) for m in self.world.messages[dm.id]]
             case "PATCH", ["guilds", gid, "members", uid]:
                 return 200, self._update(self._guild(gid), int(uid), body)
             case "DELETE", ["guilds", gid, "members", uid]:
@@ -151,7 +172,10 @@ class Control:
         return channel
 
     def _guild_summary(self, guild: Any) -> dict[str, Any]:
+        bot = guild.members.get(self.world.bot.id)
         return {
+            "roles": [{"id": str(r.id), "name": r.name, "position": r.position} for r in guild.roles.values()],
+            "bot_role_ids": [] if bot is None else [str(r) for r in bot.roles],
             "id": str(guild.id),
             "name": guild.name,
             "member_count": len(guild.members),
@@ -160,12 +184,25 @@ class Control:
         }
 
     def _join(self, guild: Any, body: dict[str, Any]) -> dict[str, Any]:
-        user = self.world.new_user(
-            username=body.get("username"),
-            global_name=body.get("global_name"),
-            avatar=body.get("avatar", "random"),
-        )
-        user.bot = bool(body.get("bot", False))
+        """A member joins: a new user, or ``user_id`` coming back; ``account_age_s`` backdates a new account,
+        ``dms_closed`` makes their privacy settings refuse DMs from the bot (error 50007)."""
+        if "user_id" in body:
+            user = self.world.users[int(body["user_id"])]
+            if user.id in guild.members:
+                raise ControlError(409, "already a member")
+        else:
+            created = None
+            if "account_age_s" in body:
+                created = self.world.now_ms(trio.current_time()) - int(float(body["account_age_s"]) * 1000)
+            user = self.world.new_user(
+                username=body.get("username"),
+                global_name=body.get("global_name"),
+                avatar=body.get("avatar", "random"),
+                created_ms=created,
+            )
+            user.bot = bool(body.get("bot", False))
+        if body.get("dms_closed"):
+            self.world.closed_dms.add(user.id)
         joined_at = iso(self.world.now_ms(trio.current_time()))
         member = Member(user, joined_at, pending=bool(body.get("pending", False)))
         guild.members[user.id] = member

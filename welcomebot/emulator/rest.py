@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,9 +21,12 @@ from welcomebot.emulator.multipart import MultipartError, parse_multipart
 from welcomebot.emulator.ratelimits import BucketSpec, RateLimiter
 from welcomebot.emulator.world import (
     ATTACH_FILES,
+    MANAGE_ROLES,
     SEND_MESSAGES,
     VIEW_CHANNEL,
     Attachment,
+    Guild,
+    Member,
     Message,
     World,
     iso,
@@ -31,7 +35,7 @@ from welcomebot.emulator.world import (
 from welcomebot.httpserver import Request, Response
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable
 
 __all__ = ["ApiError", "Faults", "RestApi"]
 
@@ -41,6 +45,7 @@ _decode = msgspec.json.decode
 MESSAGE_BUCKET = BucketSpec("POST /channels/{channel_id}/messages", 5, 5.0)
 DEFAULT_BUCKET = BucketSpec("default", 50, 1.0)
 MEMBERS_BUCKET = BucketSpec("GET /guilds/{guild_id}/members", 10, 10.0)
+MEMBER_ROLES_BUCKET = BucketSpec("PUT /guilds/{guild_id}/members/{user_id}/roles/{role_id}", 10, 10.0)
 COMMANDS_BUCKET = BucketSpec("PUT /applications/{application_id}/commands", 2, 60.0)
 INTERACTION_BUCKET = BucketSpec("POST /interactions/{interaction_id}/{token}/callback", 50, 1.0)
 WEBHOOK_BUCKET = BucketSpec("/webhooks/{application_id}/{token}", 5, 2.0)
@@ -128,6 +133,8 @@ class RestApi:
         self.rate_limited: Counter[str] = Counter()
         self.injected: Counter[int] = Counter()
         self.identify_budget = 1000
+        #: Called when a REST call changes a member (a role added); the emulator sends GUILD_MEMBER_UPDATE.
+        self.on_member_update: Callable[[Guild, Member], None] = lambda guild, member: None
         self._fault_phase = 0.0
         self.routes: list[Route] = []
         self._add("GET", "/gateway/bot", self.get_gateway_bot, DEFAULT_BUCKET, None)
@@ -153,6 +160,14 @@ class RestApi:
         self._add("GET", "/guilds/{guild_id}/channels", self.get_guild_channels, DEFAULT_BUCKET, "guild_id")
         self._add("GET", "/guilds/{guild_id}/members", self.list_members, MEMBERS_BUCKET, "guild_id")
         self._add("GET", "/guilds/{guild_id}/members/{user_id}", self.get_member, DEFAULT_BUCKET, "guild_id")
+        self._add(
+            "PUT",
+            "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
+            self.add_member_role,
+            MEMBER_ROLES_BUCKET,
+            "guild_id",
+        )
+        self._add("POST", "/users/@me/channels", self.create_dm, DEFAULT_BUCKET, None)
         self._add("GET", "/channels/{channel_id}", self.get_channel, DEFAULT_BUCKET, "channel_id")
         self._add("POST", "/channels/{channel_id}/messages", self.create_message, MESSAGE_BUCKET, "channel_id")
         self._add(
@@ -325,6 +340,8 @@ class RestApi:
         return guild
 
     def _bot_permissions(self, channel: Any) -> int:
+        if channel.recipient is not None:  # a DM: no roles or overwrites; the recipient's privacy decides
+            return VIEW_CHANNEL | SEND_MESSAGES | ATTACH_FILES
         guild = self.world.guilds[channel.guild_id]
         return permissions_for(guild, guild.members[self.world.bot.id], channel)
 
@@ -439,6 +456,36 @@ class RestApi:
         members = sorted((m for m in guild.members.values() if m.user.id > after), key=lambda m: m.user.id)
         return 200, [m.to_json() for m in members[: int(limit_text)]]
 
+    async def add_member_role(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
+        """Discord's rules: Manage Roles, and the role strictly below the bot's highest (topics/permissions)."""
+        guild = self._guild(params["guild_id"])
+        member = guild.members.get(_int(params["user_id"]))
+        if member is None:
+            raise ApiError(404, 10007, "Unknown Member")
+        role = guild.roles.get(_int(params["role_id"]))
+        if role is None or role.id == guild.id:
+            raise ApiError(404, 10011, "Unknown Role")
+        bot = guild.members[self.world.bot.id]
+        if not permissions_for(guild, bot, None) & MANAGE_ROLES:
+            raise ApiError(403, 50013, "Missing Permissions")
+        top = max((guild.roles[r].position for r in bot.roles if r in guild.roles), default=0)
+        if bot.user.id != guild.owner_id and role.position >= top:
+            raise ApiError(403, 50013, "Missing Permissions")
+        if role.id not in member.roles:
+            member.roles.append(role.id)
+            self.on_member_update(guild, member)
+        return 204, None
+
+    async def create_dm(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
+        body = _json_body(request)
+        recipient = body.get("recipient_id") if isinstance(body, dict) else None
+        if recipient is None:
+            raise form_error("recipient_id", "BASE_TYPE_REQUIRED", "This field is required")
+        user = self.world.users.get(_int(str(recipient)))
+        if user is None:
+            raise ApiError(400, 50033, "Invalid Recipient(s)")
+        return 200, self.world.dm_channel(user).to_json()
+
     async def get_channel(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
         channel = self._channel(params["channel_id"])
         if not self._bot_permissions(channel) & VIEW_CHANNEL:
@@ -459,6 +506,8 @@ class RestApi:
 
     async def create_message(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
         channel = self._channel(params["channel_id"])
+        if channel.recipient is not None and channel.recipient.id in self.world.closed_dms:
+            raise ApiError(403, 50007, "Cannot send messages to this user")
         perms = self._bot_permissions(channel)
         if not perms & VIEW_CHANNEL:
             raise ApiError(403, 50001, "Missing Access")

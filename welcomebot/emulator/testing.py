@@ -52,6 +52,25 @@ class ControlClient:
     async def leave(self, guild_id: int | str, user_id: int | str) -> None:
         await self._call("DELETE", f"/guilds/{guild_id}/members/{user_id}")
 
+    async def member(self, guild_id: int | str, user_id: int | str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("GET", f"/guilds/{guild_id}/members/{user_id}")
+        return result
+
+    async def create_role(self, guild_id: int | str, name: str, *, position: int, permissions: int = 0) -> str:
+        """A new role at ``position`` (the bot's own role sits at 1); returns its id."""
+        body = {"name": name, "position": position, "permissions": permissions}
+        result: dict[str, Any] = await self._call("POST", f"/guilds/{guild_id}/roles", body)
+        return str(result["id"])
+
+    async def update_role(self, guild_id: int | str, role_id: int | str, **fields: Any) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call("PATCH", f"/guilds/{guild_id}/roles/{role_id}", fields)
+        return result
+
+    async def dms(self, user_id: int | str) -> list[dict[str, Any]]:
+        """The messages the bot sent ``user_id`` in DMs."""
+        result: list[dict[str, Any]] = await self._call("GET", f"/users/{user_id}/dms")
+        return result
+
     async def messages(self, channel_id: int | str) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await self._call("GET", f"/channels/{channel_id}/messages")
         return result

@@ -142,8 +142,13 @@ class Channel:
     type: int = 0  # GUILD_TEXT
     position: int = 0
     overwrites: list[Overwrite] = field(default_factory=list)
+    #: The other user of a DM channel (type 1, ``guild_id`` 0).
+    recipient: User | None = None
 
     def to_json(self) -> dict[str, Any]:
+        if self.recipient is not None:
+            return {"id": str(self.id), "type": 1, "last_message_id": None, "flags": 0,
+                    "recipients": [self.recipient.to_json()]}  # fmt: skip
         return {
             "id": str(self.id),
             "type": self.type,
@@ -384,6 +389,9 @@ class World:
         self.messages: dict[int, list[Message]] = {}
         self.commands: dict[int | None, list[dict[str, Any]]] = {}
         self.avatar_kinds: dict[str, str] = {}  # avatar hash -> "static" | "animated"
+        self.dm_channels: dict[int, Channel] = {}  # user id -> their DM channel with the bot
+        #: Users whose privacy settings refuse DMs from this bot (error 50007), set through the control API.
+        self.closed_dms: set[int] = set()
         #: Set (and replaced) whenever a message is posted: lets the control API wait instead of polling.
         self.message_posted = trio.Event()
 
@@ -405,8 +413,12 @@ class World:
     # --- construction -------------------------------------------------------------------------------
 
     def new_user(self, *, username: str | None = None, global_name: str | None = None,
-                 avatar: str = "random") -> User:  # fmt: skip
-        uid = self.ids.next()
+                 avatar: str = "random", created_ms: int | None = None) -> User:  # fmt: skip
+        """A new user; ``created_ms`` (epoch ms) backdates the account, which lives in its id (a snowflake)."""
+        if created_ms is None:
+            uid = self.ids.next()
+        else:
+            uid = ((created_ms - DISCORD_EPOCH_MS) << 22) | (2 << 17) | self.rng.randrange(4096)
         if username is None:
             base = self.rng.choice(FIRST_NAMES)
             username = "".join(c for c in base.lower() if c.isascii() and c.isalnum())[:20] or "member"
@@ -446,6 +458,16 @@ class World:
         guild.channels[channel.id] = channel
         self.channels[channel.id] = channel
         self.messages[channel.id] = []
+        return channel
+
+    def dm_channel(self, user: User) -> Channel:
+        """The bot's DM channel with ``user`` (Discord returns the existing one on a repeated create)."""
+        channel = self.dm_channels.get(user.id)
+        if channel is None:
+            channel = Channel(self.ids.next(), 0, "", type=1, recipient=user)
+            self.dm_channels[user.id] = channel
+            self.channels[channel.id] = channel
+            self.messages[channel.id] = []
         return channel
 
     def seed_world(self, guilds: int, members: int) -> None:

@@ -67,6 +67,16 @@ class DiscordApi:
         route = routes.DELETE_MESSAGE.compile(channel_id=channel_id, message_id=message_id)
         await self.client.request(route, where=f"channel {channel_id}")
 
+    async def create_dm(self, user_id: int) -> int:
+        """The id of the bot's DM channel with ``user_id`` (Discord returns the same one every time)."""
+        body = await self.client.request(routes.CREATE_DM.compile(), json={"recipient_id": str(user_id)},
+                                         where=f"user {user_id}")  # fmt: skip
+        return int(body["id"])
+
+    async def add_member_role(self, guild_id: int, user_id: int, role_id: int) -> None:
+        route = routes.ADD_MEMBER_ROLE.compile(guild_id=guild_id, user_id=user_id, role_id=role_id)
+        await self.client.request(route, where=f"guild {guild_id}")
+
     async def get_channel(self, channel_id: int) -> dict[str, Any]:
         result: dict[str, Any] = await self.client.request(
             routes.GET_CHANNEL.compile(channel_id=channel_id), where=f"channel {channel_id}"
