@@ -1,10 +1,13 @@
-"""The welcome card: :class:`CardSpec` says what to draw, :class:`Renderer` draws it fast.
+"""The welcome card: :class:`CardSpec` says what to draw (with its :class:`CardDesign`), :class:`Renderer`
+draws it fast.
 
-Everything that does not depend on the member is computed once and kept: the background cover-cropped,
-scaled and darkened by the scrim per (background, size) in a bounded LRU; the supersampled circle and ring
-masks per diameter; each avatar decoded, scaled and ringed per (avatar bytes, diameter). A render is then a
-copy of a cached background, one paste, the text, and the encoder. ``Renderer.render`` is synchronous and
-safe to call from several worker threads (the caches are guarded by one lock; work happens outside it).
+Everything that does not depend on the member is computed once and kept: the background (uploaded image,
+built-in, colour, gradient, or the avatar's colour) cover-cropped, scaled and darkened by the scrim per
+(background, size, scrim) in a bounded LRU; the supersampled shape and ring masks per (shape, diameter);
+each avatar decoded, scaled, shaped and ringed; each guild's fixed text lines; each uploaded font's fallback
+chain. A render is then a copy of a cached background, one paste, the text, and the encoder.
+``Renderer.render`` is synchronous and safe to call from several worker threads (the caches are guarded by
+locks; work happens outside them).
 """
 
 from __future__ import annotations
@@ -13,29 +16,45 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from math import ceil
 from typing import Final, Generic, TypeAlias, TypeVar
 
-from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
+from welcomebot.render import backgrounds
 from welcomebot.render.avatars import decode_image
+from welcomebot.render.backgrounds import RGB, Builtin
+from welcomebot.render.design import (
+    AvatarBackground,
+    BuiltinBackground,
+    CardDesign,
+    GradientBackground,
+    ImageBackground,
+    SolidBackground,
+    background_label,
+    rgb,
+)
 from welcomebot.render.encode import Format, encode
 from welcomebot.render.errors import ImageRejectedError, RenderError
-from welcomebot.render.fonts import FontSet
-from welcomebot.render.layout import CardLayout, TextSlot, centered_layout, fit_text
+from welcomebot.render.fonts import FontSet, font_digest, load_font
+from welcomebot.render.layout import Box, CardLayout, TextSlot, fit_text
+from welcomebot.render.shapes import Shape, shape_masks
 from welcomebot.render.template import Template, parse_template
 from welcomebot.render.text import Run, TextDrawer, sanitize
+from welcomebot.render.themes import Theme, layout_for
 
 __all__ = ["DEFAULT_LINES", "CardSpec", "Renderer", "display_name"]
 
 DEFAULT_LINES: Final = ("Welcome to {server}", "Member #{count}")
-_SUPERSAMPLE: Final = 4
-_TEXT: Final = (255, 255, 255)
-_SUBTEXT: Final = (225, 228, 240)
-_RING: Final = (255, 255, 255)
 _PLACEHOLDER_BG: Final = (88, 101, 242)
 _SHADOW_ALPHA: Final = [v * 150 // 255 for v in range(256)]
+# Lines under the name: 88 % of the text colour with a cool tint (white text gives the original #e1e4f0).
+_SUBTEXT_TINT: Final = (1, 4, 16)
+# The scrim ramps from this share of its opacity (far from the text) to all of it (behind the text).
+_SCRIM_FAR: Final = 97 / 178
 
 # A drawn text line: RGBA glyphs, shadow mask, x, y of the top-left corner on the card.
 _Line: TypeAlias = tuple[Image.Image, Image.Image, int, int]
@@ -56,7 +75,8 @@ class CardSpec:
     """One card. ``avatar``/``background`` are encoded image bytes (None: placeholder / generated gradient).
 
     ``background_key`` names the background for the cache (e.g. its asset hash); without it the bytes are
-    hashed. ``lines`` are template lines with ``{user}``, ``{server}``, ``{count}``.
+    hashed; it is drawn when ``design.background`` is "image". ``lines`` are template lines with
+    ``{user}``, ``{server}``, ``{count}``. ``font`` is an uploaded TTF/OTF (``font_key``: its cache key).
     """
 
     name: str
@@ -69,6 +89,9 @@ class CardSpec:
     width: int = 1024
     height: int = 450
     format: Format = "webp"
+    design: CardDesign = field(default_factory=CardDesign)
+    font: bytes | None = None
+    font_key: str | None = None
 
 
 class _LRU(Generic[K, V]):
@@ -110,35 +133,30 @@ def cover(image: Image.Image, width: int, height: int) -> Image.Image:
 
 
 def default_background(width: int, height: int) -> Image.Image:
-    """A deep blue-violet diagonal gradient with a soft glow behind the avatar."""
-    diag = Image.linear_gradient("L").rotate(-35, resample=Image.Resampling.BILINEAR, expand=False)
-    diag = diag.resize((width, height), Image.Resampling.BILINEAR)
-    base = Image.composite(
-        Image.new("RGB", (width, height), (64, 40, 130)), Image.new("RGB", (width, height), (22, 28, 72)), diag
-    )
-    glow = ImageOps.invert(Image.radial_gradient("L")).resize((width, height), Image.Resampling.BILINEAR)
-    glow = glow.point(lambda v: v * 110 // 255)
-    return Image.composite(Image.new("RGB", (width, height), (110, 120, 255)), base, glow)
+    """The card's background when nothing else is chosen: the built-in twilight gradient."""
+    return backgrounds.builtin_background(Builtin.TWILIGHT, width, height)
 
 
-def _scrim_mask(width: int, height: int) -> Image.Image:
-    """Black overlay alpha: 38% everywhere, rising to 70% at the bottom where the text sits."""
-    ramp = Image.linear_gradient("L").resize((1, height)).point(lambda v: 97 + (v * (178 - 97)) // 255)
-    return ramp.resize((width, height))
+def _scrim_mask(width: int, height: int, opacity: int, horizontal: bool) -> Image.Image:
+    """Black overlay alpha, ``opacity`` percent where the text sits (bottom, or right for side layouts),
+    fading to 55 % of that on the far side."""
+    near = round(opacity * 255 / 100)
+    far = round(near * _SCRIM_FAR)
+    ramp = Image.linear_gradient("L").point(lambda v: far + (v * (near - far)) // 255)
+    if horizontal:
+        return ramp.rotate(90).transpose(Image.Transpose.FLIP_LEFT_RIGHT).resize((width, 1)).resize((width, height))
+    return ramp.resize((1, height)).resize((width, height))
 
 
-@dataclass
-class _Masks:
-    circle: Image.Image
-    ring: Image.Image
+def subtext_color(text: RGB) -> RGB:
+    r, g, b = (round(c * 0.88) + t for c, t in zip(text, _SUBTEXT_TINT, strict=True))
+    return min(255, r), min(255, g), min(255, b)
 
 
-def _supersampled_circle(diameter: int, inset: float = 0.0) -> Image.Image:
-    big = diameter * _SUPERSAMPLE
-    mask = Image.new("L", (big, big), 0)
-    pad = inset * _SUPERSAMPLE
-    ImageDraw.Draw(mask).ellipse((pad, pad, big - 1 - pad, big - 1 - pad), fill=255)
-    return mask.resize((diameter, diameter), Image.Resampling.LANCZOS)
+def _shadow_color(text: RGB) -> RGB:
+    """Dark text gets a light halo, light text a dark shadow: either way the glyphs stand off the picture."""
+    luma = 0.299 * text[0] + 0.587 * text[1] + 0.114 * text[2]
+    return (0, 0, 0) if luma >= 110 else (255, 255, 255)
 
 
 @dataclass
@@ -152,12 +170,14 @@ class Renderer:
     def __post_init__(self) -> None:
         self.avatar_fallbacks = 0
         self.text = TextDrawer(self.fonts)
-        self._backgrounds: _LRU[tuple[str, int, int], Image.Image] = _LRU(self.background_cache)
-        self._avatars: _LRU[tuple[str, int, int], Image.Image] = _LRU(self.avatar_cache)
-        self._masks: _LRU[tuple[int, int], _Masks] = _LRU(16)
-        self._layouts: _LRU[tuple[int, int, int], CardLayout] = _LRU(16)
+        self._backgrounds: _LRU[tuple[str, int, int, int, bool], Image.Image] = _LRU(self.background_cache)
+        self._avatars: _LRU[tuple[str, int, int, Shape, RGB], Image.Image] = _LRU(self.avatar_cache)
+        self._masks: _LRU[tuple[Shape, int, int], tuple[Image.Image, Image.Image]] = _LRU(32)
+        self._layouts: _LRU[tuple[Theme, int, int, int, bool, int], CardLayout] = _LRU(32)
         self._templates: _LRU[str, Template] = _LRU(1024)
-        self._lines: _LRU[tuple[str, TextSlot, tuple[int, int, int]], _Line] = _LRU(256)
+        self._lines: _LRU[tuple[str | None, str, TextSlot, RGB], _Line] = _LRU(256)
+        self._drawers: _LRU[str, TextDrawer] = _LRU(8)
+        self._colors: _LRU[str, RGB] = _LRU(1024)
 
     # -- cached pieces -------------------------------------------------------------------------------------
     def template(self, source: str) -> Template:
@@ -167,121 +187,195 @@ class Renderer:
             self._templates.put(source, parsed)
         return parsed
 
-    def layout(self, width: int, height: int, n_lines: int) -> CardLayout:
-        key = (width, height, n_lines)
+    def layout(self, width: int, height: int, n_lines: int, design: CardDesign | None = None) -> CardLayout:
+        design = design or CardDesign()
+        hidden = design.shape is Shape.HIDDEN
+        key = (design.theme, width, height, n_lines, hidden, design.ring)
         found = self._layouts.get(key)
         if found is None:
-            found = centered_layout(width, height, n_lines)
+            try:
+                found = layout_for(design.theme)(width, height, n_lines, avatar=not hidden, ring=design.ring)
+            except ValueError as exc:
+                raise RenderError(str(exc)) from exc
             self._layouts.put(key, found)
         return found
 
-    def background(self, data: bytes | None, key: str | None, width: int, height: int) -> Image.Image:
+    def avatar_color(self, data: bytes | None) -> RGB:
+        """The avatar's dominant colour, computed on a thumbnail once per avatar (by digest)."""
+        key = "placeholder" if data is None else _digest(data)
+        found = self._colors.get(key)
+        if found is None:
+            try:
+                image = _placeholder_avatar(64) if data is None else decode_image(data, draft=(64, 64))
+            except ImageRejectedError:
+                image = _placeholder_avatar(64)
+            found = backgrounds.dominant_color(image)
+            self._colors.put(key, found)
+        return found
+
+    def _background_source(self, spec: CardSpec) -> tuple[str, Callable[[int, int], Image.Image]]:
+        """The cache name of the spec's background, and how to draw it at a size (before the scrim)."""
+        match spec.design.background:
+            case ImageBackground() if spec.background is not None:
+                data = spec.background
+                return spec.background_key or _digest(data), lambda w, h: cover(decode_image(data, draft=(w, h)), w, h)
+            case ImageBackground():
+                return f"builtin:{Builtin.TWILIGHT.value}", partial(backgrounds.builtin_background, Builtin.TWILIGHT)
+            case AvatarBackground():
+                color = self.avatar_color(spec.avatar)
+                return f"avatar:{color}", partial(backgrounds.from_color, color)
+            case BuiltinBackground(name=name) as chosen:
+                return background_label(chosen), partial(backgrounds.builtin_background, name)
+            case SolidBackground(color=color) as chosen:
+                return background_label(chosen), partial(backgrounds.solid, rgb(color))
+            case GradientBackground(stops=stops, angle=angle) as chosen:
+                return background_label(chosen), partial(backgrounds.gradient, [rgb(s) for s in stops], angle)
+
+    def scrimmed(self, image: Image.Image, design: CardDesign) -> Image.Image:
+        """``image`` darkened where the text sits, as much as ``design.scrim`` asks."""
+        if design.scrim == 0:
+            return image
+        mask = _scrim_mask(image.width, image.height, design.scrim, design.theme is not Theme.CENTERED)
+        return Image.composite(Image.new("RGB", image.size), image, mask)
+
+    def background(self, spec: CardSpec) -> Image.Image:
         """The scaled, cropped and scrimmed background (shared: callers must copy before drawing)."""
-        name = "default" if data is None else (key or _digest(data))
-        cache_key = (name, width, height)
+        name, draw = self._background_source(spec)
+        cache_key = (name, spec.width, spec.height, spec.design.scrim, spec.design.theme is not Theme.CENTERED)
         found = self._backgrounds.get(cache_key)
         if found is None:
-            if data is None:
-                found = default_background(width, height)
-            else:
-                found = cover(decode_image(data, draft=(width, height)), width, height)
-            found = Image.composite(Image.new("RGB", (width, height)), found, _scrim_mask(width, height))
+            found = self.scrimmed(draw(spec.width, spec.height), spec.design)
             self._backgrounds.put(cache_key, found)
         return found
 
-    def _masks_for(self, diameter: int, ring: int) -> _Masks:
-        found = self._masks.get((diameter, ring))
+    def masks(self, shape: Shape, diameter: int, ring: int) -> tuple[Image.Image, Image.Image]:
+        found = self._masks.get((shape, diameter, ring))
         if found is None:
-            outer = _supersampled_circle(diameter)
-            inner = _supersampled_circle(diameter, inset=ring)
-            found = _Masks(circle=inner, ring=ImageChops.subtract(outer, inner))
-            self._masks.put((diameter, ring), found)
+            found = shape_masks(shape, diameter, ring)
+            self._masks.put((shape, diameter, ring), found)
         return found
 
-    def avatar(self, data: bytes | None, diameter: int, ring: int) -> Image.Image:
-        """The avatar as an RGBA disc with its ring, ``diameter`` px wide."""
-        key = ("placeholder" if data is None else _digest(data), diameter, ring)
+    def shaped(self, face: Image.Image, layout: CardLayout, design: CardDesign) -> Image.Image:
+        """``face`` (already ``layout.avatar.w`` square) cut to the design's shape with its ring, as RGBA."""
+        diameter = layout.avatar.w
+        inner, ring = self.masks(design.shape, diameter, layout.ring)
+        disc = Image.new("RGBA", (diameter, diameter), (0, 0, 0, 0))
+        disc.paste(face.convert("RGB"), (0, 0), inner)
+        disc.paste(Image.new("RGB", (diameter, diameter), rgb(design.accent_color)), (0, 0), ring)
+        return disc
+
+    def face(self, data: bytes | None, diameter: int) -> Image.Image:
+        """The avatar scaled to ``diameter``; the placeholder when it is missing or refused."""
+        if data is not None:
+            try:
+                return ImageOps.fit(
+                    decode_image(data, draft=(diameter, diameter)), (diameter, diameter), Image.Resampling.LANCZOS
+                )
+            except ImageRejectedError as exc:
+                # The member's avatar is not the admin's to fix: welcome them with the placeholder.
+                self.avatar_fallbacks += 1
+                _log.warning("avatar rejected, using the placeholder", extra={"reason": str(exc)})
+        return _placeholder_avatar(diameter)
+
+    def avatar(self, data: bytes | None, layout: CardLayout, design: CardDesign) -> Image.Image:
+        """The avatar as an RGBA shape with its ring, ``layout.avatar.w`` px wide."""
+        accent = rgb(design.accent_color)
+        key = ("placeholder" if data is None else _digest(data), layout.avatar.w, layout.ring, design.shape, accent)
         found = self._avatars.get(key)
         if found is None:
-            masks = self._masks_for(diameter, ring)
-            face = None
-            if data is not None:
-                try:
-                    face = ImageOps.fit(
-                        decode_image(data, draft=(diameter, diameter)), (diameter, diameter), Image.Resampling.LANCZOS
-                    )
-                except ImageRejectedError as exc:
-                    # The member's avatar is not the admin's to fix: welcome them with the placeholder.
-                    self.avatar_fallbacks += 1
-                    _log.warning("avatar rejected, using the placeholder", extra={"reason": str(exc)})
-            if face is None:
-                face = _placeholder_avatar(diameter)
-            disc = Image.new("RGBA", (diameter, diameter), (0, 0, 0, 0))
-            disc.paste(face.convert("RGB"), (0, 0), masks.circle)
-            disc.paste(Image.new("RGB", (diameter, diameter), _RING), (0, 0), masks.ring)
-            found = disc
+            found = self.shaped(self.face(data, layout.avatar.w), layout, design)
             self._avatars.put(key, found)
         return found
 
+    def drawer(self, font: bytes | None, key: str | None) -> tuple[str | None, TextDrawer]:
+        """The text drawer for an uploaded ``font`` (its chain: the font, then Noto), or the default one."""
+        if font is None:
+            return None, self.text
+        key = key or font_digest(font)
+        found = self._drawers.get(key)
+        if found is None:
+            found = TextDrawer(self.fonts.with_first(load_font(font)))
+            self._drawers.put(key, found)
+        return key, found
+
     # -- drawing -------------------------------------------------------------------------------------------
-    def line_image(self, text: str, slot: TextSlot, fill: tuple[int, int, int]) -> _Line:
+    def line_image(
+        self, text: str, slot: TextSlot, fill: RGB, drawer: TextDrawer | None = None, font_key: str | None = None
+    ) -> _Line:
         """``text`` fitted to ``slot`` on a transparent image, its shadow mask, and its top-left corner.
 
         Cached: the guild's fixed lines ("Welcome to {server}") are drawn once, not once per card.
         """
-        key = (text, slot, fill)
+        drawer = drawer or self.text
+        key = (font_key, text, slot, fill)
         found = self._lines.get(key)
         if found is not None:
             return found
         shaped: dict[tuple[str, int], tuple[list[Run], list[float]]] = {}
 
         def measure(candidate: str, size: int) -> float:
-            shaped[candidate, size] = self.text.shape(candidate, size, bold=slot.bold)
+            shaped[candidate, size] = drawer.shape(candidate, size, bold=slot.bold)
             return sum(shaped[candidate, size][1])
 
         fitted = fit_text(text, measure, slot.max_width, slot.max_size, slot.min_size)
-        runs, widths = shaped.get((fitted.text, fitted.size)) or self.text.shape(
-            fitted.text, fitted.size, bold=slot.bold
-        )
+        runs, widths = shaped.get((fitted.text, fitted.size)) or drawer.shape(fitted.text, fitted.size, bold=slot.bold)
         pad = fitted.size // 2
         above = round(fitted.size * 1.45)
         image = Image.new("RGBA", (ceil(fitted.width) + 2 * pad, above + round(fitted.size * 0.6)), (*fill, 0))
-        self.text.draw(image, pad, above, runs, fitted.size, fill=fill, bold=slot.bold, widths=widths)
+        drawer.draw(image, pad, above, runs, fitted.size, fill=fill, bold=slot.bold, widths=widths)
         # A soft shadow under the glyphs keeps text readable where a busy photo shows through the scrim.
         radius = max(1, fitted.size // 16)
         shadow = image.getchannel("A").filter(ImageFilter.BoxBlur(radius)).point(_SHADOW_ALPHA)
-        found = (image, shadow, round(slot.center_x - fitted.width / 2) - pad, slot.baseline - above)
+        left = slot.center_x if slot.align == "left" else round(slot.center_x - fitted.width / 2)
+        found = (image, shadow, left - pad, slot.baseline - above)
         self._lines.put(key, found)
         return found
 
-    def _draw_line(self, card: Image.Image, text: str, slot: TextSlot, fill: tuple[int, int, int]) -> None:
+    def _draw_line(
+        self, card: Image.Image, text: str, slot: TextSlot, fill: RGB, drawer: TextDrawer, font_key: str | None
+    ) -> None:
         text = sanitize(text)
         if text:
-            image, shadow, x, y = self.line_image(text, slot, fill)
+            image, shadow, x, y = self.line_image(text, slot, fill, drawer, font_key)
             offset = max(1, slot.max_size // 24)
-            card.paste((0, 0, 0), (x, y + offset, x + shadow.width, y + offset + shadow.height), shadow)
+            card.paste(_shadow_color(fill), (x, y + offset, x + shadow.width, y + offset + shadow.height), shadow)
             card.paste(image, (x, y), image)
+
+    def overlay(self, card: Image.Image, spec: CardSpec, layout: CardLayout) -> None:
+        """Draw the accent bar and the text on ``card`` (everything but the background and the avatar)."""
+        design = spec.design
+        if layout.accent is not None:
+            _fill(card, layout.accent, rgb(design.accent_color))
+        font_key, drawer = self.drawer(spec.font, spec.font_key)
+        text = rgb(design.text_color)
+        name = sanitize(spec.name)
+        self._draw_line(card, name, layout.name, text, drawer, font_key)
+        for source, slot in zip(spec.lines, layout.lines, strict=True):
+            line = self.template(source).render(user=name, server=spec.server, count=spec.member_count)
+            self._draw_line(card, line, slot, subtext_color(text), drawer, font_key)
+
+    def card_layout(self, spec: CardSpec) -> CardLayout:
+        for line in spec.lines:
+            self.template(line)  # a bad template fails before any pixel work
+        return self.layout(spec.width, spec.height, len(spec.lines), spec.design)
 
     def compose(self, spec: CardSpec) -> Image.Image:
         """The card as a Pillow image (``render`` encodes it)."""
-        templates = [self.template(line) for line in spec.lines]
-        try:
-            layout = self.layout(spec.width, spec.height, len(templates))
-        except ValueError as exc:
-            raise RenderError(str(exc)) from exc
-        card = self.background(spec.background, spec.background_key, spec.width, spec.height).copy()
-        disc = self.avatar(spec.avatar, layout.avatar.w, layout.ring)
-        card.paste(disc, (layout.avatar.x, layout.avatar.y), disc)
-        name = sanitize(spec.name)
-        self._draw_line(card, name, layout.name, _TEXT)
-        for template, slot in zip(templates, layout.lines, strict=True):
-            line = template.render(user=name, server=spec.server, count=spec.member_count)
-            self._draw_line(card, line, slot, _SUBTEXT)
+        layout = self.card_layout(spec)
+        card = self.background(spec).copy()
+        if layout.avatar.w:
+            disc = self.avatar(spec.avatar, layout, spec.design)
+            card.paste(disc, (layout.avatar.x, layout.avatar.y), disc)
+        self.overlay(card, spec, layout)
         return card
 
     def render(self, spec: CardSpec) -> bytes:
         """Render and encode one card. Thread-safe; raises RenderError subclasses on bad input."""
         return encode(self.compose(spec), spec.format)
+
+
+def _fill(card: Image.Image, box: Box, color: RGB) -> None:
+    card.paste(color, (box.x, box.y, box.x + box.w, box.y + box.h))
 
 
 def _placeholder_avatar(diameter: int) -> Image.Image:

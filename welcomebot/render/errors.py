@@ -3,14 +3,23 @@
 RenderError              a card cannot be rendered (message says what to fix)
 ├── FontsMissingError    the project's fonts are not installed: run scripts/bootstrap
 ├── TemplateError        an admin's card template is invalid (carries the position)
-└── ImageRejectedError   an avatar or background is not an image we accept (format, bytes, pixels)
+├── ImageRejectedError   an avatar or background is not an image we accept (format, bytes, pixels)
+├── FontRejectedError    an uploaded font is not a single valid TTF/OTF within the size cap
+└── DesignError          a card design value is invalid (design.py; carries the option's name)
 """
 
 from __future__ import annotations
 
 from welcomebot.errors import WelcomeBotError
 
-__all__ = ["AvatarFetchError", "FontsMissingError", "ImageRejectedError", "RenderError", "TemplateError"]
+__all__ = [
+    "AvatarFetchError",
+    "FontRejectedError",
+    "FontsMissingError",
+    "ImageRejectedError",
+    "RenderError",
+    "TemplateError",
+]
 
 
 class RenderError(WelcomeBotError):
@@ -36,3 +45,7 @@ class ImageRejectedError(RenderError):
 
 class AvatarFetchError(RenderError):
     """The avatar could not be downloaded; the card falls back to the default avatar."""
+
+
+class FontRejectedError(RenderError):
+    """An uploaded font was refused (not a single TTF/OTF, too big, no cmap or outlines, damaged)."""

@@ -9,12 +9,17 @@ package. Never from the host's font directories: a card must look the same on ev
 The fallback chain is an ordered list of faces; a codepoint goes to the first face whose cmap (read with
 fontTools) maps it, decided once per codepoint and cached. FreeType faces are not safe to share between
 threads, so each worker thread keeps its own :class:`PIL.ImageFont.FreeTypeFont` objects.
+
+A guild may upload its own font (:func:`load_font` validates it by parsing it with fontTools); it goes first
+in the chain (:meth:`FontSet.with_first`), so characters it lacks still come from Noto.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
+import io
 import os
 import sys
 import threading
@@ -26,9 +31,22 @@ from typing import Final
 from fontTools.ttLib import TTCollection, TTFont
 from PIL import ImageFont
 
-from welcomebot.render.errors import FontsMissingError
+from welcomebot.render.errors import FontRejectedError, FontsMissingError
 
-__all__ = ["COLOR_EMOJI_SIZE", "FONT_DIR_ENV", "Face", "FontSet", "default_font_dirs"]
+__all__ = [
+    "COLOR_EMOJI_SIZE",
+    "FONT_DIR_ENV",
+    "MAX_FONT_BYTES",
+    "Face",
+    "FontSet",
+    "default_font_dirs",
+    "font_digest",
+    "load_font",
+]
+
+#: Uploaded fonts: a full Latin/Cyrillic/Greek family member is 0.2-1 MB; 5 MiB leaves room for big scripts.
+MAX_FONT_BYTES: Final = 5 * 1024 * 1024
+_SFNT_TAGS: Final = (b"\x00\x01\x00\x00", b"OTTO", b"true")
 
 FONT_DIR_ENV: Final = "WELCOMEBOT_FONT_DIR"
 #: Noto Color Emoji is a CBDT bitmap font with a single strike; FreeType only opens it at this size.
@@ -73,12 +91,60 @@ _CHAIN: Final = (
 
 @dataclass(frozen=True, slots=True)
 class Face:
-    """One font of the chain: its file, its codepoints, and whether it is a colour bitmap font."""
+    """One font of the chain: its file, its codepoints, and whether it is a colour bitmap font or has a
+    weight axis. An uploaded font is read from ``data``; its ``path`` is only a label (``uploaded/<hash>``)."""
 
     path: Path
     codepoints: frozenset[int]
     color: bool
     variable: bool
+    data: bytes | None = None
+
+    def open(self, size: int) -> ImageFont.FreeTypeFont:
+        source = io.BytesIO(self.data) if self.data is not None else str(self.path)
+        return ImageFont.truetype(source, size, layout_engine=ImageFont.Layout.RAQM)
+
+
+def load_font(data: bytes) -> Face:
+    """Validate an uploaded TTF/OTF and return it as a :class:`Face`; :class:`FontRejectedError` otherwise.
+
+    It must be one sfnt font (not a collection, not WOFF), at most :data:`MAX_FONT_BYTES`, with a character
+    map and outlines (``glyf`` or ``CFF``), and FreeType must open it.
+    """
+    if len(data) > MAX_FONT_BYTES:
+        raise FontRejectedError(f"the font is {len(data)} bytes; upload one of at most {MAX_FONT_BYTES // 2**20} MiB")
+    head = data[:4]
+    if head == b"ttcf":
+        raise FontRejectedError("the file is a font collection (.ttc); upload a single .ttf or .otf font")
+    if head in (b"wOFF", b"wOF2"):
+        raise FontRejectedError("the file is a web font (WOFF); convert it to .ttf or .otf and upload that")
+    if head not in _SFNT_TAGS:
+        raise FontRejectedError("the file is not a TrueType or OpenType font; upload a .ttf or .otf file")
+    try:
+        with TTFont(io.BytesIO(data), lazy=False) as font:
+            if "glyf" not in font and "CFF " not in font and "CFF2" not in font:
+                raise FontRejectedError("the font has no glyph outlines (glyf or CFF); upload a .ttf or .otf font")
+            codepoints = frozenset(font.getBestCmap() or {}) if "cmap" in font else frozenset()
+            axes = [a.axisTag for a in font["fvar"].axes] if "fvar" in font else []
+    except FontRejectedError:
+        raise
+    except Exception as exc:  # fontTools raises many unrelated types on malformed input
+        raise FontRejectedError(
+            f"the font file is damaged ({type(exc).__name__}); upload a valid .ttf or .otf"
+        ) from exc
+    if not codepoints:
+        raise FontRejectedError("the font has no character map (cmap); upload a font that maps Unicode characters")
+    face = Face(Path("uploaded") / font_digest(data), codepoints, color=False, variable=axes[:1] == ["wght"], data=data)
+    try:
+        face.open(20)
+    except OSError as exc:
+        raise FontRejectedError(f"the font cannot be opened ({exc}); upload a valid .ttf or .otf") from exc
+    return face
+
+
+def font_digest(data: bytes) -> str:
+    """A short content hash, the cache key of an uploaded font."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def _package_dir(name: str) -> Path | None:
@@ -145,6 +211,10 @@ class FontSet:
             )
         return cls(faces)
 
+    def with_first(self, face: Face) -> FontSet:
+        """A chain with ``face`` (an uploaded font) before all of these faces."""
+        return FontSet((face, *self.faces))
+
     @property
     def has_color_emoji(self) -> bool:
         return any(f.color for f in self.faces)
@@ -172,7 +242,7 @@ class FontSet:
         key = (index, size, bold)
         font = cache.get(key)
         if font is None:
-            font = ImageFont.truetype(str(face.path), size, layout_engine=ImageFont.Layout.RAQM)
+            font = face.open(size)
             if face.variable:
                 # A face without a usable weight axis despite fvar keeps its default weight.
                 with contextlib.suppress(OSError):

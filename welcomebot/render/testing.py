@@ -4,10 +4,25 @@ from __future__ import annotations
 
 import io
 import random
+from pathlib import Path
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageStat
 
-__all__ = ["busy_photo", "dark_background", "image_bytes", "image_diff", "light_background", "sample_avatar"]
+__all__ = [
+    "GOLDEN_MAX_BAD_PIXELS",
+    "GOLDEN_MAX_MEAN_DIFF",
+    "busy_photo",
+    "compare_golden",
+    "dark_background",
+    "image_bytes",
+    "image_diff",
+    "light_background",
+    "sample_avatar",
+]
+
+#: Golden tolerances: FreeType/libwebp versions may move a pixel, not a layout.
+GOLDEN_MAX_MEAN_DIFF = 2.0
+GOLDEN_MAX_BAD_PIXELS = 0.005
 
 
 def image_bytes(image: Image.Image, fmt: str = "PNG", **params: object) -> bytes:
@@ -68,3 +83,24 @@ def image_diff(a: Image.Image, b: Image.Image) -> tuple[float, float]:
     worst = diff.convert("L").point(lambda v: 255 if v > 64 else 0)
     frac = ImageStat.Stat(worst).mean[0] / 255
     return mean, frac
+
+
+def compare_golden(card: Image.Image, path: Path, *, scale: int = 2, update: bool = False) -> str | None:
+    """Compare ``card``, shrunk by ``scale``, with the golden PNG at ``path``; None when it matches, else why.
+
+    With ``update`` (or no golden yet, reported as a failure) the golden is (re)written for review.
+    """
+    small = card.convert("RGB").resize((card.width // scale, card.height // scale), Image.Resampling.BOX)
+    if update or not path.exists():
+        if not update:
+            return f"{path.name} missing: run with WELCOMEBOT_UPDATE_GOLDEN=1 and review the image"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        small.save(path, optimize=True)
+        return None
+    with Image.open(path) as golden:
+        mean, bad = image_diff(small, golden)
+    if mean > GOLDEN_MAX_MEAN_DIFF:
+        return f"{path.stem}: mean abs diff {mean:.2f}"
+    if bad > GOLDEN_MAX_BAD_PIXELS:
+        return f"{path.stem}: {bad:.2%} pixels differ by more than 64"
+    return None

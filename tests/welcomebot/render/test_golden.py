@@ -16,7 +16,10 @@ from PIL import Image
 
 from welcomebot.render import CardSpec, Renderer
 from welcomebot.render.testing import (
+    GOLDEN_MAX_BAD_PIXELS,
+    GOLDEN_MAX_MEAN_DIFF,
     busy_photo,
+    compare_golden,
     dark_background,
     image_bytes,
     image_diff,
@@ -26,8 +29,6 @@ from welcomebot.render.testing import (
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("WELCOMEBOT_UPDATE_GOLDEN") == "1"
-MAX_MEAN_DIFF = 2.0
-MAX_BAD_PIXELS = 0.005
 
 
 @cache
@@ -77,18 +78,8 @@ def test_golden(renderer: Renderer, case: str):
     data = renderer.render(spec_for(case))
     card = Image.open(io.BytesIO(data))
     assert card.size == (1024, 450)
-    small = card.convert("RGB").resize((512, 225), Image.Resampling.BOX)
-    path = GOLDEN / f"{case}.png"
-    if UPDATE or not path.exists():
-        if not UPDATE:
-            pytest.fail(f"{path.name} missing: run with WELCOMEBOT_UPDATE_GOLDEN=1 and review the image")
-        GOLDEN.mkdir(exist_ok=True)
-        small.save(path, optimize=True)
-        return
-    with Image.open(path) as golden:
-        mean, bad = image_diff(small, golden)
-    assert mean <= MAX_MEAN_DIFF, f"{case}: mean abs diff {mean:.2f}"
-    assert bad <= MAX_BAD_PIXELS, f"{case}: {bad:.2%} pixels differ by more than 64"
+    problem = compare_golden(card, GOLDEN / f"{case}.png", update=UPDATE)
+    assert problem is None, problem
 
 
 def test_golden_comparison_can_fail(renderer: Renderer):
@@ -98,4 +89,4 @@ def test_golden_comparison_can_fail(renderer: Renderer):
     a = Image.open(io.BytesIO(renderer.render(spec))).convert("RGB").resize((512, 225), Image.Resampling.BOX)
     b = Image.open(io.BytesIO(renderer.render(other))).convert("RGB").resize((512, 225), Image.Resampling.BOX)
     mean, bad = image_diff(a, b)
-    assert mean > MAX_MEAN_DIFF or bad > MAX_BAD_PIXELS
+    assert mean > GOLDEN_MAX_MEAN_DIFF or bad > GOLDEN_MAX_BAD_PIXELS

@@ -1,0 +1,79 @@
+"""Golden cards for the design options: every theme x avatar shape, on a light and a dark background.
+
+Same mechanism and tolerance as test_golden.py (regenerate with WELCOMEBOT_UPDATE_GOLDEN=1 and review).
+The light case is a light design (dark text, no scrim, coloured accent) on a light uploaded image; the dark
+case is the default colours on a dark one. Built-in backgrounds get one contact sheet.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from welcomebot.render import CardSpec, Renderer
+from welcomebot.render.backgrounds import Builtin
+from welcomebot.render.design import BuiltinBackground, CardDesign
+from welcomebot.render.shapes import Shape
+from welcomebot.render.testing import compare_golden, dark_background, image_bytes, light_background, sample_avatar
+from welcomebot.render.themes import THEME_SIZES, Theme
+
+GOLDEN = Path(__file__).parent / "golden" / "design"
+UPDATE = os.environ.get("WELCOMEBOT_UPDATE_GOLDEN") == "1"
+
+
+@cache
+def inputs() -> dict[str, bytes]:
+    return {
+        "light": image_bytes(light_background()),
+        "dark": image_bytes(dark_background()),
+        "avatar": image_bytes(sample_avatar()),
+    }
+
+
+def design_for(theme: Theme, shape: Shape, tone: str) -> CardDesign:
+    if tone == "light":
+        return CardDesign(theme=theme, shape=shape, text_color="#1a1a2e", accent_color="#5865f2", scrim=0, ring=5)
+    return CardDesign(theme=theme, shape=shape, accent_color="#ffcc00" if theme is not Theme.CENTERED else "#ffffff")
+
+
+@pytest.mark.parametrize("tone", ["light", "dark"])
+@pytest.mark.parametrize("shape", list(Shape))
+@pytest.mark.parametrize("theme", list(Theme))
+def test_theme_shape_golden(renderer: Renderer, theme: Theme, shape: Shape, tone: str):
+    width, height = THEME_SIZES[theme]
+    spec = CardSpec(
+        name="Alice Wonder 🌸",
+        server="Trio Lovers",
+        member_count=1234,
+        avatar=inputs()["avatar"],
+        background=inputs()[tone],
+        background_key=tone,
+        width=width,
+        height=height,
+        design=design_for(theme, shape, tone),
+    )
+    card = renderer.compose(spec)
+    assert card.size == (width, height)
+    problem = compare_golden(card, GOLDEN / f"{theme.value}_{shape.value}_{tone}.png", update=UPDATE)
+    assert problem is None, problem
+
+
+def test_builtin_backgrounds_golden(renderer: Renderer):
+    """All built-ins on one sheet (each a small centred card), so a change to any generator shows."""
+    tiles = [
+        renderer.compose(
+            CardSpec(
+                name=name.value, lines=(), width=400, height=176, design=CardDesign(background=BuiltinBackground(name))
+            )
+        )
+        for name in Builtin
+    ]
+    sheet = Image.new("RGB", (400 * 4, 176 * ((len(tiles) + 3) // 4)))
+    for i, tile in enumerate(tiles):
+        sheet.paste(tile, (400 * (i % 4), 176 * (i // 4)))
+    problem = compare_golden(sheet, GOLDEN / "builtins.png", scale=4, update=UPDATE)
+    assert problem is None, problem
