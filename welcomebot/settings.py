@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_format: LogFormat = "json"
     api_base: str = "https://discord.com/api/v10"
     cdn_base: str = "https://cdn.discordapp.com"
+    asset_quota_guild: int = 10_000_000
+    asset_quota_total: int = 2_000_000_000
+    backup_interval: float | None = None
+    backup_keep: int = 24
 
     def public(self) -> dict[str, Any]:
         """The settings as plain JSON-able values, with the token masked (for ``welcomebot config``)."""
@@ -57,6 +62,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "log_format": self.log_format,
             "api_base": self.api_base,
             "cdn_base": self.cdn_base,
+            "asset_quota_guild": self.asset_quota_guild,
+            "asset_quota_total": self.asset_quota_total,
+            "backup_interval": self.backup_interval,
+            "backup_keep": self.backup_keep,
         }
 
 
@@ -146,6 +155,39 @@ def parse_base_url(raw: str) -> str:
     return raw.strip().rstrip("/")
 
 
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KIB|MIB|GIB)?$")
+_SIZE_UNITS = {None: 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
+_DURATION = re.compile(r"(\d+)([smhd])")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_size(raw: str) -> int:
+    m = _SIZE.match(raw.strip().upper())
+    if not m:
+        raise ValueError("expected a size such as 10MB, 500KB, 2GB or 1048576 (bytes)")
+    size = int(float(m.group(1)) * _SIZE_UNITS[m.group(2)])
+    if size <= 0:
+        raise ValueError("expected a size above zero")
+    return size
+
+
+def parse_duration(raw: str) -> float:
+    value = raw.strip().lower().replace(" ", "")
+    if not value or _DURATION.sub("", value):
+        raise ValueError("expected a duration such as 30m, 1h or 1h30m (units s, m, h, d)")
+    seconds = sum(int(n) * _DURATION_UNITS[unit] for n, unit in _DURATION.findall(value))
+    if seconds < 60:
+        raise ValueError("expected at least 1m between backups")
+    return float(seconds)
+
+
+def parse_positive_int(raw: str) -> int:
+    value = raw.strip()
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError("expected a whole number of at least 1")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class EnvVar:
     """One environment variable: the Settings field it fills, its parser and a line for the docs."""
@@ -166,6 +208,10 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("WELCOMEBOT_LOG_FORMAT", "log_format", parse_log_format, "json (default) or text."),
     EnvVar("WELCOMEBOT_API_BASE", "api_base", parse_base_url, "Discord REST base URL."),
     EnvVar("WELCOMEBOT_CDN_BASE", "cdn_base", parse_base_url, "Discord CDN base URL."),
+    EnvVar("WELCOMEBOT_ASSET_QUOTA_GUILD", "asset_quota_guild", parse_size, "Uploads per server (default 10MB)."),
+    EnvVar("WELCOMEBOT_ASSET_QUOTA_TOTAL", "asset_quota_total", parse_size, "Uploads in total (default 2GB)."),
+    EnvVar("WELCOMEBOT_BACKUP_INTERVAL", "backup_interval", parse_duration, "Periodic backups, e.g. 30m (off)."),
+    EnvVar("WELCOMEBOT_BACKUP_KEEP", "backup_keep", parse_positive_int, "Periodic backups kept (default 24)."),
 )
 
 

@@ -10,6 +10,8 @@ from welcomebot.settings import ENV_VARS, HostPort, Settings, load_settings
 def test_defaults_when_environment_is_empty():
     settings = load_settings({})
     assert settings == Settings()
+    assert (settings.asset_quota_guild, settings.asset_quota_total) == (10_000_000, 2_000_000_000)
+    assert (settings.backup_interval, settings.backup_keep) == (None, 24)
     assert settings.token is None
     assert settings.database_url == "sqlite:///./welcomebot-data/welcomebot.sqlite3"
     assert settings.http_addr == HostPort("127.0.0.1", 8080)
@@ -26,6 +28,10 @@ def test_every_variable_is_read():
         "WELCOMEBOT_LOG_FORMAT": "TEXT",
         "WELCOMEBOT_API_BASE": "http://127.0.0.1:5000/api/v10/",
         "WELCOMEBOT_CDN_BASE": "http://127.0.0.1:5001",
+        "WELCOMEBOT_ASSET_QUOTA_GUILD": "5MiB",
+        "WELCOMEBOT_ASSET_QUOTA_TOTAL": "1.5gb",
+        "WELCOMEBOT_BACKUP_INTERVAL": "1h30m",
+        "WELCOMEBOT_BACKUP_KEEP": "48",
     }
     s = load_settings(env)
     assert s.token == Secret("MTIz.abc.def")
@@ -37,6 +43,8 @@ def test_every_variable_is_read():
     assert s.log_format == "text"
     assert s.api_base == "http://127.0.0.1:5000/api/v10"
     assert s.cdn_base == "http://127.0.0.1:5001"
+    assert (s.asset_quota_guild, s.asset_quota_total) == (5 * 2**20, 1_500_000_000)
+    assert (s.backup_interval, s.backup_keep) == (5400.0, 48)
     assert len(ENV_VARS) == len(env)
 
 
@@ -54,6 +62,12 @@ def test_every_variable_is_read():
         ("WELCOMEBOT_LOG_FORMAT", "xml", "json or text"),
         ("WELCOMEBOT_API_BASE", "discord.com/api", "http:// or https://"),
         ("WELCOMEBOT_CDN_BASE", "https://u:p@cdn", "without user"),
+        ("WELCOMEBOT_ASSET_QUOTA_GUILD", "ten megs", "expected a size such as 10MB"),
+        ("WELCOMEBOT_ASSET_QUOTA_TOTAL", "0", "above zero"),
+        ("WELCOMEBOT_BACKUP_INTERVAL", "30", "expected a duration such as 30m"),
+        ("WELCOMEBOT_BACKUP_INTERVAL", "1h 2x", "expected a duration such as 30m"),
+        ("WELCOMEBOT_BACKUP_INTERVAL", "10s", "at least 1m"),
+        ("WELCOMEBOT_BACKUP_KEEP", "0", "at least 1"),
         ("DISCORD_BOT_TOKEN", "", "empty"),
         ("DISCORD_BOT_TOKEN", "Bot abc", "remove the leading 'Bot '"),
         ("DISCORD_BOT_TOKEN", "abc def", "no spaces"),

@@ -12,6 +12,7 @@ import logging
 import math
 import random
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import httpx
@@ -36,6 +37,8 @@ from welcomebot.rest.errors import Forbidden, NotFound
 from welcomebot.settings import Settings
 from welcomebot.store.adapters import CachedConfigs, StoreWelcomeLog
 from welcomebot.store.api import Store
+from welcomebot.store.assets import open_assets
+from welcomebot.store.backup import BackupStatus, periodic_backups
 
 __all__ = ["BotOptions", "Counters", "RunningBot", "run_bot"]
 
@@ -204,6 +207,8 @@ async def run_bot(
     counters = Counters()
     observer = _Fanout(counters) if metrics is None else _Fanout(counters, metrics)
     configs = CachedConfigs(store)
+    assets = open_assets(store, settings)
+    backups = BackupStatus()
     welcome_log = StoreWelcomeLog(store, options.owner)
     cards_renderer = renderer if renderer is not None else await trio.to_thread.run_sync(Renderer)
     async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as cdn_http:
@@ -213,6 +218,7 @@ async def run_bot(
             AvatarFetcher(cdn_http),
             cdn_base=settings.cdn_base,
             pool=pool,
+            background=assets.background,
             on_render=observer.rendered,
         )
         pipeline = Pipeline(
@@ -239,9 +245,15 @@ async def run_bot(
         running = RunningBot(pipeline, manager, rest, counters, configs, store)
         if metrics is not None:
             _pull_gauges(metrics, running, pool)
+            _backup_gauges(metrics, backups)
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(pipeline.run)
+                await assets.collect_garbage()
+                if settings.backup_interval is not None:
+                    nursery.start_soon(partial(periodic_backups, store, assets, settings.data_dir / "backups",
+                                               interval=settings.backup_interval, keep=settings.backup_keep,
+                                               status=backups))  # fmt: skip
                 await pipeline.finish_unfinished()
                 nursery.start_soon(_renew_claims, welcome_log)
                 async with trio.open_nursery() as gateway:
@@ -310,6 +322,15 @@ def _pull_gauges(metrics: Metrics, bot: RunningBot, pool: ThreadPoolActor) -> No
         "Shards connected now.",
         lambda: sum(h.connected for h in bot.manager.handles.values()),
     )
+
+
+def _backup_gauges(metrics: Metrics, status: BackupStatus) -> None:
+    metrics.gauge(
+        "welcomebot_backup_last_success_timestamp_seconds",
+        "When the last periodic backup was written (Unix time; 0: none yet). Alert when it gets older than the RPO.",
+        lambda: status.last_success_at or 0.0,
+    )
+    metrics.gauge("welcomebot_backup_failures", "Periodic backups that failed since start.", lambda: status.failed)
 
 
 async def _renew_claims(welcome_log: StoreWelcomeLog) -> None:

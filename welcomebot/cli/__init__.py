@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import msgspec
 
 from welcomebot import __version__
-from welcomebot.cli import config_cmd, emulator_cmd, render_cmd, run_cmd, sandbox_cmd
+from welcomebot.cli import backup_cmd, config_cmd, emulator_cmd, render_cmd, restore_cmd, run_cmd, sandbox_cmd
 from welcomebot.cli._types import Handler, Subparsers
 from welcomebot.errors import ConfigError, FatalError
 from welcomebot.logs import configure_logging
@@ -26,7 +26,7 @@ from welcomebot.settings import ENV_VARS, load_settings
 __all__ = ["Handler", "Subparsers", "build_parser", "main"]
 
 # Order is the order of `welcomebot --help`.
-COMMANDS = (run_cmd, sandbox_cmd, render_cmd, emulator_cmd, config_cmd)
+COMMANDS = (run_cmd, sandbox_cmd, render_cmd, emulator_cmd, config_cmd, backup_cmd, restore_cmd)
 
 EXIT_OK = 0
 EXIT_CRASH = 1

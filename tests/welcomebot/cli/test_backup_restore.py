@@ -1,0 +1,84 @@
+"""``welcomebot backup`` and ``welcomebot restore`` as an operator runs them: subprocesses, exit codes, output."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import trio
+
+from welcomebot.store.api import GuildConfig
+from welcomebot.store.assets import AssetStore
+from welcomebot.store.sqlite import SqliteStore
+
+
+def _run(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WELCOMEBOT_", "DISCORD_"))}
+    env["WELCOMEBOT_DATA_DIR"] = str(data_dir)
+    env["WELCOMEBOT_DATABASE_URL"] = f"sqlite:///{data_dir}/welcomebot.sqlite3"
+    env["WELCOMEBOT_LOG_FORMAT"] = "text"
+    return subprocess.run([sys.executable, "-m", "welcomebot", *args], capture_output=True, text=True, env=env,
+                          timeout=120, check=False)  # fmt: skip
+
+
+async def _seed(data_dir: Path) -> str:
+    store = await SqliteStore.open(data_dir / "welcomebot.sqlite3")
+    ref = await AssetStore(store, data_dir / "assets", quota_guild=10**6, quota_total=10**6).put(
+        7, b"normalized image bytes", "image/png", 2, 2
+    )
+    await store.put_guild_config(GuildConfig(guild_id=7, welcome_channel_id=8, background_ref=ref))
+    await store.close()
+    return ref
+
+
+async def _config(data_dir: Path) -> GuildConfig | None:
+    store = await SqliteStore.open(data_dir / "welcomebot.sqlite3")
+    try:
+        return await store.get_guild_config(7)
+    finally:
+        await store.close()
+
+
+def test_backup_then_restore_elsewhere(tmp_path):
+    source, target, out = tmp_path / "source", tmp_path / "target", tmp_path / "backups"
+    ref = trio.run(_seed, source)
+    out.mkdir()
+
+    made = _run("backup", "--out", str(out), data_dir=source)
+    assert made.returncode == 0, made.stderr
+    summary = json.loads(made.stdout)
+    archive = Path(summary["path"])
+    assert archive.parent == out
+    assert archive.name.startswith("welcomebot-")
+    assert (summary["assets"], summary["rows"]["guild_config"]) == (1, 1)
+
+    restored = _run("restore", str(archive), data_dir=target)
+    assert restored.returncode == 0, restored.stderr
+    assert json.loads(restored.stdout)["assets"] == 1
+    config = trio.run(_config, target)
+    assert config is not None
+    assert config.background_ref == ref
+    digest = ref.removeprefix("asset:")
+    assert (target / "assets" / digest[:2] / digest[2:]).read_bytes() == b"normalized image bytes"
+
+    again = _run("restore", str(archive), data_dir=target)
+    assert again.returncode == 2
+    assert again.stdout == ""
+    assert again.stderr.count("\n") == 1
+    assert "the target database is not empty" in again.stderr
+
+
+def test_a_truncated_archive_exits_2_with_one_line_and_restores_nothing(tmp_path):
+    trio.run(_seed, tmp_path / "source")
+    archive = tmp_path / "b.tar.gz"
+    assert _run("backup", "--out", str(archive), data_dir=tmp_path / "source").returncode == 0
+    archive.write_bytes(archive.read_bytes()[:-40])
+
+    result = _run("restore", str(archive), data_dir=tmp_path / "target")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"welcomebot: error: refusing to restore {archive}: ")
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+    assert trio.run(_config, tmp_path / "target") is None
+    assert not (tmp_path / "target" / "assets").exists()

@@ -1,0 +1,51 @@
+"""``welcomebot backup``: write one archive with the database, the uploaded assets and a checksummed manifest."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import trio
+
+from welcomebot.cli._types import Subparsers
+from welcomebot.settings import Settings
+from welcomebot.store.assets import open_assets
+from welcomebot.store.backup import BackupSummary, write_backup
+from welcomebot.store.open import open_store
+
+__all__ = ["register"]
+
+
+def register(sub: Subparsers) -> None:
+    parser = sub.add_parser(
+        "backup",
+        help="write a backup archive (database, uploaded backgrounds, manifest with checksums)",
+        description=(
+            "Write one .tar.gz with a consistent snapshot of the database named by WELCOMEBOT_DATABASE_URL, "
+            "the asset files under WELCOMEBOT_DATA_DIR and a manifest with the sha256 of every member. Safe "
+            "while the bot runs. Restore it with `welcomebot restore PATH` into an empty database."
+        ),
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="archive to write (replaced atomically), or a directory to write a timestamped archive into",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    out: Path = args.out
+    if out.is_dir():
+        out = out / f"welcomebot-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.tar.gz"
+    summary = trio.run(_backup, settings, out)
+    print(json.dumps(summary.public()))
+    return 0
+
+
+async def _backup(settings: Settings, out: Path) -> BackupSummary:
+    async with open_store(settings.database_url) as store:
+        return await write_backup(store, open_assets(store, settings), out)
