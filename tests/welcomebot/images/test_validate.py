@@ -1,0 +1,106 @@
+"""normalize: good images come out upright, clean and bounded; the rest is refused (more in test_hostile)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image, ImageCms
+
+from welcomebot.images import FetchPolicy, ImageRejected, normalize
+from welcomebot.images.testing import animated_gif, photo_bytes, png_header_only, rotated_jpeg
+from welcomebot.render.testing import busy_photo, image_bytes
+
+POLICY = FetchPolicy()
+
+
+def reopen(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "GIF"])
+def test_accepted_formats_become_webp_with_their_size(fmt):
+    image = normalize(photo_bytes(fmt, (800, 450)), POLICY)
+    assert (image.media_type, image.width, image.height) == ("image/webp", 800, 450)
+    decoded = reopen(image.data)
+    assert (decoded.format, decoded.size, decoded.mode) == ("WEBP", (800, 450), "RGB")
+
+
+def test_exif_orientation_is_applied_and_metadata_dropped():
+    image = normalize(rotated_jpeg((640, 360), orientation=6), POLICY)
+    assert (image.width, image.height) == (360, 640)
+    # A simple lossy WebP ("VP8 " right after the header) has no room for EXIF, XMP or ICC chunks.
+    assert image.data[:4] == b"RIFF"
+    assert image.data[8:16] == b"WEBPVP8 "
+
+
+def test_rotation_is_applied_before_the_minimum_size_check():
+    with pytest.raises(ImageRejected, match=r"^The image is 100x400 pixels"):
+        normalize(rotated_jpeg((400, 100), orientation=8), POLICY)
+    assert normalize(rotated_jpeg((100, 400), orientation=6), POLICY).width == 400
+
+
+def test_animated_gif_gives_its_first_frame():
+    image = normalize(animated_gif((400, 200), ("red", "blue", "lime")), POLICY)
+    assert (image.width, image.height) == (400, 200)
+    red, green, blue = reopen(image.data).convert("RGB").getpixel((200, 100))  # type: ignore[misc]
+    assert red > 200
+    assert max(green, blue) < 50
+
+
+def test_transparency_keeps_png_and_alpha():
+    rgba = busy_photo(640, 360).convert("RGBA")
+    rgba.putpixel((0, 0), (0, 0, 0, 0))
+    image = normalize(image_bytes(rgba, "PNG"), POLICY)
+    assert image.media_type == "image/png"
+    decoded = reopen(image.data)
+    assert decoded.mode == "RGBA"
+    assert decoded.getpixel((0, 0))[3] == 0  # type: ignore[index]
+    assert not {"exif", "icc_profile", "dpi"} & set(decoded.info)
+
+
+def test_an_alpha_channel_that_is_all_opaque_is_dropped():
+    assert normalize(image_bytes(busy_photo(640, 360).convert("RGBA"), "PNG"), POLICY).media_type == "image/webp"
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "P", "CMYK", "I;16"])
+def test_other_modes_become_rgb(mode):
+    fmt = "JPEG" if mode == "CMYK" else "PNG"
+    image = normalize(image_bytes(busy_photo(400, 200).convert(mode), fmt), POLICY)
+    assert reopen(image.data).mode in ("RGB", "RGBA")
+
+
+def test_colour_profiles_are_converted_to_srgb_then_dropped():
+    lab = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    image = normalize(image_bytes(busy_photo(400, 200), "JPEG", icc_profile=lab), POLICY)
+    assert "icc_profile" not in reopen(image.data).info
+
+
+def test_output_is_bounded_in_pixels_and_bytes():
+    policy = FetchPolicy(max_output_pixels=400 * 225, max_output_bytes=40_000)
+    image = normalize(photo_bytes("PNG", (1600, 900)), policy)
+    assert image.width * image.height <= 400 * 225
+    assert image.width / image.height == pytest.approx(16 / 9, rel=0.02)
+    assert len(image.data) <= 40_000
+
+
+def test_output_that_cannot_fit_is_refused():
+    with pytest.raises(ImageRejected, match=r"cannot be stored in"):
+        normalize(photo_bytes("PNG", (640, 360)), FetchPolicy(max_output_bytes=10))
+
+
+def test_pixel_limit_is_per_call_and_checked_before_decoding():
+    header = png_header_only(3000, 2000)  # 6 MP declared, a few dozen bytes: never decoded
+    pillow_limit = Image.MAX_IMAGE_PIXELS
+    with pytest.raises(ImageRejected, match=r"^The image is 3000x2000 pixels, above the limit of 5 megapixels"):
+        normalize(header, FetchPolicy(max_pixels=5_000_000))
+    assert pillow_limit == Image.MAX_IMAGE_PIXELS  # no global state changed
+    with pytest.raises(ImageRejected, match="damaged or incomplete"):  # within the limit: decoding finds the lie
+        normalize(header, FetchPolicy())
+
+
+def test_bytes_over_the_limit_are_refused_before_decoding():
+    with pytest.raises(ImageRejected, match=r"larger than 0\.01 MiB"):
+        normalize(photo_bytes("PNG"), FetchPolicy(max_bytes=10_485))
