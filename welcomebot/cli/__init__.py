@@ -3,8 +3,8 @@
 A subcommand module exposes ``register(subparsers)``, which adds its parser and sets ``handler`` to a
 function ``(args, settings) -> exit code``. Only commands that work are registered.
 
-Exit codes: 0 success, 1 crash (a bug: the traceback is logged), 2 configuration or fatal Discord error
-(one line on stderr, no traceback), 130 interrupted before a clean shutdown could start.
+Exit codes: 0 success, 1 crash (a bug: the traceback is logged), 2 configuration, unreachable database or fatal
+Discord error (one line on stderr, no traceback), 130 interrupted before a clean shutdown could start.
 """
 
 from __future__ import annotations
@@ -17,16 +17,26 @@ from collections.abc import Sequence
 import msgspec
 
 from welcomebot import __version__
-from welcomebot.cli import backup_cmd, config_cmd, emulator_cmd, render_cmd, restore_cmd, run_cmd, sandbox_cmd
+from welcomebot.cli import (
+    backup_cmd,
+    config_cmd,
+    emulator_cmd,
+    migrate_cmd,
+    render_cmd,
+    restore_cmd,
+    run_cmd,
+    sandbox_cmd,
+)
 from welcomebot.cli._types import Handler, Subparsers
 from welcomebot.errors import ConfigError, FatalError
 from welcomebot.logs import configure_logging
 from welcomebot.settings import ENV_VARS, load_settings
+from welcomebot.store.errors import StoreUnavailable
 
 __all__ = ["Handler", "Subparsers", "build_parser", "main"]
 
 # Order is the order of `welcomebot --help`.
-COMMANDS = (run_cmd, sandbox_cmd, render_cmd, emulator_cmd, config_cmd, backup_cmd, restore_cmd)
+COMMANDS = (run_cmd, sandbox_cmd, render_cmd, emulator_cmd, config_cmd, migrate_cmd, backup_cmd, restore_cmd)
 
 EXIT_OK = 0
 EXIT_CRASH = 1
@@ -70,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             secrets=[settings.token] if settings.token is not None else [],
         )
         return handler(args, settings)
-    except (ConfigError, FatalError) as exc:
+    except (ConfigError, FatalError, StoreUnavailable) as exc:
         print(f"welcomebot: error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:

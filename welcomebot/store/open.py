@@ -1,16 +1,22 @@
-"""Open the store the database URL names."""
+"""Open the store the database URL names, and read its schema version without changing it."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from urllib.parse import urlsplit
+
+import trio
 
 from welcomebot.errors import ConfigError
 from welcomebot.store.api import Store
+from welcomebot.store.migrations import Backend, latest_version, sqlite_schema_version
+from welcomebot.store.postgres import PostgresStore, open_loop, read_schema_version
 from welcomebot.store.sqlite import SqliteStore
 
-__all__ = ["open_store", "sqlite_path"]
+__all__ = ["backend_of", "open_store", "schema_status", "sqlite_path"]
 
 
 def sqlite_path(database_url: str) -> str:
@@ -18,16 +24,46 @@ def sqlite_path(database_url: str) -> str:
     return urlsplit(database_url).path[1:] or ":memory:"
 
 
-@asynccontextmanager
-async def open_store(database_url: str) -> AsyncIterator[Store]:
+def backend_of(database_url: str) -> Backend:
     scheme = urlsplit(database_url).scheme
     if scheme == "sqlite":
+        return "sqlite"
+    if scheme in ("postgresql", "postgres"):
+        return "postgres"
+    raise ConfigError(f"WELCOMEBOT_DATABASE_URL: unknown scheme {scheme!r}; use sqlite:///PATH or postgresql://…")
+
+
+@asynccontextmanager
+async def open_store(database_url: str) -> AsyncIterator[Store]:
+    """The migrated store; for PostgreSQL inside a trio-asyncio loop, so callers stay plain trio."""
+    if backend_of(database_url) == "sqlite":
         store = await SqliteStore.open(sqlite_path(database_url))
+        try:
+            yield store
+        finally:
+            await store.close()
+        return
+    async with open_loop() as loop:
+        pg = await PostgresStore.open(database_url, loop)
+        try:
+            yield pg
+        finally:
+            await pg.close()
+
+
+async def schema_status(database_url: str) -> tuple[int, int]:
+    """``(current, latest)``: the version the database is at (0: never migrated) and the newest this code knows."""
+    backend = backend_of(database_url)
+    if backend == "sqlite":
+        current = await trio.to_thread.run_sync(_sqlite_version, sqlite_path(database_url))
     else:
-        raise ConfigError(
-            f"WELCOMEBOT_DATABASE_URL: the {scheme} backend is not available in this build; use sqlite:///PATH"
-        )
-    try:
-        yield store
-    finally:
-        await store.close()
+        async with open_loop() as loop:
+            current = await read_schema_version(database_url, loop)
+    return current, latest_version(backend)
+
+
+def _sqlite_version(path: str) -> int:
+    if path == ":memory:" or not Path(path).exists():
+        return 0
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        return sqlite_schema_version(conn)

@@ -1,34 +1,58 @@
+import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
 from welcomebot.store.api import Store
-from welcomebot.store.sqlite import SqliteStore
+from welcomebot.store.open import open_store
+from welcomebot.store.testing import DSN_VAR, REQUIRE_VAR, scratch_schema
 
 
-@pytest.fixture(params=["sqlite"])
+def postgres_dsn() -> str:
+    """The test server's DSN; skips when none is configured, unless PostgreSQL tests are required."""
+    dsn = os.environ.get(DSN_VAR)
+    if not dsn:
+        if os.environ.get(REQUIRE_VAR):
+            pytest.fail(f"{REQUIRE_VAR} is set but {DSN_VAR} is not; run the tests through scripts/test")
+        pytest.skip(f"{DSN_VAR} is not set (scripts/test sets it from scripts/ensure-postgres)")
+    return dsn
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A database URL with a fresh schema of its own, dropped after the test."""
+    async with scratch_schema(postgres_dsn()) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest) -> str:
-    """The backend under test. (The PostgreSQL backend joins this list when it lands.)"""
+    """The backend under test."""
     return str(request.param)
 
 
-async def _open(backend: str, folder: Path) -> Store:
-    assert backend == "sqlite"
-    return await SqliteStore.open(folder / "welcomebot.sqlite3")
+@asynccontextmanager
+async def _fresh(backend: str, folder: Path) -> AsyncIterator[Store]:
+    """A fresh, migrated store: SQLite in ``folder``, PostgreSQL in a schema of its own (dropped after)."""
+    if backend == "sqlite":
+        async with open_store(f"sqlite:///{folder}/welcomebot.sqlite3") as s:
+            yield s
+        return
+    async with scratch_schema(postgres_dsn()) as url, open_store(url) as s:
+        yield s
 
 
 @pytest.fixture
 async def store(backend: str, tmp_path: Path) -> AsyncIterator[Store]:
     """Each backend, fresh and migrated."""
-    s = await _open(backend, tmp_path / "db")
-    yield s
-    await s.close()
+    async with _fresh(backend, tmp_path / "db") as s:
+        yield s
 
 
 @pytest.fixture
 async def other_store(backend: str, tmp_path: Path) -> AsyncIterator[Store]:
     """A second fresh store of the same backend (a restore target)."""
-    s = await _open(backend, tmp_path / "other")
-    yield s
-    await s.close()
+    async with _fresh(backend, tmp_path / "other") as s:
+        yield s

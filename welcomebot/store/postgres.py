@@ -1,0 +1,409 @@
+"""The PostgreSQL backend: asyncpg on the trio-asyncio loop that :func:`welcomebot.store.open.open_store` opens.
+
+Every public method is trio-flavoured; the asyncpg work runs as one asyncio coroutine per call
+(:meth:`PostgresStore._run`), on a connection from a pool, with parameterized statements only.
+
+Exactly-once: the claim is one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE (lease expired)`` statement; the row
+lock it takes makes a second process wait and then see the first one's claim, so two processes never both win.
+
+Reconnects: when a call fails because its connection is gone (server restarted, backend terminated), the pool's
+connections are expired and the call runs once more on a fresh one; if that fails too, or no connection can be
+had, it raises :class:`StoreUnavailable` saying what to check. Every statement is safe to run twice; the claim
+recognises its own first attempt (see :meth:`claim_welcome`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeAlias, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import asyncpg
+import msgspec
+import trio_asyncio
+
+from welcomebot.errors import ConfigError
+from welcomebot.gateway.protocol import SavedSession
+from welcomebot.store.api import ClaimResult, GuildConfig, WelcomeKey
+from welcomebot.store.errors import StoreError, StoreUnavailable
+from welcomebot.store.migrations import apply_postgres_migrations, postgres_schema_version
+
+__all__ = ["PostgresStore", "PostgresTarget", "open_loop", "parse_postgres_url", "read_schema_version"]
+
+T = TypeVar("T")
+Conn: TypeAlias = "asyncpg.pool.PoolConnectionProxy[Any]"
+Query: TypeAlias = Callable[[Conn], Awaitable[T]]
+
+_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+#: Errors that mean "no usable connection" rather than "this statement is wrong".
+_CONNECTION_ERRORS = (
+    OSError,  # refused, reset, timed out (TimeoutError is an OSError)
+    asyncpg.PostgresConnectionError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+)
+_CONNECT_TIMEOUT_S = 10.0
+_COMMAND_TIMEOUT_S = 60.0
+_POOL_MAX = 10
+
+
+class PostgresTarget(msgspec.Struct, frozen=True):
+    """A database URL split into what asyncpg takes and what only we understand."""
+
+    dsn: str  # for asyncpg, without our own query parameters
+    schema: str | None  # ?schema=NAME: our tables live there (created by the first migration)
+    where: str  # host:port/dbname, for messages (never the password)
+
+    def server_settings(self) -> dict[str, str]:
+        return {"search_path": self.schema} if self.schema else {}
+
+
+def parse_postgres_url(url: str) -> PostgresTarget:
+    """``postgresql://user:pw@host:5432/db?schema=NAME``; other query parameters go to asyncpg as they are."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schemas = [v for k, v in query if k == "schema"]
+    schema = schemas[-1] if schemas else None
+    if schema is not None and not _SCHEMA_NAME.match(schema):
+        raise ConfigError(
+            f"WELCOMEBOT_DATABASE_URL: schema={schema!r} is not a plain name; use letters, digits and '_' "
+            "(not starting with a digit)"
+        )
+    rest = urlencode([(k, v) for k, v in query if k != "schema"])
+    dsn = urlunsplit(parts._replace(query=rest))
+    where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or '/'}"
+    return PostgresTarget(dsn=dsn, schema=schema, where=where)
+
+
+class PostgresStore:
+    def __init__(self, pool: asyncpg.Pool[Any], loop: trio_asyncio.TrioEventLoop, target: PostgresTarget) -> None:
+        self._pool = pool
+        self._loop = loop
+        self.target = target
+        #: Calls that had to be retried on a fresh connection (the server restarted or dropped us).
+        self.reconnects = 0
+
+    @classmethod
+    async def open(cls, url: str, loop: trio_asyncio.TrioEventLoop) -> PostgresStore:
+        """Connect, migrate, and return the store. ``loop`` is the trio-asyncio loop every call runs on."""
+        target = parse_postgres_url(url)
+
+        async def create() -> asyncpg.Pool[Any]:
+            pool = await asyncpg.create_pool(
+                target.dsn, min_size=1, max_size=_POOL_MAX, timeout=_CONNECT_TIMEOUT_S,
+                command_timeout=_COMMAND_TIMEOUT_S, server_settings=target.server_settings(),
+            )  # fmt: skip
+            try:
+                async with pool.acquire() as conn:
+                    await apply_postgres_migrations(conn, target.schema)
+            except BaseException:
+                await pool.close()
+                raise
+            return pool
+
+        return cls(await _connecting(target, loop, create), loop, target)
+
+    async def close(self) -> None:
+        await trio_asyncio.aio_as_trio(self._pool.close, loop=self._loop)()
+
+    # --- running a call: one asyncio coroutine, retried once on a fresh connection --------------------
+
+    async def _run(self, fn: Query[T]) -> T:
+        result: T = await trio_asyncio.aio_as_trio(self._attempt_twice, loop=self._loop)(fn)
+        return result
+
+    async def _attempt_twice(self, fn: Query[T]) -> T:
+        try:
+            return await self._attempt(fn)
+        except _ConnectionLost:
+            self.reconnects += 1
+            await self._pool.expire_connections()  # every pooled connection may be dead: use new ones
+        try:
+            return await self._attempt(fn)
+        except _ConnectionLost as lost:
+            raise StoreUnavailable(_unreachable(self.target, lost.__cause__)) from lost.__cause__
+
+    async def _attempt(self, fn: Query[T]) -> T:
+        try:
+            conn = await self._pool.acquire()
+        except _CONNECTION_ERRORS as exc:
+            raise _ConnectionLost from exc
+        try:
+            return await fn(conn)
+        except (*_CONNECTION_ERRORS, asyncpg.InterfaceError) as exc:
+            if isinstance(exc, _CONNECTION_ERRORS) or conn.is_closed():
+                raise _ConnectionLost from exc
+            raise StoreError(f"PostgreSQL at {self.target.where}: {exc}") from exc
+        except asyncpg.PostgresError as exc:
+            raise StoreError(f"PostgreSQL at {self.target.where} refused a statement: {exc}") from exc
+        finally:
+            await self._pool.release(conn)
+
+    # --- guild config -------------------------------------------------------------------------------
+
+    async def get_guild_config(self, guild_id: int) -> GuildConfig | None:
+        row = await self._run(
+            lambda c: c.fetchrow(
+                "SELECT guild_id, welcome_channel_id, background_ref, message_template, enabled, options,"
+                " channel_problem, updated_at FROM guild_config WHERE guild_id = $1",
+                guild_id,
+            )
+        )
+        if row is None:
+            return None
+        return GuildConfig(
+            guild_id=row[0], welcome_channel_id=row[1], background_ref=row[2], message_template=row[3],
+            enabled=row[4], options=msgspec.json.decode(row[5]), channel_problem=row[6], updated_at=row[7],
+        )  # fmt: skip
+
+    async def put_guild_config(self, config: GuildConfig) -> None:
+        await self._run(
+            lambda c: c.execute(
+                "INSERT INTO guild_config (guild_id, welcome_channel_id, background_ref, message_template, enabled,"
+                " options, channel_problem, updated_at) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)"
+                " ON CONFLICT (guild_id) DO UPDATE SET welcome_channel_id = excluded.welcome_channel_id,"
+                " background_ref = excluded.background_ref, message_template = excluded.message_template,"
+                " enabled = excluded.enabled, options = excluded.options,"
+                " channel_problem = excluded.channel_problem, updated_at = excluded.updated_at",
+                config.guild_id,
+                config.welcome_channel_id,
+                config.background_ref,
+                config.message_template,
+                config.enabled,
+                msgspec.json.encode(config.options).decode(),
+                config.channel_problem,
+                config.updated_at,
+            )
+        )
+
+    async def delete_guild_config(self, guild_id: int) -> None:
+        await self._run(lambda c: c.execute("DELETE FROM guild_config WHERE guild_id = $1", guild_id))
+
+    # --- welcome log --------------------------------------------------------------------------------
+
+    async def claim_welcome(self, key: WelcomeKey, owner: str, now: float, lease_s: float) -> ClaimResult:
+        """One statement decides. If the connection drops after the server committed our claim but before we
+        heard so, the retry finds a claim by ``owner`` stamped with this very ``now``: that is ours."""
+        attempt = 0
+
+        async def q(c: Conn) -> ClaimResult:
+            nonlocal attempt
+            attempt += 1
+            row = await c.fetchrow(_CLAIM, key.guild_id, key.user_id, key.joined_at, owner, now + lease_s, now)
+            assert row is not None
+            won, status, mine = row
+            if won is not None:
+                return ClaimResult.CLAIMED if won else ClaimResult.TAKEN_OVER
+            if attempt > 1 and mine:
+                return ClaimResult.CLAIMED
+            # A row our snapshot cannot see yet was committed by a concurrent claim: held, like any live claim.
+            return ClaimResult.DONE if status in ("posted", "failed") else ClaimResult.HELD
+
+        return await self._run(q)
+
+    async def renew_claims(self, owner: str, now: float, lease_s: float) -> int:
+        done = await self._run(
+            lambda c: c.execute(
+                "UPDATE welcome_log SET lease_until = $1 WHERE status = 'claimed' AND owner = $2", now + lease_s, owner
+            )
+        )
+        return _count(done)
+
+    async def _finish(self, statement: str, keys: list[WelcomeKey], *values: Any) -> None:
+        columns = ([k.guild_id for k in keys], [k.user_id for k in keys], [k.joined_at for k in keys])
+        await self._run(lambda c: c.execute(statement, *columns, *values))
+
+    async def mark_posted(self, keys: list[WelcomeKey], message_id: int, latency_ms: float | None, now: float) -> None:
+        await self._finish(_MARK_POSTED, keys, message_id, latency_ms, now)
+
+    async def mark_failed(self, keys: list[WelcomeKey], reason: str, now: float) -> None:
+        await self._finish(_MARK_FAILED, keys, reason[:500], now)
+
+    async def assign_nonce(self, keys: list[WelcomeKey], nonce: str) -> None:
+        await self._finish(_ASSIGN_NONCE, keys, nonce)
+
+    async def take_unfinished(self, owner: str, now: float, lease_s: float) -> list[tuple[WelcomeKey, str | None]]:
+        """Claims left by an earlier run of ``owner``, or by anyone whose lease expired: ours now, oldest first,
+        each with the nonce of the message it was being posted in (if it got that far)."""
+        rows = await self._run(
+            lambda c: c.fetch(
+                "UPDATE welcome_log SET owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3"
+                " WHERE status = 'claimed' AND (owner = $1 OR lease_until < $3)"
+                " RETURNING guild_id, user_id, joined_at, nonce, created_at",
+                owner,
+                now + lease_s,
+                now,
+            )
+        )
+        rows.sort(key=lambda r: (r[4], r[2]))
+        return [(WelcomeKey(r[0], r[1], r[2]), r[3]) for r in rows]
+
+    async def welcome_status(self, key: WelcomeKey) -> str | None:
+        status = await self._run(
+            lambda c: c.fetchval(
+                "SELECT status FROM welcome_log WHERE guild_id = $1 AND user_id = $2 AND joined_at = $3",
+                key.guild_id,
+                key.user_id,
+                key.joined_at,
+            )
+        )
+        return None if status is None else str(status)
+
+    async def prune_welcome_log(self, older_than: float) -> int:
+        done = await self._run(
+            lambda c: c.execute("DELETE FROM welcome_log WHERE status <> 'claimed' AND created_at < $1", older_than)
+        )
+        return _count(done)
+
+    # --- gateway sessions (welcomebot.gateway.session.SessionStore) ---------------------------------
+
+    async def load(self, shard_id: int) -> SavedSession | None:
+        row = await self._run(
+            lambda c: c.fetchrow(
+                "SELECT session_id, seq, resume_url FROM gateway_session WHERE shard_id = $1", shard_id
+            )
+        )
+        return None if row is None else SavedSession(row[0], row[1], row[2])
+
+    async def save(self, shard_id: int, session: SavedSession) -> None:
+        await self._run(
+            lambda c: c.execute(
+                "INSERT INTO gateway_session (shard_id, session_id, seq, resume_url, updated_at)"
+                " VALUES ($1, $2, $3, $4, extract(epoch FROM clock_timestamp())) ON CONFLICT (shard_id) DO UPDATE"
+                " SET session_id = excluded.session_id, seq = excluded.seq, resume_url = excluded.resume_url,"
+                " updated_at = excluded.updated_at",
+                shard_id,
+                session.session_id,
+                session.seq,
+                session.resume_url,
+            )
+        )
+
+    async def clear(self, shard_id: int) -> None:
+        await self._run(lambda c: c.execute("DELETE FROM gateway_session WHERE shard_id = $1", shard_id))
+
+    # --- meta ---------------------------------------------------------------------------------------
+
+    async def get_meta(self, key: str) -> str | None:
+        value = await self._run(lambda c: c.fetchval("SELECT value FROM meta WHERE key = $1", key))
+        return None if value is None else str(value)
+
+    async def set_meta(self, key: str, value: str) -> None:
+        await self._run(
+            lambda c: c.execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                key,
+                value,
+            )
+        )
+
+
+@asynccontextmanager
+async def open_loop() -> AsyncIterator[trio_asyncio.TrioEventLoop]:
+    """``trio_asyncio.open_loop()``, raising what its body raised rather than a group around it: the loop's
+    nursery is ours, not the caller's business."""
+    try:
+        async with trio_asyncio.open_loop() as loop:
+            yield loop
+    except BaseExceptionGroup as group:
+        error = _only_error(group)
+        raise error from error.__cause__
+
+
+def _only_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        exc = pending.pop()
+        if isinstance(exc, BaseExceptionGroup):
+            pending.extend(exc.exceptions)
+        else:
+            leaves.append(exc)
+    return leaves[0] if len(leaves) == 1 else group
+
+
+async def read_schema_version(url: str, loop: trio_asyncio.TrioEventLoop) -> int:
+    """The schema version of the database ``url`` names, without migrating it (0: never migrated)."""
+    target = parse_postgres_url(url)
+
+    async def read() -> int:
+        conn = await asyncpg.connect(target.dsn, timeout=_CONNECT_TIMEOUT_S, server_settings=target.server_settings())
+        try:
+            return await postgres_schema_version(conn)
+        finally:
+            await conn.close()
+
+    return await _connecting(target, loop, read)
+
+
+async def _connecting(target: PostgresTarget, loop: trio_asyncio.TrioEventLoop, fn: Callable[[], Awaitable[T]]) -> T:
+    try:
+        result: T = await trio_asyncio.aio_as_trio(fn, loop=loop)()
+        return result
+    except _CONNECTION_ERRORS as exc:
+        raise StoreUnavailable(_unreachable(target, exc)) from exc
+    except asyncpg.InvalidAuthorizationSpecificationError as exc:
+        raise StoreUnavailable(
+            f"PostgreSQL at {target.where} refused the login: {exc}; check the user and password in "
+            "WELCOMEBOT_DATABASE_URL"
+        ) from exc
+    except asyncpg.InvalidCatalogNameError as exc:
+        raise StoreUnavailable(
+            f"PostgreSQL at {target.where}: {exc}; create the database or fix WELCOMEBOT_DATABASE_URL"
+        ) from exc
+
+
+class _ConnectionLost(Exception):
+    """Internal: the attempt failed for want of a connection (the cause says why)."""
+
+
+def _unreachable(target: PostgresTarget, exc: BaseException | None) -> str:
+    return (
+        f"cannot reach PostgreSQL at {target.where} ({type(exc).__name__}: {exc}); check that the server is "
+        "running and that WELCOMEBOT_DATABASE_URL names the right host and port"
+    )
+
+
+def _count(status: str) -> int:
+    # asyncpg returns the command tag, e.g. "UPDATE 3".
+    return int(status.rsplit(" ", 1)[-1])
+
+
+# The claim: insert, or take over an expired claim; `won` is NULL when neither happened (the row is someone's).
+# The sub-selects read the statement's snapshot, from before a concurrent claim we waited for committed.
+_CLAIM = """
+WITH claim AS (
+    INSERT INTO welcome_log AS w (guild_id, user_id, joined_at, status, owner, lease_until, created_at, updated_at)
+    VALUES ($1, $2, $3, 'claimed', $4, $5, $6, $6)
+    ON CONFLICT (guild_id, user_id, joined_at) DO UPDATE
+        SET owner = excluded.owner, lease_until = excluded.lease_until, attempts = w.attempts + 1,
+            updated_at = excluded.updated_at
+        WHERE w.status = 'claimed' AND w.lease_until < excluded.updated_at
+    RETURNING w.attempts = 1 AS fresh
+), old AS (
+    SELECT status, owner = $4 AND updated_at = $6 AS mine FROM welcome_log
+    WHERE guild_id = $1 AND user_id = $2 AND joined_at = $3
+)
+SELECT (SELECT fresh FROM claim), (SELECT status FROM old), (SELECT mine FROM old)
+"""
+
+# Batch updates: one statement for all keys, matched against three parallel arrays ($1-$3).
+_MARK_POSTED = """
+UPDATE welcome_log AS w SET status = 'posted', message_id = $4, latency_ms = $5, updated_at = $6
+FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS k(guild_id, user_id, joined_at)
+WHERE w.guild_id = k.guild_id AND w.user_id = k.user_id AND w.joined_at = k.joined_at
+"""
+_MARK_FAILED = """
+UPDATE welcome_log AS w SET status = 'failed', reason = $4, updated_at = $5
+FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS k(guild_id, user_id, joined_at)
+WHERE w.guild_id = k.guild_id AND w.user_id = k.user_id AND w.joined_at = k.joined_at
+"""
+_ASSIGN_NONCE = """
+UPDATE welcome_log AS w SET nonce = $4
+FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS k(guild_id, user_id, joined_at)
+WHERE w.guild_id = k.guild_id AND w.user_id = k.user_id AND w.joined_at = k.joined_at
+"""
