@@ -15,7 +15,7 @@ recognises its own first attempt (see :meth:`claim_welcome`).
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeAlias, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -26,8 +26,9 @@ import trio_asyncio
 
 from welcomebot.errors import ConfigError
 from welcomebot.gateway.protocol import SavedSession
-from welcomebot.store.api import ClaimResult, GuildConfig, WelcomeKey
-from welcomebot.store.errors import StoreError, StoreUnavailable
+from welcomebot.store.api import AssetRecord, ClaimResult, GuildConfig, WelcomeKey, asset_hashes
+from welcomebot.store.dump import DUMP_TABLES, JSON_COLUMNS, columns, normalize_rows, row_values, validate_dump
+from welcomebot.store.errors import StoreError, StoreNotEmpty, StoreUnavailable
 from welcomebot.store.migrations import apply_postgres_migrations, postgres_schema_version
 
 __all__ = ["PostgresStore", "PostgresTarget", "open_loop", "parse_postgres_url", "read_schema_version"]
@@ -36,6 +37,11 @@ T = TypeVar("T")
 Conn: TypeAlias = "asyncpg.pool.PoolConnectionProxy[Any]"
 Query: TypeAlias = Callable[[Conn], Awaitable[T]]
 
+_PUT_ASSET = (
+    f"INSERT INTO background_asset ({', '.join(columns('background_asset'))})"  # noqa: S608
+    " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING"
+)
+_SELECT_ASSETS = f"SELECT {', '.join(columns('background_asset'))} FROM background_asset"  # noqa: S608
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 #: Errors that mean "no usable connection" rather than "this statement is wrong".
 _CONNECTION_ERRORS = (
@@ -300,6 +306,96 @@ class PostgresStore:
                 value,
             )
         )
+
+    # --- assets -------------------------------------------------------------------------------------
+
+    async def put_asset(self, record: AssetRecord) -> bool:
+        values = row_values("background_asset", msgspec.structs.asdict(record))
+        done = await self._run(lambda c: c.execute(_PUT_ASSET, *values))
+        return _count(done) > 0
+
+    async def get_asset(self, content_hash: str) -> AssetRecord | None:
+        rows = await self._assets("WHERE content_hash = $1", content_hash)
+        return rows[0] if rows else None
+
+    async def list_assets(self) -> list[AssetRecord]:
+        return await self._assets("ORDER BY created_at, content_hash")
+
+    async def _assets(self, where: str, *args: Any) -> list[AssetRecord]:
+        rows = await self._run(lambda c: c.fetch(f"{_SELECT_ASSETS} {where}", *args))
+        return [AssetRecord(**dict(r)) for r in rows]
+
+    async def delete_asset(self, content_hash: str) -> None:
+        await self._run(lambda c: c.execute("DELETE FROM background_asset WHERE content_hash = $1", content_hash))
+
+    async def asset_usage(self, guild_id: int) -> int:
+        used = await self._run(
+            lambda c: c.fetchval("SELECT COALESCE(SUM(size), 0) FROM background_asset WHERE owner_guild = $1", guild_id)
+        )
+        return int(used)
+
+    async def total_asset_usage(self) -> int:
+        return int(await self._run(lambda c: c.fetchval("SELECT COALESCE(SUM(size), 0) FROM background_asset")))
+
+    async def referenced_assets(self) -> set[str]:
+        rows = await self._run(lambda c: c.fetch("SELECT background_ref, options FROM guild_config"))
+        return asset_hashes(v for ref, options in rows for v in (ref, msgspec.json.decode(options)))
+
+    # --- logical dump -------------------------------------------------------------------------------
+
+    async def export_rows(self) -> dict[str, list[dict[str, Any]]]:
+        async def q(c: Conn) -> dict[str, list[dict[str, Any]]]:
+            # One snapshot for every table, so they agree with each other.
+            async with c.transaction(isolation="repeatable_read", readonly=True):
+                return {table: await _read_table(c, table) for table in DUMP_TABLES}
+
+        raw = await self._run(q)
+        return {table: normalize_rows(table, rows) for table, rows in raw.items()}
+
+    async def import_rows(self, dump: Mapping[str, list[dict[str, Any]]]) -> None:
+        checked = validate_dump(dump)
+
+        async def q(c: Conn) -> None:
+            async with c.transaction():
+                # No writer may slip in between the emptiness check and the restore.
+                await c.execute(f"LOCK TABLE {', '.join(DUMP_TABLES)} IN EXCLUSIVE MODE")
+                counts = await _counts(c)
+                if any(counts.values()):
+                    raise StoreNotEmpty(counts)
+                for table, rows in checked.items():
+                    await c.executemany(_insert_statement(table), [_to_postgres(table, row) for row in rows])
+
+        await self._run(q)
+
+    async def is_empty(self) -> bool:
+        return not any((await self._run(_counts)).values())
+
+
+async def _read_table(c: Conn, table: str) -> list[dict[str, Any]]:
+    rows = [dict(r) for r in await c.fetch(f"SELECT {', '.join(columns(table))} FROM {table}")]  # noqa: S608
+    for table_name, column in JSON_COLUMNS:
+        if table_name == table:
+            for row in rows:
+                row[column] = msgspec.json.decode(row[column])
+    return rows
+
+
+def _insert_statement(table: str) -> str:
+    cols = columns(table)
+    values = [f"${i}::jsonb" if (table, col) in JSON_COLUMNS else f"${i}" for i, col in enumerate(cols, 1)]
+    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(values)})"  # noqa: S608
+
+
+def _to_postgres(table: str, row: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(
+        msgspec.json.encode(row[col]).decode() if (table, col) in JSON_COLUMNS else row[col] for col in columns(table)
+    )
+
+
+async def _counts(c: Conn) -> dict[str, int]:
+    counts = await c.fetchrow("SELECT " + ", ".join(f"(SELECT COUNT(*) FROM {t})" for t in DUMP_TABLES))  # noqa: S608
+    assert counts is not None
+    return {table: int(n) for table, n in zip(DUMP_TABLES, counts, strict=True)}
 
 
 @asynccontextmanager

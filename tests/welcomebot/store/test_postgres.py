@@ -9,11 +9,14 @@ import textwrap
 import uuid
 from typing import Any
 
+import msgspec
 import pytest
 import trio
 
+from tests.welcomebot.store.test_contract import _fill as fill
 from welcomebot.errors import ConfigError
 from welcomebot.store.api import ClaimResult, GuildConfig, WelcomeKey
+from welcomebot.store.dump import DUMP_TABLES, columns
 from welcomebot.store.errors import SchemaTooNew, StoreUnavailable
 from welcomebot.store.migrations import known_migrations
 from welcomebot.store.open import open_store, schema_status
@@ -193,3 +196,29 @@ def test_run_with_a_down_database_exits_2_with_one_line(tmp_path):
     assert len(lines) == 1, result.stderr
     assert "cannot reach PostgreSQL" in lines[0]
     assert "hunter2" not in result.stderr
+
+
+@pytest.mark.postgres
+async def test_row_types_name_every_column_of_the_migrated_schema(postgres_url):
+    async with open_store(postgres_url):
+        pass
+    for table in DUMP_TABLES:
+        found = await run_sql(
+            postgres_url,
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema()"
+            " AND table_name = $1",
+            table,
+        )
+        assert {r[0] for r in found} == set(columns(table)), f"{table}: sql/postgres and welcomebot/store/dump.py"
+
+
+@pytest.mark.postgres
+async def test_dumps_cross_between_backends_byte_for_byte(postgres_url, tmp_path):
+    async with open_store(f"sqlite:///{tmp_path}/a.sqlite3") as lite, open_store(postgres_url) as pg:
+        await fill(lite)
+        dump = msgspec.json.encode(await lite.export_rows())
+        await pg.import_rows(msgspec.json.decode(dump))
+        assert msgspec.json.encode(await pg.export_rows()) == dump, "SQLite → PostgreSQL"
+    async with open_store(f"sqlite:///{tmp_path}/b.sqlite3") as back, open_store(postgres_url) as pg:
+        await back.import_rows(await pg.export_rows())
+        assert msgspec.json.encode(await back.export_rows()) == dump, "PostgreSQL → SQLite"
