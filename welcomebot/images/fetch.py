@@ -11,6 +11,7 @@ bytes are). Timeouts use trio's clock, so tests can run them on ``MockClock``.
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Final
 from urllib.parse import urljoin
@@ -119,9 +120,14 @@ async def _connect(
                     f"The image server {target.host} did not answer within {policy.connect_timeout:g} seconds; "
                     f"{_UPLOAD}."
                 ) from None
-        except httpx.ConnectError:
-            if index == len(addresses) - 1:
-                raise ImageRejected(f"The image server {target.host} could not be reached; {_UPLOAD}.") from None
+        except httpx.ConnectError as exc:
+            if index < len(addresses) - 1:
+                continue
+            if _caused_by(exc, ssl.SSLCertVerificationError):
+                raise ImageRejected(
+                    f"The image server {target.host} has no valid https certificate for that name; {_UPLOAD}."
+                ) from None
+            raise ImageRejected(f"The image server {target.host} could not be reached; {_UPLOAD}.") from None
         except httpx.HTTPError as exc:
             raise _broken(target, exc) from exc
     raise AssertionError("unreachable: check_addresses never returns an empty list")
@@ -160,6 +166,18 @@ async def _abandon(chunks: AsyncIterator[bytes]) -> None:
                 await anext(chunks)
             except StopAsyncIteration:
                 return
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether ``kind`` is in the chain (trio, httpcore and httpx each wrap the ssl error once)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, kind):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _broken(target: Target, exc: httpx.HTTPError) -> ImageRejected:

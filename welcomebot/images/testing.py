@@ -8,6 +8,7 @@ test can lie in Content-Length, drip a body, stall, or send garbage. Routes are 
 from __future__ import annotations
 
 import io
+import ssl
 import struct
 import zlib
 from collections.abc import Awaitable, Callable
@@ -78,10 +79,10 @@ def redirect(location: str, status: int = 302) -> bytes:
     return http_response(status, headers={"Location": location, "Content-Type": "text/html"})
 
 
-Route = bytes | Callable[[trio.SocketStream, "HostileServer"], Awaitable[None]]
+Route = bytes | Callable[[trio.abc.Stream, "HostileServer"], Awaitable[None]]
 
 
-async def drip(stream: trio.SocketStream, server: HostileServer) -> None:
+async def drip(stream: trio.abc.Stream, server: HostileServer) -> None:
     """A slow server: headers, then one byte a second (virtual seconds under MockClock)."""
     await stream.send_all(http_response(length=10_000))
     server.stalled.set()
@@ -90,7 +91,7 @@ async def drip(stream: trio.SocketStream, server: HostileServer) -> None:
         await trio.sleep(1)
 
 
-async def stall(stream: trio.SocketStream, server: HostileServer) -> None:
+async def stall(stream: trio.abc.Stream, server: HostileServer) -> None:
     """A server that accepts the connection and reads the request but never answers."""
     server.stalled.set()
     await trio.sleep_forever()
@@ -103,11 +104,13 @@ class HostileServer:
     stalled: trio.Event = field(default_factory=trio.Event)
     #: (request target, lower-cased headers) of every request, in order.
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    #: Serve https with this context (e.g. a certificate from ``trustme``) instead of plain http.
+    ssl_context: ssl.SSLContext | None = None
     port: int = 0
 
     @property
     def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ssl_context else 'http'}://127.0.0.1:{self.port}"
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
@@ -115,7 +118,10 @@ class HostileServer:
         task_status.started()
         await trio.serve_listeners(self._connection, listeners)
 
-    async def _connection(self, stream: trio.SocketStream) -> None:
+    async def _connection(self, plain: trio.SocketStream) -> None:
+        stream: trio.abc.Stream = plain
+        if self.ssl_context is not None:
+            stream = trio.SSLStream(plain, self.ssl_context, server_side=True)
         try:
             async with stream:
                 head = b""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 import trio
 import trio.testing
+import trustme
 
 from welcomebot.images import FetchPolicy, ImageRejected, fetch_image, normalize
 from welcomebot.images.testing import HostileServer, http_response, photo_bytes, redirect
@@ -177,3 +179,27 @@ async def test_system_resolver_answers_for_localhost():
     answers = await system_resolver("localhost", 443)
     assert answers
     assert set(answers) <= {"127.0.0.1", "::1"}
+
+
+async def test_https_to_a_pinned_address_still_verifies_the_names_certificate(nursery: trio.Nursery):
+    """A real TLS server on loopback: the connection goes to the checked IP, the certificate is checked for the
+    name (SNI). The loopback server is reachable only because the test policy trusts its origin."""
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("img.test").configure_cert(server_context)
+    server = HostileServer(routes={"/a.png": http_response(body=photo_bytes())}, ssl_context=server_context)
+    await nursery.start(server.serve)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    resolve = resolver_for({"img.test": ["127.0.0.1"], "other.test": ["127.0.0.1"]})
+
+    async def fetch(host: str) -> bytes:
+        origin = f"https://{host}:{server.port}"
+        policy = FetchPolicy(trusted_origins=frozenset({origin}))
+        transport = httpx.AsyncHTTPTransport(verify=client_context)
+        return await fetch_image(f"{origin}/a.png", policy, resolver=resolve, transport=transport)
+
+    assert normalize(await fetch("img.test"), FetchPolicy()).width == 640
+    assert server.requests[0][1]["host"] == f"img.test:{server.port}"
+    with pytest.raises(ImageRejected, match=r"^The image server other\.test has no valid https certificate"):
+        await fetch("other.test")

@@ -79,11 +79,11 @@ def test_colour_profiles_are_converted_to_srgb_then_dropped():
 
 
 def test_output_is_bounded_in_pixels_and_bytes():
-    policy = FetchPolicy(max_output_pixels=400 * 225, max_output_bytes=40_000)
-    image = normalize(photo_bytes("PNG", (1600, 900)), policy)
-    assert image.width * image.height <= 400 * 225
+    policy = FetchPolicy(max_output_pixels=320 * 180, max_output_bytes=12_000)
+    image = normalize(photo_bytes("JPEG", (1280, 720)), policy)
+    assert image.width * image.height <= 320 * 180
     assert image.width / image.height == pytest.approx(16 / 9, rel=0.02)
-    assert len(image.data) <= 40_000
+    assert len(image.data) <= 12_000
 
 
 def test_output_that_cannot_fit_is_refused():
