@@ -45,7 +45,8 @@ class RenderedCards:
         self._background = background
         self._on_render = on_render
 
-    async def render(self, join: Join, config: WelcomeConfig, guild: GuildInfo | None) -> CardFile | None:
+    async def render(self, join: Join, config: WelcomeConfig, guild: GuildInfo | None, *,
+                     priority: Priority = Priority.BATCH) -> CardFile | None:  # fmt: skip
         name = display_name(join.global_name, join.username)
         avatar = await self._avatar(join)
         background = None
@@ -62,7 +63,7 @@ class RenderedCards:
         )
         started = trio.current_time()
         try:
-            data = await self._pool.run(self._renderer.render, spec, priority=Priority.BATCH)
+            data = await self._pool.run(self._renderer.render, spec, priority=priority)
         except RenderError as exc:
             log.warning("card render failed; welcoming with text only",
                         extra={"guild_id": join.guild_id, "user_id": join.user_id, "error": str(exc)})  # fmt: skip

@@ -21,9 +21,10 @@ import trio
 from actors import ThreadPoolActor
 from welcomebot.app.cards import RenderedCards
 from welcomebot.app.channel_limit import ChannelTurns
-from welcomebot.app.model import ChannelProblem, Join, Outcome
+from welcomebot.app.model import ChannelProblem, GuildInfo, Join, Outcome
 from welcomebot.app.pipeline import Pipeline
 from welcomebot.app.ports import CardFile, ChannelBroken
+from welcomebot.commands import CommandContext, Dispatcher, sync_commands
 from welcomebot.errors import ConfigError, WelcomeBotError
 from welcomebot.gateway.manager import ShardManager
 from welcomebot.gateway.protocol import Dispatch
@@ -164,6 +165,8 @@ class RunningBot:
     configs: CachedConfigs
     store: Store
     stopped: trio.Event = field(default_factory=trio.Event)
+    #: Set once the start-up registration of the slash commands has finished (or failed, which is logged).
+    commands_synced: trio.Event = field(default_factory=trio.Event)
     draining: bool = False
 
     async def ready(self) -> tuple[bool, list[str]]:
@@ -221,6 +224,8 @@ async def run_bot(
             background=assets.background,
             on_render=observer.rendered,
         )
+        guilds: dict[int, GuildInfo] = {}
+        commands = Dispatcher(CommandContext(api, store, configs, guilds, cards))
         pipeline = Pipeline(
             configs=configs,
             welcome_log=welcome_log,
@@ -229,7 +234,9 @@ async def run_bot(
             poster=RestPoster(api),
             turns=ChannelTurns(),
             observer=counters,
+            on_interaction=commands.submit,
         )
+        pipeline.guilds = guilds
         send, receive = trio.open_memory_channel[Dispatch](4096)
 
         base = ShardConfig(settings.token, "", compress=options.compress)
@@ -254,6 +261,8 @@ async def run_bot(
                     nursery.start_soon(partial(periodic_backups, store, assets, settings.data_dir / "backups",
                                                interval=settings.backup_interval, keep=settings.backup_keep,
                                                status=backups))  # fmt: skip
+                await nursery.start(commands.run)
+                nursery.start_soon(_sync_commands, api, store, running.commands_synced)
                 await pipeline.finish_unfinished()
                 nursery.start_soon(_renew_claims, welcome_log)
                 async with trio.open_nursery() as gateway:
@@ -331,6 +340,16 @@ def _backup_gauges(metrics: Metrics, status: BackupStatus) -> None:
         lambda: status.last_success_at or 0.0,
     )
     metrics.gauge("welcomebot_backup_failures", "Periodic backups that failed since start.", lambda: status.failed)
+
+
+async def _sync_commands(api: DiscordApi, store: Store, done: trio.Event) -> None:
+    """Register the slash commands if they changed; welcomes do not depend on it, so failure only logs."""
+    try:
+        await sync_commands(api, store)
+    except WelcomeBotError as exc:
+        log.error("could not register the slash commands; run `welcomebot commands sync`", extra={"error": str(exc)})
+    finally:
+        done.set()
 
 
 async def _renew_claims(welcome_log: StoreWelcomeLog) -> None:

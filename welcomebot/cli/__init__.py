@@ -19,6 +19,7 @@ import msgspec
 from welcomebot import __version__
 from welcomebot.cli import (
     backup_cmd,
+    commands_cmd,
     config_cmd,
     emulator_cmd,
     migrate_cmd,
@@ -36,7 +37,9 @@ from welcomebot.store.errors import StoreUnavailable
 __all__ = ["Handler", "Subparsers", "build_parser", "main"]
 
 # Order is the order of `welcomebot --help`.
-COMMANDS = (run_cmd, sandbox_cmd, render_cmd, emulator_cmd, config_cmd, migrate_cmd, backup_cmd, restore_cmd)
+COMMANDS = (
+    run_cmd, sandbox_cmd, render_cmd, emulator_cmd, commands_cmd, config_cmd, migrate_cmd, backup_cmd, restore_cmd,
+)  # fmt: skip
 
 EXIT_OK = 0
 EXIT_CRASH = 1

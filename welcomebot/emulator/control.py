@@ -15,7 +15,17 @@ import trio
 
 from welcomebot.emulator.gateway import GUILD_MEMBERS, GatewayServer
 from welcomebot.emulator.rest import Interaction, RestApi
-from welcomebot.emulator.world import Attachment, Member, Message, Overwrite, Role, World, attachment_json, iso
+from welcomebot.emulator.world import (
+    Attachment,
+    Member,
+    Message,
+    Overwrite,
+    Role,
+    World,
+    attachment_json,
+    iso,
+    permissions_for,
+)
 from welcomebot.httpserver import Request, Response
 
 if TYPE_CHECKING:
@@ -49,6 +59,12 @@ class Control:
             with trio.move_on_after(float(request.arg("wait_s") or 30)):
                 while sum(len(m.mentions) for m in self.world.messages.get(channel_id, [])) < int(wait_for):
                     await self.world.message_posted.wait()
+        if request.method == "GET" and request.arg("wait") == "answered" and path.startswith("/interactions/"):
+            # Long poll: answer once the interaction has its final response (an answer, or an edited deferral).
+            iid = int(path.split("/")[2]) if path.split("/")[2].isdigit() else 0
+            with trio.move_on_after(float(request.arg("wait_s") or 30)):
+                while not _answered(self.rest.interactions.get(iid)):
+                    await self.rest.interaction_updated.wait()
         try:
             body = msgspec.json.decode(request.body) if request.body else {}
             status, payload = self._route(request.method, path, body)
@@ -242,6 +258,11 @@ class Control:
         options = list(body.get("options") or [])
         resolved: dict[str, Any] = {}
         attachment = body.get("attachment")
+        member = guild.members.get(user_id) if guild is not None else None
+        if guild is not None:
+            if member is None:
+                raise ControlError(404, "that user is not a member of the guild")
+            self._resolve(guild, member, options, resolved)
         if attachment is not None:
             data = base64.b64decode(attachment["data_b64"])
             a = Attachment(world.ids.next(), str(attachment.get("filename", "upload.png")),
@@ -271,12 +292,9 @@ class Control:
             "authorizing_integration_owners": {"0": str(guild.id)} if guild else {},
             "context": 0 if guild else 1,
         }
-        if guild is not None:
+        if guild is not None and member is not None:
             payload["guild_id"] = str(guild.id)
             payload["guild_locale"] = "en-US"
-            member = guild.members.get(user_id)
-            if member is None:
-                raise ControlError(404, "that user is not a member of the guild")
             payload["member"] = {**member.to_json(), "permissions": str(int(body.get("permissions", 0)))}
         else:
             payload["user"] = user.to_json()
@@ -292,10 +310,35 @@ class Control:
         self.gateway.dispatch("INTERACTION_CREATE", payload, guild_id=guild.id if guild else None, intent=None)
         return {"id": str(iid), "token": token}
 
+    def _resolve(self, guild: Any, invoker: Member, options: list[dict[str, Any]], resolved: dict[str, Any]) -> None:
+        """Fill ``resolved`` for user and channel options, nested in subcommands too, as Discord does."""
+        for option in options:
+            kind = option.get("type")
+            if kind in (1, 2):
+                self._resolve(guild, invoker, list(option.get("options") or []), resolved)
+            elif kind == 6:
+                member = guild.members.get(int(option["value"]))
+                if member is None:
+                    raise ControlError(404, f"no member {option['value']} in the guild")
+                resolved.setdefault("users", {})[str(member.user.id)] = member.user.to_json()
+                partial = {k: v for k, v in member.to_json().items() if k not in ("user", "deaf", "mute")}
+                partial["permissions"] = str(permissions_for(guild, member, None))
+                resolved.setdefault("members", {})[str(member.user.id)] = partial
+            elif kind == 7:
+                channel = guild.channels.get(int(option["value"]))
+                if channel is None:
+                    raise ControlError(404, f"no channel {option['value']} in the guild")
+                resolved.setdefault("channels", {})[str(channel.id)] = {
+                    "id": str(channel.id), "name": channel.name, "type": channel.type,
+                    "permissions": str(permissions_for(guild, invoker, channel)),
+                }  # fmt: skip
+
     def _interaction_record(self, i: Interaction) -> dict[str, Any]:
         return {
             "id": str(i.id),
             "responded": i.responded,
+            "responded_after_s": None if i.responded_at is None else i.responded_at - i.created_at,
+            "answered": _answered(i),
             "deferred": i.deferred,
             "responses": i.responses,
             "original": None if i.original is None else self._message(i.original),
@@ -340,6 +383,13 @@ class Control:
             self.cdn.latency_s = float(body.get("latency_s", self.cdn.latency_s))
         else:
             raise ControlError(400, f"unknown fault target {target!r}")
+
+
+def _answered(i: Interaction | None) -> bool:
+    """Has the interaction its final response: a message callback, or a deferral edited since?"""
+    if i is None or not i.responded:
+        return False
+    return not i.deferred or any("edit" in r for r in i.responses)
 
 
 def _holder(world: World, attachment: Attachment) -> Message:

@@ -102,6 +102,8 @@ class Interaction:
     user_id: int
     created_at: float
     responded: bool = False
+    #: ``trio.current_time()`` of the accepted callback (always within the 3 s deadline: later ones get 10062).
+    responded_at: float | None = None
     deferred: bool = False
     original: Message | None = None
     followups: list[Message] = field(default_factory=list)
@@ -128,6 +130,8 @@ class RestApi:
         self._gateway_url = gateway_url
         self.faults = Faults()
         self.interactions: dict[int, Interaction] = {}
+        #: Set (and replaced) whenever an interaction is answered or edited: the control API long-polls it.
+        self.interaction_updated = trio.Event()
         self._nonces: dict[tuple[int, int, str], tuple[float, Message]] = {}
         self.requests: Counter[str] = Counter()
         self.rate_limited: Counter[str] = Counter()
@@ -421,7 +425,10 @@ class RestApi:
                     "application_id": str(self.world.application_id),
                     "version": str(self.world.ids.next()),
                     "type": command.get("type", 1),
-                    "default_member_permissions": command.get("default_member_permissions"),
+                    # Sent as a string or an integer; always answered as a string (or null).
+                    "default_member_permissions": None
+                    if (p := command.get("default_member_permissions")) is None
+                    else str(p),
                     "description": command.get("description", ""),
                     **({"guild_id": str(guild_id)} if guild_id is not None else {}),
                 }
@@ -590,6 +597,7 @@ class RestApi:
         if kind not in (1, 4, 5, 6, 7, 8, 9, 10, 12):
             raise form_error("type", "BASE_TYPE_CHOICES", "Value must be one of {1, 4, 5, 6, 7, 8, 9, 10, 12}.")
         interaction.responded = True
+        interaction.responded_at = trio.current_time()
         interaction.responses.append(body)
         data = body.get("data") or {}
         if kind == 4:
@@ -605,7 +613,12 @@ class RestApi:
                 trio.current_time(),
                 flags=int(data.get("flags", 0)) | 128,
             )
+        self._interaction_changed()
         return 204, None
+
+    def _interaction_changed(self) -> None:
+        self.interaction_updated.set()
+        self.interaction_updated = trio.Event()
 
     async def get_original(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
         interaction = self._interaction_by_token(params)
@@ -629,6 +642,7 @@ class RestApi:
             ).attachments
         original.flags &= ~128  # no longer "thinking"
         interaction.responses.append({"edit": payload})
+        self._interaction_changed()
         return 200, self.message_json(original)
 
     async def create_followup(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:

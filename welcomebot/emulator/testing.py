@@ -107,6 +107,14 @@ class ControlClient:
         result: dict[str, Any] = await self._call("GET", f"/interactions/{interaction_id}")
         return result
 
+    async def wait_answered(self, interaction_id: int | str, wait_s: float = 30) -> dict[str, Any]:
+        """The interaction's record once it has its final response (or after ``wait_s``; check ``answered``)."""
+        response = await self._http.get(
+            f"/interactions/{interaction_id}", params={"wait": "answered", "wait_s": wait_s}, timeout=wait_s + 10
+        )
+        result: dict[str, Any] = response.json()
+        return result
+
     async def sessions(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await self._call("GET", "/gateway/sessions")
         return result

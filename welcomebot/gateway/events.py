@@ -155,7 +155,12 @@ class CommandOption(msgspec.Struct, frozen=True):
 
 
 class Resolved(msgspec.Struct, frozen=True):
+    """Objects referenced by an interaction's options; resolved members carry no ``user`` (it is in ``users``)."""
+
     attachments: dict[int, Attachment] = {}
+    users: dict[int, User] = {}
+    members: dict[int, Member] = {}
+    channels: dict[int, Channel] = {}
 
 
 class CommandData(msgspec.Struct, frozen=True):

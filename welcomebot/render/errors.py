@@ -35,6 +35,7 @@ class TemplateError(RenderError):
 
     def __init__(self, message: str, template: str, position: int) -> None:
         super().__init__(f"{message} at position {position} of the template {template!r}")
+        self.reason = message
         self.template = template
         self.position = position
 

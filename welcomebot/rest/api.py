@@ -36,6 +36,10 @@ class DiscordApi:
         result: dict[str, Any] = await self.client.request(routes.GET_CURRENT_USER.compile())
         return result
 
+    async def get_current_application(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self.client.request(routes.GET_CURRENT_APPLICATION.compile())
+        return result
+
     async def create_message(
         self,
         channel_id: int,
@@ -87,6 +91,12 @@ class DiscordApi:
         params: dict[str, str | int] = {"with_counts": "true"} if with_counts else {}
         result: dict[str, Any] = await self.client.request(
             routes.GET_GUILD.compile(guild_id=guild_id), params=params, where=f"guild {guild_id}"
+        )
+        return result
+
+    async def get_guild_channels(self, guild_id: int) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.client.request(
+            routes.GET_GUILD_CHANNELS.compile(guild_id=guild_id), where=f"guild {guild_id}"
         )
         return result
 

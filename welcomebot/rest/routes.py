@@ -13,6 +13,7 @@ CREATE_MESSAGE: Final = Route("POST", "/channels/{channel_id}/messages")
 DELETE_MESSAGE: Final = Route("DELETE", "/channels/{channel_id}/messages/{message_id}")
 GET_CHANNEL: Final = Route("GET", "/channels/{channel_id}")
 GET_GUILD: Final = Route("GET", "/guilds/{guild_id}")
+GET_GUILD_CHANNELS: Final = Route("GET", "/guilds/{guild_id}/channels")
 GET_GUILD_MEMBER: Final = Route("GET", "/guilds/{guild_id}/members/{user_id}")
 LIST_GUILD_MEMBERS: Final = Route("GET", "/guilds/{guild_id}/members")
 CREATE_DM: Final = Route("POST", "/users/@me/channels")
@@ -31,4 +32,5 @@ ALL_ROUTES: Final = (
     GET_GATEWAY_BOT, GET_CURRENT_USER, GET_CURRENT_APPLICATION, CREATE_MESSAGE, DELETE_MESSAGE, GET_CHANNEL,
     GET_GUILD, GET_GUILD_MEMBER, LIST_GUILD_MEMBERS, CREATE_DM, ADD_MEMBER_ROLE, BULK_OVERWRITE_GLOBAL_COMMANDS,
     BULK_OVERWRITE_GUILD_COMMANDS, INTERACTION_CALLBACK, EDIT_ORIGINAL, CREATE_FOLLOWUP,
+    GET_GUILD_CHANNELS,
 )  # fmt: skip

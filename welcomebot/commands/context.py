@@ -1,0 +1,132 @@
+"""What command handlers work with: the store (through the config cache), Discord's REST API, the cards.
+
+Every settings change goes through :meth:`CommandContext.save`, which stamps ``updated_at`` (the
+pipeline's config version: a channel marked broken is retried after it changes), clears the recorded
+channel problem and invalidates the cached config, so the next welcome uses the new settings.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import msgspec
+import trio
+
+from welcomebot.app.model import GuildInfo
+from welcomebot.commands.permissions import Overwrite, channel_permissions
+from welcomebot.rest.errors import NotFound
+from welcomebot.store.api import GuildConfig
+
+if TYPE_CHECKING:
+    from actors import Priority
+    from welcomebot.app.model import Join
+    from welcomebot.app.ports import CardFile, WelcomeConfig
+    from welcomebot.commands.model import Invocation
+    from welcomebot.commands.respond import Reply
+    from welcomebot.rest.api import DiscordApi
+    from welcomebot.store.adapters import CachedConfigs
+    from welcomebot.store.api import Store
+
+__all__ = ["BackgroundAssets", "BackgroundImages", "CommandContext", "Handler", "LoadedImage", "PreviewCards"]
+
+
+class PreviewCards(Protocol):
+    """The pipeline's cards (``app.cards.RenderedCards``), rendered on the pool's interactive lane."""
+
+    async def render(self, join: Join, config: WelcomeConfig, guild: GuildInfo | None, *,
+                     priority: Priority) -> CardFile | None: ...  # fmt: skip
+
+
+class LoadedImage(msgspec.Struct, frozen=True):
+    """A background that passed validation, re-encoded (``images.NormalizedImage``'s shape)."""
+
+    data: bytes
+    media_type: str
+    width: int
+    height: int
+
+
+class BackgroundImages(Protocol):
+    async def load(self, url: str) -> LoadedImage:
+        """Fetch ``url`` safely and validate it; raise ``InvalidOption`` saying why an image is refused."""
+        ...
+
+
+class BackgroundAssets(Protocol):
+    async def put(self, guild_id: int, image: LoadedImage) -> str:
+        """Store the image in the guild's assets and return its ref; ``InvalidOption`` when over quota."""
+        ...
+
+
+@dataclass(frozen=True)
+class Handler:
+    """A command's implementation; ``slow`` ones (fetching, rendering) defer before they start."""
+
+    run: Callable[[CommandContext, Invocation], Awaitable[Reply]]
+    slow: bool = False
+
+
+@dataclass
+class CommandContext:
+    api: DiscordApi
+    store: Store
+    configs: CachedConfigs
+    #: What the gateway told us about each guild (name, member count), kept by the pipeline.
+    guilds: Mapping[int, GuildInfo]
+    cards: PreviewCards
+    images: BackgroundImages | None = None
+    assets: BackgroundAssets | None = None
+    wall_clock: Callable[[], float] = time.time
+    _bot_id: int | None = field(default=None, repr=False)
+    _bot_lock: trio.Lock = field(default_factory=trio.Lock, repr=False)
+
+    async def config(self, guild_id: int) -> GuildConfig:
+        """The guild's stored settings, or the defaults when it has none yet."""
+        return await self.store.get_guild_config(guild_id) or GuildConfig(guild_id=guild_id)
+
+    async def save(self, guild_id: int, **changes: Any) -> GuildConfig:
+        current = await self.config(guild_id)
+        updated = msgspec.structs.replace(current, **changes, channel_problem=None, updated_at=self.wall_clock())
+        await self.store.put_guild_config(updated)
+        self.configs.invalidate(guild_id)
+        return updated
+
+    async def guild_info(self, guild_id: int) -> GuildInfo:
+        """Name and member count: from the gateway when it told us, else asked of Discord."""
+        known = self.guilds.get(guild_id)
+        if known is not None:
+            return known
+        guild = await self.api.get_guild(guild_id, with_counts=True)
+        return GuildInfo(guild_id=guild_id, name=str(guild.get("name", "")),
+                         member_count=guild.get("approximate_member_count"))  # fmt: skip
+
+    async def bot_id(self) -> int:
+        async with self._bot_lock:
+            if self._bot_id is None:
+                self._bot_id = int((await self.api.get_current_user())["id"])
+            return self._bot_id
+
+    async def bot_permissions(self, guild_id: int, channel_id: int) -> int | None:
+        """The bot's permissions in the channel from the server's roles and the channel's overwrites; None
+        when the channel no longer exists."""
+        bot_id = await self.bot_id()
+        guild = await self.api.get_guild(guild_id)
+        channels = await self.api.get_guild_channels(guild_id)
+        channel = next((c for c in channels if int(c["id"]) == channel_id), None)
+        if channel is None:
+            return None
+        try:
+            me = await self.api.get_guild_member(guild_id, bot_id)
+        except NotFound:
+            return 0  # removed from the server meanwhile
+        return channel_permissions(
+            guild_id=guild_id,
+            owner_id=int(guild["owner_id"]),
+            member_id=bot_id,
+            member_roles=[int(r) for r in me.get("roles", [])],
+            role_permissions={int(r["id"]): int(r["permissions"]) for r in guild.get("roles", [])},
+            overwrites=msgspec.convert(channel.get("permission_overwrites") or [], list[Overwrite], strict=False),
+        )

@@ -1,0 +1,144 @@
+"""The slash commands welcomebot registers, as data (``application-commands.mdx``).
+
+Definitions know nothing of handlers: :mod:`welcomebot.commands.dispatch` maps each leaf path, such as
+``("welcome", "channel")``, to its handler, and a test checks the two agree. To add a setting, add an
+:class:`Option` subcommand to a group here and a handler under the same path in a command module.
+
+Every command is guild-only (``contexts`` [0], ``integration_types`` [0]) and hidden from members without
+Manage Server (``default_member_permissions``); the dispatcher checks the permission again at run time,
+because server admins can override command permissions.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from typing import Any, Final
+
+import msgspec
+
+__all__ = [
+    "COMMANDS",
+    "MANAGE_GUILD",
+    "ChannelType",
+    "Command",
+    "Option",
+    "OptionType",
+    "definitions_hash",
+    "definitions_payload",
+    "leaf_paths",
+]
+
+#: Manage Server for ``default_member_permissions``. The docs show the bit set as a string ("32"), the
+#: OpenAPI spec's request schema wants an integer; Discord takes both and answers with the string.
+MANAGE_GUILD: Final = 1 << 5
+GUILD_INSTALL: Final = 0  # integration_types: installed to a server
+GUILD_CONTEXT: Final = 0  # contexts: used inside a server (not in DMs)
+
+
+class OptionType(enum.IntEnum):
+    SUB_COMMAND = 1
+    SUB_COMMAND_GROUP = 2
+    STRING = 3
+    INTEGER = 4
+    BOOLEAN = 5
+    USER = 6
+    CHANNEL = 7
+    ROLE = 8
+    MENTIONABLE = 9
+    NUMBER = 10
+    ATTACHMENT = 11
+
+
+class ChannelType(enum.IntEnum):
+    GUILD_TEXT = 0
+    GUILD_ANNOUNCEMENT = 5
+
+
+class Option(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    type: OptionType
+    name: str
+    description: str
+    required: bool = False
+    options: tuple[Option, ...] = ()
+    channel_types: tuple[ChannelType, ...] = ()
+    min_length: int | None = None
+    max_length: int | None = None
+
+
+class Command(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    description: str
+    options: tuple[Option, ...] = ()
+    type: int = 1  # CHAT_INPUT
+    default_member_permissions: int = MANAGE_GUILD
+    contexts: tuple[int, ...] = (GUILD_CONTEXT,)
+    integration_types: tuple[int, ...] = (GUILD_INSTALL,)
+
+
+def _sub(name: str, description: str, *options: Option) -> Option:
+    return Option(type=OptionType.SUB_COMMAND, name=name, description=description, options=options)
+
+
+SET_BACKGROUND = Command(
+    name="set-background",
+    description="Set the background image of this server's welcome cards",
+    options=(
+        Option(type=OptionType.ATTACHMENT, name="image", description="A PNG, JPEG, WebP or GIF to upload"),
+        Option(type=OptionType.STRING, name="url", description="Or a link (https) to a PNG, JPEG, WebP or GIF",
+               max_length=2000),
+    ),
+)  # fmt: skip
+
+PREVIEW = Command(
+    name="preview",
+    description="Show the welcome card and message as a new member would see them, and what is missing",
+    options=(Option(type=OptionType.USER, name="member", description="Preview for this member instead of you"),),
+)
+
+WELCOME = Command(
+    name="welcome",
+    description="Configure welcome messages for this server",
+    options=(
+        _sub("channel", "Choose the channel where new members are welcomed",
+             Option(type=OptionType.CHANNEL, name="channel", description="A text or announcement channel",
+                    required=True, channel_types=(ChannelType.GUILD_TEXT, ChannelType.GUILD_ANNOUNCEMENT))),
+        _sub("message", "Set the welcome text; use {user}, {server} and {count}",
+             Option(type=OptionType.STRING, name="template", required=True, min_length=1, max_length=2000,
+                    description="e.g. Welcome to {server}, {user}! You are member #{count}.")),
+        _sub("show", "Show the current welcome settings"),
+        _sub("enable", "Start welcoming new members"),
+        _sub("disable", "Stop welcoming new members (settings are kept)"),
+        _sub("reset-background", "Go back to the default card background"),
+    ),
+)  # fmt: skip
+
+#: Everything welcomebot registers, in the order Discord lists them.
+COMMANDS: Final = (WELCOME, PREVIEW, SET_BACKGROUND)
+
+
+def definitions_payload(commands: tuple[Command, ...] = COMMANDS) -> list[dict[str, Any]]:
+    """The body of Discord's bulk-overwrite call, as JSON types (lists, not tuples)."""
+    payload: list[dict[str, Any]] = msgspec.json.decode(msgspec.json.encode(commands))
+    return payload
+
+
+def definitions_hash(commands: tuple[Command, ...] = COMMANDS) -> str:
+    """Changes exactly when the registered definitions would change (key order is fixed by the Structs)."""
+    return hashlib.sha256(msgspec.json.encode(definitions_payload(commands))).hexdigest()
+
+
+def leaf_paths(commands: tuple[Command, ...] = COMMANDS) -> set[tuple[str, ...]]:
+    """Every invocable path: ``("preview",)``, ``("welcome", "channel")``, ..."""
+    paths: set[tuple[str, ...]] = set()
+
+    def walk(prefix: tuple[str, ...], options: tuple[Option, ...]) -> None:
+        subs = [o for o in options if o.type in (OptionType.SUB_COMMAND, OptionType.SUB_COMMAND_GROUP)]
+        if not subs:
+            paths.add(prefix)
+        for sub in subs:
+            walk((*prefix, sub.name), sub.options)
+
+    for command in commands:
+        walk((command.name,), command.options)
+    return paths

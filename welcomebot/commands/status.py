@@ -1,0 +1,39 @@
+"""What stops a guild's welcomes, in words an admin can act on (for /preview and /welcome show)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from welcomebot.commands.permissions import missing
+
+if TYPE_CHECKING:
+    from welcomebot.commands.context import CommandContext
+    from welcomebot.store.api import GuildConfig
+
+__all__ = ["and_list", "problems"]
+
+
+async def problems(ctx: CommandContext, config: GuildConfig) -> list[str]:
+    """Every reason a new member would not be welcomed now; empty when nothing is in the way."""
+    found: list[str] = []
+    channel_id = config.welcome_channel_id
+    if channel_id is None:
+        found.append("No welcome channel is set: choose one with `/welcome channel`.")
+    else:
+        perms = await ctx.bot_permissions(config.guild_id, channel_id)
+        if perms is None:
+            found.append(f"The welcome channel ({channel_id}) no longer exists: choose another with "
+                         "`/welcome channel`.")  # fmt: skip
+        elif lacking := missing(perms):
+            found.append(f"The bot cannot post in <#{channel_id}>: it lacks {and_list(lacking)} there. Grant "
+                         "them to the bot's role in the channel's Permissions settings.")  # fmt: skip
+    if not config.enabled:
+        found.append("Welcomes are turned off: turn them on with `/welcome enable`.")
+    if config.channel_problem is not None:
+        found.append(f"The last welcome could not be posted ({config.channel_problem}). Once fixed, run "
+                     "`/welcome channel` again so the bot retries.")  # fmt: skip
+    return found
+
+
+def and_list(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
