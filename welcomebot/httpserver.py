@@ -100,8 +100,8 @@ async def _connection(stream: trio.abc.Stream, handler: Handler) -> None:
                 if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
                     return
                 conn.start_next_cycle()
-    except (trio.BrokenResourceError, trio.ClosedResourceError, h11.ProtocolError, TimeoutError):
-        return
+    except (trio.BrokenResourceError, trio.ClosedResourceError, h11.ProtocolError, trio.TooSlowError):
+        return  # one client's broken or idle connection ends that connection, never the server
 
 
 async def _read_request(stream: trio.abc.Stream, conn: h11.Connection) -> Request | None:
