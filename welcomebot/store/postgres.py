@@ -101,7 +101,7 @@ class PostgresStore:
         async def create() -> asyncpg.Pool[Any]:
             pool = await asyncpg.create_pool(
                 target.dsn, min_size=1, max_size=_POOL_MAX, timeout=_CONNECT_TIMEOUT_S,
-                command_timeout=_COMMAND_TIMEOUT_S, server_settings=target.server_settings(),
+                command_timeout=_COMMAND_TIMEOUT_S, server_settings=target.server_settings(), reset=_keep_session,
             )  # fmt: skip
             try:
                 async with pool.acquire() as conn:
@@ -451,6 +451,11 @@ async def _connecting(target: PostgresTarget, loop: trio_asyncio.TrioEventLoop, 
         raise StoreUnavailable(
             f"PostgreSQL at {target.where}: {exc}; create the database or fix WELCOMEBOT_DATABASE_URL"
         ) from exc
+
+
+async def _keep_session(conn: asyncpg.Connection[Any]) -> None:
+    """Pool reset: nothing to undo. We set no session state (no LISTEN, SET or session advisory locks), so
+    asyncpg's default reset query would cost a round trip per call; an open transaction is still rolled back."""
 
 
 class _ConnectionLost(Exception):
