@@ -130,6 +130,11 @@ async def _connect(
             raise ImageRejected(f"The image server {target.host} could not be reached; {_UPLOAD}.") from None
         except httpx.HTTPError as exc:
             raise _broken(target, exc) from exc
+        except httpx.InvalidURL:
+            # httpx prepares the next request for any redirect, even unfollowed, and fails on odd Locations.
+            raise ImageRejected(
+                "The image link redirected to a malformed or unsupported link; use the final, direct link to the image."
+            ) from None
     raise AssertionError("unreachable: check_addresses never returns an empty list")
 
 

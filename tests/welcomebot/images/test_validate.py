@@ -104,3 +104,14 @@ def test_pixel_limit_is_per_call_and_checked_before_decoding():
 def test_bytes_over_the_limit_are_refused_before_decoding():
     with pytest.raises(ImageRejected, match=r"larger than 0\.01 MiB"):
         normalize(photo_bytes("PNG"), FetchPolicy(max_bytes=10_485))
+
+
+@pytest.mark.parametrize(("orientation", "upright"), [(1, (1280, 720)), (6, (720, 1280))])
+def test_large_jpegs_decode_at_reduced_scale_but_minimums_apply_to_the_original(orientation, upright):
+    """With an output bound 1/16 of the photo, the JPEG decodes at 1/4 scale; the minimum-size check still
+    sees the original (upright) size, and the output keeps the upright aspect."""
+    policy = FetchPolicy(max_output_pixels=320 * 180, min_width=upright[0], min_height=upright[1])
+    image = normalize(rotated_jpeg((1280, 720), orientation=orientation), policy)
+    assert (image.width, image.height) == (upright[0] // 4, upright[1] // 4)
+    with pytest.raises(ImageRejected, match=rf"^The image is {upright[0]}x{upright[1]} pixels"):
+        normalize(rotated_jpeg((1280, 720), orientation), FetchPolicy(min_width=upright[0] + 1, min_height=1))
