@@ -5,6 +5,11 @@ queue, so they answer inside Discord's 3 s even while a raid fills the pool.
 
 Every failure degrades instead of stopping a welcome: an avatar that cannot be fetched becomes the
 member's default avatar, then a placeholder; a card that cannot be rendered becomes a text-only welcome.
+
+The guild's :class:`~welcomebot.render.CardDesign` picks the theme (and its size), colours, shape and
+background; an uploaded font is loaded through the same asset loader as the background. Animated cards
+(design.animated, with an animated avatar or background) are rendered in steps by :func:`render_card`, one
+pool job per frame, so a raid's static cards are never stuck behind a whole animation.
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ from actors import Priority, ThreadPoolActor
 from welcomebot.app.model import GuildInfo, Join
 from welcomebot.app.ports import CardFile, WelcomeConfig
 from welcomebot.render import AvatarFetcher, CardSpec, Renderer, RenderError, avatar_url, display_name
+from welcomebot.render.animated import AnimatedCard
+from welcomebot.render.themes import THEME_SIZES
 
-__all__ = ["AVATAR_PIXELS", "RenderedCards"]
+__all__ = ["AVATAR_PIXELS", "RenderedCards", "render_card"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +42,7 @@ class RenderedCards:
         *,
         cdn_base: str,
         pool: ThreadPoolActor,
+        #: Loads an asset's bytes by reference: the guild's background image and its uploaded font.
         background: Callable[[str], Awaitable[bytes | None]] | None = None,
         on_render: Callable[[float], None] | None = None,
     ) -> None:
@@ -48,10 +56,11 @@ class RenderedCards:
     async def render(self, join: Join, config: WelcomeConfig, guild: GuildInfo | None, *,
                      priority: Priority = Priority.BATCH) -> CardFile | None:  # fmt: skip
         name = display_name(join.global_name, join.username)
-        avatar = await self._avatar(join)
-        background = None
-        if config.background_ref is not None and self._background is not None:
-            background = await self._background(config.background_ref)
+        design = config.design
+        avatar = await self._avatar(join, animated=design.animated)
+        background = await self._asset(config.background_ref)
+        font = await self._asset(design.font)
+        width, height = THEME_SIZES[design.theme]
         spec = CardSpec(
             name=name,
             server="" if guild is None else guild.name,
@@ -60,10 +69,15 @@ class RenderedCards:
             avatar=avatar,
             background=background,
             background_key=config.background_ref,
+            width=width,
+            height=height,
+            design=design,
+            font=font,
+            font_key=design.font,
         )
         started = trio.current_time()
         try:
-            data = await self._pool.run(self._renderer.render, spec, priority=priority)
+            data = await render_card(self._pool, self._renderer, spec, priority)
         except RenderError as exc:
             log.warning("card render failed; welcoming with text only",
                         extra={"guild_id": join.guild_id, "user_id": join.user_id, "error": str(exc)})  # fmt: skip
@@ -72,8 +86,15 @@ class RenderedCards:
             self._on_render(trio.current_time() - started)
         return CardFile(f"welcome-{join.user_id}.{spec.format}", data, f"Welcome card for {name}"[:1024])
 
-    async def _avatar(self, join: Join) -> bytes | None:
+    async def _asset(self, ref: str | None) -> bytes | None:
+        if ref is None or self._background is None:
+            return None
+        return await self._background(ref)
+
+    async def _avatar(self, join: Join, *, animated: bool = False) -> bytes | None:
         urls = [avatar_url(join.user_id, join.avatar, AVATAR_PIXELS, cdn=self._cdn)]
+        if animated and join.avatar is not None and join.avatar.startswith("a_"):
+            urls.insert(0, avatar_url(join.user_id, join.avatar, AVATAR_PIXELS, cdn=self._cdn, animated=True))
         if join.avatar is not None:
             urls.append(avatar_url(join.user_id, None, AVATAR_PIXELS, cdn=self._cdn))  # the default avatar
         for url in urls:
@@ -82,3 +103,16 @@ class RenderedCards:
             except RenderError as exc:
                 log.info("avatar unavailable; falling back", extra={"user_id": join.user_id, "error": str(exc)})
         return None
+
+
+async def render_card(pool: ThreadPoolActor, renderer: Renderer, spec: CardSpec, priority: int) -> bytes:
+    """The encoded card, rendered in ``pool``: one job for a static card, one per step for an animated one."""
+    if not spec.design.animated or spec.format != "webp":
+        return await pool.run(renderer.render, spec, priority=priority)
+    job = AnimatedCard(renderer, spec)
+    frames = await pool.run(job.start, priority=priority)
+    if frames == 0:  # nothing moves: the static card
+        return await pool.run(renderer.render, spec, priority=priority)
+    for index in range(frames):
+        await pool.run(job.frame, index, priority=priority)
+    return await pool.run(job.finish, priority=priority)

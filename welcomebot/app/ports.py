@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 
+from welcomebot.render.design import CardDesign
+
 if TYPE_CHECKING:
     from welcomebot.app.model import ChannelProblem, GuildInfo, Join, JoinKey
 
@@ -35,6 +37,8 @@ class WelcomeConfig(msgspec.Struct, frozen=True, kw_only=True):
     message_template: str
     enabled: bool = True
     background_ref: str | None = None
+    #: How the guild's cards look (``options["design"]``).
+    design: CardDesign = msgspec.field(default_factory=CardDesign)
     #: Changes whenever an admin saves the config; a broken channel is retried after it changes.
     version: str = ""
 

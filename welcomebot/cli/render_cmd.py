@@ -10,9 +10,13 @@ import httpx
 import trio
 
 from welcomebot.cli._types import Subparsers
-from welcomebot.render import DEFAULT_LINES, CardSpec, Renderer, RenderError
+from welcomebot.render import DEFAULT_LINES, Builtin, CardDesign, CardSpec, Renderer, RenderError, Shape, Theme
+from welcomebot.render.animated import AnimatedCard
 from welcomebot.render.avatars import MAX_IMAGE_BYTES, AvatarFetcher
+from welcomebot.render.design import ImageBackground, decode_design, design_to_options, parse_background, parse_color
 from welcomebot.render.encode import Format
+from welcomebot.render.fonts import MAX_FONT_BYTES
+from welcomebot.render.themes import THEME_SIZES
 from welcomebot.settings import Settings
 
 __all__ = ["register"]
@@ -30,13 +34,32 @@ def register(sub: Subparsers) -> None:
             "Render one welcome card and write it to --out. Example:\n"
             "  welcomebot render --name 'Ann' --server 'Trio Lovers' --member-count 42 "
             "--avatar me.png --out card.webp\n"
-            "Template lines may use {user}, {server} and {count}; write {{ or }} for a literal brace."
+            "Template lines may use {user}, {server} and {count}; write {{ or }} for a literal brace.\n"
+            "Design: --theme banner --shape rounded --background builtin:aurora --accent-color '#ffcc00'\n"
+            f"Built-in backgrounds: {', '.join(b.value for b in Builtin)}"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--name", required=True, help="the member's display name (any script, emoji welcome)")
     parser.add_argument("--avatar", metavar="PATH|URL", help="avatar image file or https URL (default: placeholder)")
-    parser.add_argument("--background", metavar="PATH", help="background image file (default: built-in gradient)")
+    parser.add_argument(
+        "--background",
+        metavar="PATH|SPEC",
+        help="background image file, or builtin:NAME, avatar (its colour), #rrggbb, or a gradient #a,#b[,#c][@ANGLE]"
+        " (default: the built-in twilight gradient)",
+    )
+    parser.add_argument("--theme", choices=[t.value for t in Theme], help="card layout (default: centered)")
+    parser.add_argument("--shape", choices=[s.value for s in Shape], help="avatar shape (default: circle)")
+    parser.add_argument(
+        "--ring", type=int, metavar="PX", help="avatar ring width for a 200 px avatar, 0-16 (default 7)"
+    )
+    parser.add_argument("--text-color", metavar="#RRGGBB", help="text colour (default #ffffff)")
+    parser.add_argument("--accent-color", metavar="#RRGGBB", help="ring and accent bar colour (default #ffffff)")
+    parser.add_argument("--scrim", type=int, metavar="PERCENT", help="dark overlay behind the text, 0-90 (default 70)")
+    parser.add_argument("--font", metavar="PATH", help="a TTF/OTF font to use first (Noto still covers what it lacks)")
+    parser.add_argument(
+        "--animated", action="store_true", help="animated WebP when the avatar or background is an animated GIF/WebP"
+    )
     parser.add_argument("--server", default="My Server", help="server name for {server} (default: My Server)")
     parser.add_argument("--member-count", type=_count, default=1, help="member number for {count} (default: 1)")
     parser.add_argument(
@@ -45,8 +68,8 @@ def register(sub: Subparsers) -> None:
         metavar="LINE",
         help=f"a text line under the name; repeat for more lines (default: {' / '.join(DEFAULT_LINES)})",
     )
-    parser.add_argument("--width", type=_count, default=1024, help="card width in pixels (default 1024)")
-    parser.add_argument("--height", type=_count, default=450, help="card height in pixels (default 450)")
+    parser.add_argument("--width", type=_count, help="card width in pixels (default: the theme's, 1024)")
+    parser.add_argument("--height", type=_count, help="card height in pixels (default: the theme's, e.g. 450)")
     parser.add_argument(
         "--format",
         choices=_FORMATS,
@@ -66,11 +89,11 @@ def _count(text: str) -> int:
     return value
 
 
-def _read(path: str, what: str) -> bytes:
+def _read(path: str, what: str, limit: int = MAX_IMAGE_BYTES) -> bytes:
     try:
         size = Path(path).stat().st_size
-        if size > MAX_IMAGE_BYTES:
-            raise RenderError(f"{what} {path} is {size} bytes; the limit is {MAX_IMAGE_BYTES}")
+        if size > limit:
+            raise RenderError(f"{what} {path} is {size} bytes; the limit is {limit}")
         return Path(path).read_bytes()
     except OSError as exc:
         raise RenderError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
@@ -89,6 +112,30 @@ def _format_for(args: argparse.Namespace) -> Format:
     return _BY_SUFFIX.get(suffix, "webp")
 
 
+def _design(args: argparse.Namespace) -> tuple[CardDesign, bytes | None]:
+    """The design the options ask for (validated like a stored one), and the background image, if a file."""
+    chosen = {
+        "theme": args.theme,
+        "shape": args.shape,
+        "ring": args.ring,
+        "text_color": args.text_color and parse_color(args.text_color, "--text-color"),
+        "accent_color": args.accent_color and parse_color(args.accent_color, "--accent-color"),
+        "scrim": args.scrim,
+        "animated": args.animated or None,
+    }
+    raw = {k: v for k, v in chosen.items() if v is not None}
+    image = None
+    if args.background:
+        spec = args.background
+        if Path(spec).is_file() or "/" in spec or "." in spec:
+            image = _read(spec, "background")
+        else:
+            raw["background"] = design_to_options(CardDesign(background=parse_background(spec)))["background"]
+    design = decode_design(raw)
+    assert image is None or isinstance(design.background, ImageBackground)
+    return design, image
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         avatar: bytes | None = None
@@ -97,7 +144,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 avatar = trio.run(_download, args.avatar)
             else:
                 avatar = _read(args.avatar, "avatar")
-        background = _read(args.background, "background") if args.background else None
+        design, background = _design(args)
+        font = _read(args.font, "font", MAX_FONT_BYTES) if args.font else None
+        width, height = THEME_SIZES[design.theme]
         spec = CardSpec(
             name=args.name,
             server=args.server,
@@ -105,11 +154,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             lines=tuple(args.template) if args.template else DEFAULT_LINES,
             avatar=avatar,
             background=background,
-            width=args.width,
-            height=args.height,
+            width=args.width or width,
+            height=args.height or height,
             format=_format_for(args),
+            design=design,
+            font=font,
         )
-        data = Renderer().render(spec)
+        renderer = Renderer()
+        data = AnimatedCard(renderer, spec).render() if design.animated else renderer.render(spec)
         try:
             Path(args.out).write_bytes(data)
         except OSError as exc:

@@ -43,11 +43,17 @@ def cdn_size(pixels: int) -> int:
     return min(4096, max(16, 1 << max(0, math.ceil(math.log2(max(1, pixels))))))
 
 
-def avatar_url(user_id: int, avatar_hash: str | None, pixels: int, *, cdn: str = DEFAULT_CDN) -> str:
-    """The CDN URL for a user's avatar, big enough for ``pixels`` on the card (static PNG, first frame)."""
+def avatar_url(
+    user_id: int, avatar_hash: str | None, pixels: int, *, cdn: str = DEFAULT_CDN, animated: bool = False
+) -> str:
+    """The CDN URL for a user's avatar, big enough for ``pixels`` on the card (static PNG, first frame).
+
+    ``animated`` asks for the GIF of an animated (``a_``) avatar, for animated cards.
+    """
     if avatar_hash is None:
         return f"{cdn}/embed/avatars/{(user_id >> 22) % 6}.png"
-    return f"{cdn}/avatars/{user_id}/{avatar_hash}.png?size={cdn_size(pixels)}"
+    ext = "gif" if animated and avatar_hash.startswith("a_") else "png"
+    return f"{cdn}/avatars/{user_id}/{avatar_hash}.{ext}?size={cdn_size(pixels)}"
 
 
 def decode_image(

@@ -189,7 +189,7 @@ class Renderer:
 
     def layout(self, width: int, height: int, n_lines: int, design: CardDesign | None = None) -> CardLayout:
         design = design or CardDesign()
-        hidden = design.shape is Shape.HIDDEN
+        hidden = design.shape == Shape.HIDDEN
         key = (design.theme, width, height, n_lines, hidden, design.ring)
         found = self._layouts.get(key)
         if found is None:
@@ -235,13 +235,13 @@ class Renderer:
         """``image`` darkened where the text sits, as much as ``design.scrim`` asks."""
         if design.scrim == 0:
             return image
-        mask = _scrim_mask(image.width, image.height, design.scrim, design.theme is not Theme.CENTERED)
+        mask = _scrim_mask(image.width, image.height, design.scrim, design.theme != Theme.CENTERED)
         return Image.composite(Image.new("RGB", image.size), image, mask)
 
     def background(self, spec: CardSpec) -> Image.Image:
         """The scaled, cropped and scrimmed background (shared: callers must copy before drawing)."""
         name, draw = self._background_source(spec)
-        cache_key = (name, spec.width, spec.height, spec.design.scrim, spec.design.theme is not Theme.CENTERED)
+        cache_key = (name, spec.width, spec.height, spec.design.scrim, spec.design.theme != Theme.CENTERED)
         found = self._backgrounds.get(cache_key)
         if found is None:
             found = self.scrimmed(draw(spec.width, spec.height), spec.design)

@@ -8,7 +8,9 @@ reads the short form people type (``builtin:aurora``, ``#1e1f22``, ``#ff0080,#79
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Final, TypeAlias
 
 import msgspec
@@ -30,15 +32,19 @@ __all__ = [
     "SolidBackground",
     "background_label",
     "decode_design",
+    "design_of",
     "design_to_options",
+    "options_with_design",
     "parse_background",
     "parse_color",
     "rgb",
 ]
 
+log = logging.getLogger(__name__)
+
 Color = Annotated[str, msgspec.Meta(pattern=r"^#[0-9a-fA-F]{6}$")]
-#: An asset reference (content hash) as the asset store hands it out.
-AssetRef = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_:.-]{1,128}$")]
+#: An asset reference as the store writes it (``welcomebot.store.api.ASSET_PREFIX`` + sha256 hex).
+AssetRef = Annotated[str, msgspec.Meta(pattern=r"^asset:[0-9a-f]{64}$")]
 MAX_RING: Final = 16
 MAX_SCRIM: Final = 90
 
@@ -140,6 +146,21 @@ def design_to_options(design: CardDesign) -> dict[str, Any]:
     """The JSON-able form to store in ``GuildConfig.options["design"]`` (defaults included, for clarity)."""
     out: dict[str, Any] = msgspec.to_builtins(design)
     return out
+
+
+def design_of(options: Mapping[str, Any], *, guild_id: int | None = None) -> CardDesign:
+    """A guild's stored design; one that no longer decodes (an older version's value) gives the defaults."""
+    try:
+        return decode_design(options.get("design"))
+    except DesignError as exc:
+        log.warning("stored card design is invalid; using the defaults", extra={"guild_id": guild_id,
+                                                                                "error": str(exc)})  # fmt: skip
+        return CardDesign()
+
+
+def options_with_design(options: Mapping[str, Any], design: CardDesign) -> dict[str, Any]:
+    """``options`` with ``design`` stored in it (the other options, such as behaviours, are kept)."""
+    return {**options, "design": design_to_options(design)}
 
 
 def parse_color(text: str, option: str = "color") -> str:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from welcomebot.app.model import JoinKey
 from welcomebot.app.ports import WelcomeConfig
+from welcomebot.render.design import design_of
 from welcomebot.store.api import ClaimResult, GuildConfig, Store, WelcomeKey
 
 __all__ = ["CachedConfigs", "StoreWelcomeLog", "to_welcome_config"]
@@ -22,6 +23,7 @@ def to_welcome_config(config: GuildConfig) -> WelcomeConfig:
         message_template=config.message_template,
         enabled=config.enabled,
         background_ref=config.background_ref,
+        design=design_of(config.options, guild_id=config.guild_id),
         version=f"{config.updated_at!r}",
     )
 

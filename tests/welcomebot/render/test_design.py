@@ -40,7 +40,7 @@ def test_round_trip_through_json():
         scrim=0,
         shape=Shape.ROUNDED,
         ring=0,
-        font="b3c1f0a9",
+        font="asset:" + "ab" * 32,
         animated=True,
     )
     stored = msgspec.json.decode(msgspec.json.encode(design_to_options(design)))
@@ -65,6 +65,7 @@ def test_round_trip_through_json():
         ({"animated": "yes"}, "animated", "true or false"),
         ({"font": "../../etc/passwd"}, "font", "upload"),
         ({"font": "x" * 200}, "font", "upload"),
+        ({"font": "asset:" + "AB" * 32}, "font", "upload"),
         ({"background": "builtin:aurora"}, "background", "builtin:NAME"),
         ({"background": {"kind": "css", "value": "url(x)"}}, "background.kind", "builtin:NAME"),
         ({"background": {"kind": "builtin", "name": "stock-photo"}}, "background.name", "aurora"),
