@@ -123,7 +123,9 @@ class GatewayServer:
             "resumes": 0,
             "invalid_sessions": 0,
             "connections": 0,
+            "refused": 0,
         }
+        self.refusing = False
         self.closes: dict[int, int] = {}
 
     # --- public API for the REST/control side -------------------------------------------------------
@@ -180,6 +182,10 @@ class GatewayServer:
         if kind == "stop_acks":
             self._acks = not bool(fault.get("on", True))
             return
+        if kind == "refuse":
+            # An outage: handshakes fail with 503 until lifted (live connections are left alone).
+            self.refusing = bool(fault.get("on", True))
+            return
         if kind not in ("close", "drop", "reconnect", "invalid_session", "heartbeat_request"):
             raise ValueError(f"unknown gateway fault {kind!r}")
         self._kicks.append((fault.get("session_id"), fault))
@@ -200,6 +206,10 @@ class GatewayServer:
         return live
 
     async def _handle(self, request: WebSocketRequest) -> None:
+        if self.refusing:
+            self.counters["refused"] += 1
+            await request.reject(503, body=b"gateway unavailable")
+            return
         ws = await request.accept()
         self.counters["connections"] += 1
         query = parse_qs(urlsplit(request.path).query)
@@ -217,8 +227,10 @@ class GatewayServer:
                 conn.session.dead = True
             with trio.move_on_after(2):
                 await ws.aclose(close.code, close.reason)
-        except ConnectionClosed:
-            pass
+        except ConnectionClosed as closed:
+            # A client closing with 1000 or 1001 ends its session (events/gateway.mdx, Resuming).
+            if conn.session is not None and closed.reason is not None and closed.reason.code in (1000, 1001):
+                conn.session.dead = True
         finally:
             conn.detach()
 

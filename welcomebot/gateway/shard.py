@@ -39,6 +39,7 @@ import trio
 from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, wrap_client_stream
 
 from actors import ExponentialBackoff
+from welcomebot.gateway.codes import CloseCode
 from welcomebot.gateway.errors import GatewayFatal
 from welcomebot.gateway.inflate import ZlibStream
 from welcomebot.gateway.protocol import (
@@ -253,7 +254,9 @@ class _Runner:
                 yield ws
             finally:
                 with trio.CancelScope(shield=True), trio.move_on_after(2):
-                    await ws.aclose()
+                    # Never 1000/1001 here: those end the session (events/gateway.mdx, Resuming), and a
+                    # shutdown or restart must leave it resumable for the next start.
+                    await ws.aclose(CloseCode.RESUMABLE_CLOSE)
                 nursery.cancel_scope.cancel()
 
     async def _drive(self, ws: WebSocketConnection, protocol: GatewayProtocol) -> Reconnect | Fatal:

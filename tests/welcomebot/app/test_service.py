@@ -10,6 +10,7 @@ from welcomebot.app.sandbox import SandboxOptions, run_sandbox
 from welcomebot.app.service import BotOptions, run_bot
 from welcomebot.emulator.testing import running_emulator
 from welcomebot.emulator.world import SEND_MESSAGES
+from welcomebot.ops.testing import CANARY_TOKEN
 from welcomebot.render import Renderer
 from welcomebot.secret import Secret
 from welcomebot.settings import Settings
@@ -103,8 +104,8 @@ async def test_forbidden_channel_does_not_stall_other_guilds(tmp_path, renderer)
 async def test_bad_token_is_fatal(tmp_path, renderer):
     async with running_emulator(guilds=1) as emu:
         store = await SqliteStore.open(tmp_path / "w.sqlite3")
-        settings = Settings(token=Secret("bad.token.here"), api_base=emu.info.api_base, cdn_base=emu.info.cdn_base)
+        settings = Settings(token=Secret(CANARY_TOKEN), api_base=emu.info.api_base, cdn_base=emu.info.cdn_base)
         with pytest.raises(Exception) as info:
             await run_bot(settings, store, renderer=renderer)
         await store.close()
-    assert "bad.token.here" not in str(info.value)
+    assert CANARY_TOKEN not in str(info.value)

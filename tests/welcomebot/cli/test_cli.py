@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from welcomebot.cli import COMMANDS, build_parser
+from welcomebot.ops.testing import CANARY_TOKEN
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -46,12 +47,13 @@ def test_bad_http_addr_prints_one_line_and_exits_2():
     assert "Traceback" not in result.stderr
 
 
-def test_config_prints_settings_without_token():
-    result = _run("config", env={"DISCORD_BOT_TOKEN": "abc.def.ghi-secret"})
+def test_config_prints_settings_without_token(output_check):
+    result = _run("config", env={"DISCORD_BOT_TOKEN": CANARY_TOKEN})
+    output_check(result.stdout + result.stderr)
     assert result.returncode == 0, result.stderr
     shown = json.loads(result.stdout)
     assert shown["http_addr"] == "127.0.0.1:8080"
-    assert "abc.def.ghi-secret" not in result.stdout + result.stderr
+    assert CANARY_TOKEN not in result.stdout + result.stderr
 
 
 def test_version():

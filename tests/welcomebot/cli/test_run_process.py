@@ -10,6 +10,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from welcomebot.ops.testing import CANARY_TOKEN
+
 
 @pytest.fixture
 def emulator() -> Iterator[dict[str, str]]:
@@ -32,10 +34,11 @@ def _env(info: dict[str, str], token: str, tmp_path: object) -> dict[str, str]:
     return env
 
 
-def test_rejected_token_exits_2_with_one_clear_line(emulator, tmp_path):
-    token = "bm90LXRoZS10b2tlbg.AAAA.wrong-token-for-this-test"
+def test_rejected_token_exits_2_with_one_clear_line(emulator, tmp_path, output_check):
+    token = CANARY_TOKEN
     result = subprocess.run([sys.executable, "-m", "welcomebot", "run"], env=_env(emulator, token, tmp_path),
                             capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    output_check(result.stdout + result.stderr)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
@@ -43,13 +46,14 @@ def test_rejected_token_exits_2_with_one_clear_line(emulator, tmp_path):
     assert token not in result.stderr + result.stdout
 
 
-def test_health_endpoints_then_sigterm_stops_cleanly_with_exit_0(emulator, tmp_path):
+def test_health_endpoints_then_sigterm_stops_cleanly_with_exit_0(emulator, tmp_path, output_check):
     env = _env(emulator, emulator["token"], tmp_path) | {"WELCOMEBOT_HTTP_ADDR": "127.0.0.1:0"}
     with subprocess.Popen([sys.executable, "-m", "welcomebot", "run"], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:  # fmt: skip
         assert proc.stdout is not None
         metrics_url = ready = None
         for line in proc.stdout:
+            output_check(line)
             record = json.loads(line)
             if record.get("event") == "health and metrics served":
                 metrics_url = record["url"]
@@ -67,5 +71,6 @@ def test_health_endpoints_then_sigterm_stops_cleanly_with_exit_0(emulator, tmp_p
         assert 'welcomebot_rest_requests_total{route="GET /gateway/bot",status="200"}' in metrics
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
+    output_check(out + err)
     assert proc.returncode == 0, err
     assert emulator["token"] not in out + err

@@ -89,11 +89,12 @@ class Harness:
         self.server = server
         self.port = port
 
-    def connect(self, query: str = "v=10&encoding=json") -> AbstractAsyncContextManager[Client]:
-        return self._connect(query)
+    def connect(self, query: str = "v=10&encoding=json", close_code: int = 3000) -> AbstractAsyncContextManager[Client]:
+        """A client that closes with ``close_code`` when the block ends (3000 keeps the session resumable)."""
+        return self._connect(query, close_code)
 
     @asynccontextmanager
-    async def _connect(self, query: str) -> AsyncIterator[Client]:
+    async def _connect(self, query: str, close_code: int) -> AsyncIterator[Client]:
         # Owns its TCP stream: trio-websocket 0.12's client leaves the socket to the GC on server closes.
         stream = await trio.open_tcp_stream("127.0.0.1", self.port)
         async with stream, trio.open_nursery() as nursery:
@@ -101,7 +102,7 @@ class Harness:
             try:
                 yield Client(ws, "compress=zlib-stream" in query)
             finally:
-                await ws.aclose()
+                await ws.aclose(close_code)
                 nursery.cancel_scope.cancel()
 
 

@@ -4,7 +4,7 @@ import zlib
 
 import pytest
 import trio
-from trio_websocket import ConnectionClosed
+from trio_websocket import ConnectionClosed, ConnectionRejected
 
 import welcomebot.emulator.gateway as gateway_module
 
@@ -196,6 +196,34 @@ async def test_non_resumable_close_kills_the_session(make_gateway):
                 await c.hello()
                 await c.send(6, {"token": "fake-token", "session_id": session_id, "seq": 1})
                 assert (await c.recv())["op"] == 9
+
+
+@pytest.mark.parametrize(("code", "resumable"), [(1000, False), (1001, False), (3000, True), (4000, True)])
+async def test_client_close_1000_or_1001_ends_the_session(make_gateway, code, resumable):
+    with trio.fail_after(10):
+        async with make_gateway(heartbeat_interval_ms=FAR) as gw:
+            async with gw.connect(close_code=code) as c:
+                await c.hello()
+                session_id = (await c.identify())["d"]["session_id"]
+            async with gw.connect() as c:
+                await c.hello()
+                await c.send(6, {"token": "fake-token", "session_id": session_id, "seq": 1})
+                assert (await c.recv())["op"] == (0 if resumable else 9)
+
+
+async def test_refuse_fault_fails_handshakes_until_lifted(make_gateway):
+    with trio.fail_after(10):
+        async with make_gateway(heartbeat_interval_ms=FAR) as gw:
+            gw.server.inject_fault({"kind": "refuse"})
+            with pytest.RaisesGroup(
+                pytest.RaisesExc(ConnectionRejected, check=lambda e: e.status_code == 503), flatten_subgroups=True
+            ):
+                async with gw.connect():
+                    pass
+            gw.server.inject_fault({"kind": "refuse", "on": False})
+            async with gw.connect() as c:
+                assert (await c.hello())["op"] == 10
+            assert gw.server.stats()["refused"] == 1
 
 
 async def test_slow_client_is_dropped_and_resume_recovers_everything(make_gateway, monkeypatch):
