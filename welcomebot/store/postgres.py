@@ -7,13 +7,18 @@ Exactly-once: the claim is one ``INSERT ... ON CONFLICT DO UPDATE ... WHERE (lea
 lock it takes makes a second process wait and then see the first one's claim, so two processes never both win.
 
 Reconnects: when a call fails because its connection is gone (server restarted, backend terminated), the pool's
-connections are expired and the call runs once more on a fresh one; if that fails too, or no connection can be
-had, it raises :class:`StoreUnavailable` saying what to check. Every statement is safe to run twice; the claim
-recognises its own first attempt (see :meth:`claim_welcome`).
+connections are expired and the call runs once more on a fresh one, waiting up to ``_RECONNECT_WINDOW_S`` for
+the server to accept connections again; if that fails too, it raises :class:`StoreUnavailable` saying what to
+check. Opening the store does not wait: a server that is down at start-up is reported at once. Every statement
+is safe to run twice; the claim recognises its own first attempt (see :meth:`claim_welcome`).
+
+Time: asyncpg's timeouts run on the trio-asyncio loop's clock, which is trio's; under an autojumping MockClock
+they would expire while the server is still answering, so PostgreSQL tests use the real clock.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -24,6 +29,7 @@ import asyncpg
 import msgspec
 import trio_asyncio
 
+from actors import ExponentialBackoff
 from welcomebot.errors import ConfigError
 from welcomebot.gateway.protocol import SavedSession
 from welcomebot.store.api import AssetRecord, ClaimResult, GuildConfig, WelcomeKey, asset_hashes
@@ -55,6 +61,8 @@ _CONNECTION_ERRORS = (
 _CONNECT_TIMEOUT_S = 10.0
 _COMMAND_TIMEOUT_S = 60.0
 _POOL_MAX = 10
+#: How long a call that lost its connection waits for the server to accept connections again (a restart).
+_RECONNECT_WINDOW_S = 15.0
 
 
 class PostgresTarget(msgspec.Struct, frozen=True):
@@ -124,20 +132,17 @@ class PostgresStore:
 
     async def _attempt_twice(self, fn: Query[T]) -> T:
         try:
-            return await self._attempt(fn)
+            return await self._attempt(fn, reconnect_window=0.0)
         except _ConnectionLost:
             self.reconnects += 1
             await self._pool.expire_connections()  # every pooled connection may be dead: use new ones
         try:
-            return await self._attempt(fn)
+            return await self._attempt(fn, reconnect_window=_RECONNECT_WINDOW_S)
         except _ConnectionLost as lost:
             raise StoreUnavailable(_unreachable(self.target, lost.__cause__)) from lost.__cause__
 
-    async def _attempt(self, fn: Query[T]) -> T:
-        try:
-            conn = await self._pool.acquire()
-        except _CONNECTION_ERRORS as exc:
-            raise _ConnectionLost from exc
+    async def _attempt(self, fn: Query[T], reconnect_window: float) -> T:
+        conn = await self._acquire(reconnect_window)
         try:
             return await fn(conn)
         except (*_CONNECTION_ERRORS, asyncpg.InterfaceError) as exc:
@@ -148,6 +153,20 @@ class PostgresStore:
             raise StoreError(f"PostgreSQL at {self.target.where} refused a statement: {exc}") from exc
         finally:
             await self._pool.release(conn)
+
+    async def _acquire(self, reconnect_window: float) -> Conn:
+        """A pooled connection; while the server refuses (restarting), try again for ``reconnect_window`` s."""
+        loop = asyncio.get_running_loop()  # trio-asyncio's: its time is trio's clock
+        deadline = loop.time() + reconnect_window
+        backoff = ExponentialBackoff(base=0.1, cap=2.0)
+        while True:
+            try:
+                return await self._pool.acquire()
+            except _CONNECTION_ERRORS as exc:
+                delay = next(backoff)
+                if loop.time() + delay > deadline:
+                    raise _ConnectionLost from exc
+                await asyncio.sleep(delay)
 
     # --- guild config -------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import sys
 import textwrap
 import uuid
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 import pytest
@@ -222,3 +223,79 @@ async def test_dumps_cross_between_backends_byte_for_byte(postgres_url, tmp_path
     async with open_store(f"sqlite:///{tmp_path}/b.sqlite3") as back, open_store(postgres_url) as pg:
         await back.import_rows(await pg.export_rows())
         assert msgspec.json.encode(await back.export_rows()) == dump, "PostgreSQL → SQLite"
+
+
+class FlakyProxy:
+    """A TCP proxy in front of the PostgreSQL server that can play a restart: drop every connection, then refuse
+    new ones (accept and close, as a server that is starting up does) until :meth:`come_up`."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.up = True
+        self.refusals = 0
+        #: Set at the second refused connection: whichever attempt met the first, the retry has met one too.
+        self.refused_twice = trio.Event()
+        self._scopes: set[trio.CancelScope] = set()
+
+    async def serve(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        task_status.started(listeners[0].socket.getsockname()[1])
+        await trio.serve_listeners(self._handle, listeners)
+
+    async def _handle(self, client: trio.SocketStream) -> None:
+        if not self.up:
+            self.refusals += 1
+            if self.refusals >= 2:
+                self.refused_twice.set()
+            await client.aclose()
+            return
+        with trio.CancelScope() as scope:
+            self._scopes.add(scope)
+            try:
+                server = await trio.open_tcp_stream(*self.target)
+                async with client, server, trio.open_nursery() as nursery:
+                    nursery.start_soon(self._pipe, client, server, nursery.cancel_scope)
+                    nursery.start_soon(self._pipe, server, client, nursery.cancel_scope)
+            finally:
+                self._scopes.discard(scope)
+
+    @staticmethod
+    async def _pipe(src: trio.SocketStream, dst: trio.SocketStream, done: trio.CancelScope) -> None:
+        try:
+            async for chunk in src:
+                await dst.send_all(chunk)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        done.cancel()
+
+    def go_down(self) -> None:
+        self.up = False
+        for scope in list(self._scopes):
+            scope.cancel()
+
+    def come_up(self) -> None:
+        self.up = True
+
+
+@pytest.mark.postgres
+async def test_a_server_restart_is_waited_out_by_the_call_that_meets_it(postgres_url):
+    parts = urlsplit(postgres_url)
+    proxy = FlakyProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(proxy.serve)
+        url = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{port}"))
+        async with open_store(url) as store:
+            assert isinstance(store, PostgresStore)
+            await store.put_guild_config(GuildConfig(guild_id=1, updated_at=1.0))
+            proxy.go_down()
+
+            async def restart_done() -> None:
+                await proxy.refused_twice.wait()  # the retry was refused at least once: it has to wait
+                proxy.come_up()
+
+            nursery.start_soon(restart_done)
+            with trio.fail_after(30):
+                assert await store.claim_welcome(K, "a", 5.0, 60) is ClaimResult.CLAIMED
+            assert store.reconnects == 1
+            assert await store.get_guild_config(1) == GuildConfig(guild_id=1, updated_at=1.0)
+        nursery.cancel_scope.cancel()
