@@ -25,13 +25,16 @@ from welcomebot.app.model import ChannelProblem, GuildInfo, Join, Outcome
 from welcomebot.app.pipeline import Pipeline
 from welcomebot.app.ports import CardFile, ChannelBroken
 from welcomebot.commands import CommandContext, Dispatcher, sync_commands
+from welcomebot.commands.card import StoredFonts
 from welcomebot.errors import ConfigError, WelcomeBotError
 from welcomebot.gateway.manager import ShardManager
 from welcomebot.gateway.protocol import Dispatch
 from welcomebot.gateway.shard import ShardConfig
+from welcomebot.images import FetchPolicy
 from welcomebot.ops.health import ShardHealth, readiness
 from welcomebot.ops.metrics import Metrics
 from welcomebot.render import AvatarFetcher, Renderer
+from welcomebot.render.fonts import MAX_FONT_BYTES
 from welcomebot.rest.api import DiscordApi
 from welcomebot.rest.client import File, RestClient
 from welcomebot.rest.errors import Forbidden, NotFound
@@ -225,7 +228,10 @@ async def run_bot(
             on_render=observer.rendered,
         )
         guilds: dict[int, GuildInfo] = {}
-        commands = Dispatcher(CommandContext(api, store, configs, guilds, cards))
+        fonts = StoredFonts(
+            assets, FetchPolicy.trusting(settings.cdn_base, settings.api_base, max_bytes=MAX_FONT_BYTES)
+        )
+        commands = Dispatcher(CommandContext(api, store, configs, guilds, cards, fonts=fonts))
         pipeline = Pipeline(
             configs=configs,
             welcome_log=welcome_log,

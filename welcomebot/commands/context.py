@@ -30,7 +30,15 @@ if TYPE_CHECKING:
     from welcomebot.store.adapters import CachedConfigs
     from welcomebot.store.api import Store
 
-__all__ = ["BackgroundAssets", "BackgroundImages", "CommandContext", "Handler", "LoadedImage", "PreviewCards"]
+__all__ = [
+    "BackgroundAssets",
+    "BackgroundImages",
+    "CommandContext",
+    "FontUploads",
+    "Handler",
+    "LoadedImage",
+    "PreviewCards",
+]
 
 
 class PreviewCards(Protocol):
@@ -61,6 +69,13 @@ class BackgroundAssets(Protocol):
         ...
 
 
+class FontUploads(Protocol):
+    async def put(self, guild_id: int, url: str) -> str:
+        """Fetch the font at ``url``, validate it, store it in the guild's assets and return its ref;
+        ``InvalidOption`` saying why a font is refused."""
+        ...
+
+
 @dataclass(frozen=True)
 class Handler:
     """A command's implementation; ``slow`` ones (fetching, rendering) defer before they start."""
@@ -79,6 +94,7 @@ class CommandContext:
     cards: PreviewCards
     images: BackgroundImages | None = None
     assets: BackgroundAssets | None = None
+    fonts: FontUploads | None = None
     wall_clock: Callable[[], float] = time.time
     _bot_id: int | None = field(default=None, repr=False)
     _bot_lock: trio.Lock = field(default_factory=trio.Lock, repr=False)

@@ -17,10 +17,16 @@ from typing import Any, Final
 
 import msgspec
 
+from welcomebot.render.backgrounds import Builtin
+from welcomebot.render.design import MAX_RING, MAX_SCRIM
+from welcomebot.render.shapes import Shape
+from welcomebot.render.themes import Theme
+
 __all__ = [
     "COMMANDS",
     "MANAGE_GUILD",
     "ChannelType",
+    "Choice",
     "Command",
     "Option",
     "OptionType",
@@ -55,6 +61,11 @@ class ChannelType(enum.IntEnum):
     GUILD_ANNOUNCEMENT = 5
 
 
+class Choice(msgspec.Struct, frozen=True):
+    name: str
+    value: str
+
+
 class Option(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     type: OptionType
     name: str
@@ -64,6 +75,9 @@ class Option(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     channel_types: tuple[ChannelType, ...] = ()
     min_length: int | None = None
     max_length: int | None = None
+    choices: tuple[Choice, ...] = ()
+    min_value: int | None = None
+    max_value: int | None = None
 
 
 class Command(msgspec.Struct, frozen=True, kw_only=True):
@@ -113,8 +127,45 @@ WELCOME = Command(
     ),
 )  # fmt: skip
 
+
+def _choices(values: list[str]) -> tuple[Choice, ...]:
+    return tuple(Choice(name=v, value=v) for v in values)
+
+
+_COLOR = "A colour like #ffcc00"
+CARD = Command(
+    name="card",
+    description="Design the welcome card: try changes out, then /card save",
+    options=(
+        _sub("style", "Theme, avatar shape, ring, colours, scrim, animation (shown to you before saving)",
+             Option(type=OptionType.STRING, name="theme", description="Card layout",
+                    choices=_choices([t.value for t in Theme])),
+             Option(type=OptionType.STRING, name="shape", description="Avatar shape",
+                    choices=_choices([s.value for s in Shape])),
+             Option(type=OptionType.INTEGER, name="ring", description="Ring around the avatar, in pixels (0: none)",
+                    min_value=0, max_value=MAX_RING),
+             Option(type=OptionType.STRING, name="text-color", description=_COLOR, max_length=7),
+             Option(type=OptionType.STRING, name="accent-color", description=f"{_COLOR}, for the ring and accents",
+                    max_length=7),
+             Option(type=OptionType.INTEGER, name="scrim", description="Darkening behind the text, in percent",
+                    min_value=0, max_value=MAX_SCRIM),
+             Option(type=OptionType.BOOLEAN, name="animated",
+                    description="Animate cards when the avatar or background is animated")),
+        _sub("background", "A built-in background or colours (shown to you before saving)",
+             Option(type=OptionType.STRING, name="builtin", description="A built-in background, your image, or "
+                    "the member's avatar colour", choices=_choices(["image", "avatar", *(b.value for b in Builtin)])),
+             Option(type=OptionType.STRING, name="colors", max_length=40,
+                    description="One colour, or 2-3 for a gradient with an angle: #ff0080,#7928ca@135")),
+        _sub("font", "Upload a font for the names and text (TTF or OTF)",
+             Option(type=OptionType.ATTACHMENT, name="file", description="A .ttf or .otf font file", required=True)),
+        _sub("reset", "Start over from the default design (shown to you before saving)"),
+        _sub("save", "Use the design you tried out for new members"),
+        _sub("discard", "Drop the design you tried out; the saved one stays"),
+    ),
+)  # fmt: skip
+
 #: Everything welcomebot registers, in the order Discord lists them.
-COMMANDS: Final = (WELCOME, PREVIEW, SET_BACKGROUND)
+COMMANDS: Final = (WELCOME, PREVIEW, SET_BACKGROUND, CARD)
 
 
 def definitions_payload(commands: tuple[Command, ...] = COMMANDS) -> list[dict[str, Any]]:

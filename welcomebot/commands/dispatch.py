@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from welcomebot.commands import background, preview, welcome
+from welcomebot.commands import background, card, preview, welcome
 from welcomebot.commands.errors import CommandError, NotAllowed
 from welcomebot.commands.model import parse_invocation
 from welcomebot.commands.permissions import can_manage
@@ -31,7 +31,12 @@ __all__ = ["HANDLERS", "Dispatcher"]
 log = logging.getLogger(__name__)
 
 #: Every command's handler by its path; must match ``definitions.leaf_paths()`` (a test checks).
-HANDLERS: Final[dict[tuple[str, ...], Handler]] = {**welcome.HANDLERS, **preview.HANDLERS, **background.HANDLERS}
+HANDLERS: Final[dict[tuple[str, ...], Handler]] = {
+    **welcome.HANDLERS,
+    **preview.HANDLERS,
+    **background.HANDLERS,
+    **card.HANDLERS,
+}
 
 
 class Dispatcher:

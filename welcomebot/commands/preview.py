@@ -13,6 +13,7 @@ from actors import Priority
 from welcomebot.app.message import compose
 from welcomebot.app.model import Join
 from welcomebot.commands.context import Handler
+from welcomebot.commands.draft import with_draft
 from welcomebot.commands.errors import InvalidOption
 from welcomebot.commands.respond import Reply
 from welcomebot.commands.status import problems
@@ -34,8 +35,11 @@ async def preview(ctx: CommandContext, call: Invocation) -> Reply:
     config = await ctx.config(call.guild_id)
     guild = await ctx.guild_info(call.guild_id)
     join = as_join(user, guild)
-    card = await ctx.cards.render(join, to_welcome_config(config), guild, priority=Priority.INTERACTIVE)
+    shown, drafted = with_draft(config)
+    card = await ctx.cards.render(join, to_welcome_config(shown), guild, priority=Priority.INTERACTIVE)
     lines = ["**Preview** (only you see this):", message_for(ctx, config.message_template, join, guild)]
+    if drafted:
+        lines.append("(The card shows your unsaved design: `/card save` uses it, `/card discard` drops it.)")
     found = await problems(ctx, config)
     if card is None:
         found.append("The card could not be rendered, so welcomes would go out as text only; the bot's log says why.")

@@ -269,7 +269,11 @@ class Control:
                            str(attachment.get("content_type", "application/octet-stream")), data)  # fmt: skip
             world.messages.setdefault(0, []).append(_holder(world, a))
             resolved["attachments"] = {str(a.id): attachment_json(a, self.rest.cdn_base, 0)}
-            options.append({"name": str(attachment.get("option", "image")), "type": 11, "value": str(a.id)})
+            # The attachment option sits with the invoked (sub)command's other options, as Discord sends it.
+            leaf = options
+            while leaf and leaf[0].get("type") in (1, 2):
+                leaf = leaf[0].setdefault("options", [])
+            leaf.append({"name": str(attachment.get("option", "image")), "type": 11, "value": str(a.id)})
         data_obj: dict[str, Any] = {
             "id": str(world.ids.next()),
             "name": str(body["name"]),

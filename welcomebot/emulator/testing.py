@@ -93,12 +93,13 @@ class ControlClient:
 
     async def interaction(self, *, guild_id: int | str | None, channel_id: int | str, user_id: int | str,
                           name: str, permissions: int = 0, options: list[dict[str, Any]] | None = None,
-                          attachment: tuple[str, str, bytes] | None = None) -> dict[str, Any]:  # fmt: skip
+                          attachment: tuple[str, str, bytes] | None = None,
+                          attachment_option: str = "image") -> dict[str, Any]:  # fmt: skip
         body: dict[str, Any] = {"guild_id": guild_id, "channel_id": channel_id, "user_id": user_id,
                                 "name": name, "permissions": permissions, "options": options or []}  # fmt: skip
         if attachment is not None:
             filename, content_type, data = attachment
-            body["attachment"] = {"filename": filename, "content_type": content_type,
+            body["attachment"] = {"filename": filename, "content_type": content_type, "option": attachment_option,
                                   "data_b64": base64.b64encode(data).decode()}  # fmt: skip
         result: dict[str, Any] = await self._call("POST", "/interactions", body)
         return result
