@@ -1,0 +1,318 @@
+"""The scenarios of issue 12, each bounded in time, each against a fresh emulator and bot process."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from scripts.bench.harness.figures import JoinRecord, Outcome, count, raid_optimum_s, rate_limit_figures
+from scripts.bench.harness.load import Event, Sample, Target, collect_messages, drive_joins, run_events, sample_forever
+from scripts.bench.harness.procs import BotProcess, HarnessError, emulator_process
+from scripts.bench.harness.sysstat import rss_mb
+from welcomebot.emulator.app import EmulatorInfo
+from welcomebot.emulator.testing import ControlClient
+from welcomebot.store.api import GuildConfig
+from welcomebot.store.open import open_store
+
+__all__ = ["SCENARIOS", "Plan", "ScenarioResult"]
+
+REPO = Path(__file__).resolve().parents[3]
+REST_LATENCY_S = 0.050
+#: Chaos uses a short heartbeat so lost ACKs are noticed within the run (Discord's is 41.25 s).
+CHAOS_HEARTBEAT_MS = 5000
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Sizes and durations: the issue's figures, or the ``--quick`` cut that fits in under 5 minutes."""
+
+    quick: bool = False
+
+    @property
+    def steady_s(self) -> float:
+        return 60.0 if self.quick else 300.0
+
+    @property
+    def raid_joins(self) -> int:
+        return 200 if self.quick else 2000
+
+    @property
+    def raid_s(self) -> float:
+        return 6.0 if self.quick else 60.0  # both 33 joins/s
+
+    @property
+    def chaos_s(self) -> float:
+        return 50.0 if self.quick else 300.0
+
+    @property
+    def scale_guilds(self) -> tuple[int, ...]:
+        return (1, 10_000) if self.quick else (1, 10_000, 50_000)
+
+    @property
+    def idle_s(self) -> float:
+        return 3.0 if self.quick else 30.0
+
+    @property
+    def render_cards(self) -> int:
+        return 30 if self.quick else 300
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    figures: dict[str, Any]
+    outcome: Outcome | None = None
+    samples: list[Sample] = field(default_factory=list)
+    events: list[tuple[float, str]] = field(default_factory=list)
+
+
+@dataclass
+class World:
+    info: EmulatorInfo
+    control: ControlClient
+    targets: list[Target]
+    bot: BotProcess
+    ready_s: float
+
+
+async def seed_configs(database_url: str, targets: Sequence[Target]) -> None:
+    """Configure every guild's first channel for welcomes before the bot starts (as the sandbox does)."""
+    async with open_store(database_url) as store:
+        for t in targets:
+            await store.put_guild_config(GuildConfig(guild_id=t.guild_id, welcome_channel_id=t.channel_id))
+
+
+@asynccontextmanager
+async def bot_world(workdir: Path, *, guilds: int, heartbeat_interval_ms: int = 41250) -> AsyncIterator[World]:
+    """Emulator process, configs seeded, bot process started and ready; both stopped at the end."""
+    await trio.Path(workdir).mkdir(parents=True, exist_ok=True)
+    async with emulator_process(workdir, guilds=guilds, heartbeat_interval_ms=heartbeat_interval_ms) as info:
+        control = ControlClient(info.control_base)
+        try:
+            targets = [Target(int(g["id"]), int(g["channels"][0]["id"])) for g in await control.guilds()]
+            database_url = f"sqlite:///{workdir / 'data' / 'welcomebot.sqlite3'}"
+            await seed_configs(database_url, targets)
+            bot = BotProcess(workdir, info, database_url)
+            await bot.start()
+            try:
+                # Discord lets a bot with max_concurrency 1 IDENTIFY one shard per 5 s, 1,000 guilds a shard.
+                ready_s = await bot.wait_ready(60 + 6 * guilds / 1000)
+                yield World(info, control, targets, bot, ready_s)
+            finally:
+                with trio.CancelScope(shield=True):
+                    await bot.stop()
+        finally:
+            with trio.CancelScope(shield=True):
+                await control.aclose()
+
+
+async def run_load(
+    world: World, *, joins: int, per_second: float, targets: Sequence[Target], grace_s: float,
+    events: Sequence[Event] = (), start: float | None = None,
+) -> tuple[Outcome, dict[str, Any], list[Sample]]:  # fmt: skip
+    """Joins at a fixed rate (and the scheduled events) while sampling; then wait for the welcomes and count."""
+    records: list[JoinRecord] = []
+    samples: list[Sample] = []
+    start = trio.current_time() + 0.5 if start is None else start
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(sample_forever, world.control, world.bot, start, samples)
+        async with trio.open_nursery() as load:
+            load.start_soon(run_events, events, start)
+            load.start_soon(partial(drive_joins, world.control, targets, count=joins, per_second=per_second,
+                                    start=start, out=records))  # fmt: skip
+        expected = Counter(r.channel_id for r in records)
+        messages = await collect_messages(world.control, dict(expected), trio.current_time() + grace_s)
+        stats = await world.control.stats()
+        nursery.cancel_scope.cancel()
+    outcome = count(records, messages)
+    figures = {
+        **outcome.figures,
+        **rate_limit_figures(stats),
+        "joins_seen_by_emulator": stats["joins_sent"],
+        "bot_max_rss_mb": max((s.rss_mb for s in samples if s.rss_mb is not None), default=None),
+        "bot_cpu_s": samples[-1].cpu_s if samples else None,
+    }
+    return outcome, figures, samples
+
+
+# --- steady ------------------------------------------------------------------------------------------------
+
+
+async def steady(plan: Plan, workdir: Path) -> ScenarioResult:
+    """600 joins/min spread over 1,000 guilds, 50 ms injected into every REST request."""
+    async with bot_world(workdir, guilds=1000) as world:
+        await world.control.fault("rest", latency_s=REST_LATENCY_S)
+        joins = int(plan.steady_s * 10)
+        outcome, figures, samples = await run_load(world, joins=joins, per_second=10.0, targets=world.targets,
+                                                   grace_s=60.0)  # fmt: skip
+    return ScenarioResult("steady", {"guilds": 1000, "joins_per_min": 600, "duration_s": plan.steady_s,
+                                     "rest_latency_ms": REST_LATENCY_S * 1000, "startup_s": round(world.ready_s, 2),
+                                     **figures}, outcome, samples)  # fmt: skip
+
+
+# --- raid --------------------------------------------------------------------------------------------------
+
+
+async def raid(plan: Plan, workdir: Path) -> ScenarioResult:
+    """Many joins into one guild: time until the last is welcomed vs the Discord-limited optimum."""
+    async with bot_world(workdir, guilds=1) as world:
+        await world.control.fault("rest", latency_s=REST_LATENCY_S)
+        rate = plan.raid_joins / plan.raid_s
+        # The optimum for 2,000 joins is ~195 s; allow the bot three times that before counting misses.
+        budget = 3 * raid_optimum_s([i / rate for i in range(plan.raid_joins)])
+        outcome, figures, samples = await run_load(world, joins=plan.raid_joins, per_second=rate,
+                                                   targets=world.targets[:1], grace_s=budget)  # fmt: skip
+    optimum = raid_optimum_s(outcome.joins)
+    took = figures["last_welcome_after_first_join_s"]
+    return ScenarioResult("raid", {
+        "joins": plan.raid_joins, "over_s": plan.raid_s, "rest_latency_ms": REST_LATENCY_S * 1000, **figures,
+        "optimum_s": round(optimum, 2),
+        "vs_optimum": None if took is None or figures["misses"] else round(took / optimum, 3),
+    }, outcome, samples)  # fmt: skip
+
+
+# --- chaos -------------------------------------------------------------------------------------------------
+
+
+def chaos_events(world: World, duration: float, notes: list[tuple[float, str]], start: float) -> list[Event]:
+    """Faults spread over the run, the REST ones in windows that do not overlap (they share one setting)."""
+    control, bot = world.control, world.bot
+
+    def gateway(**fault: Any) -> Callable[[], Awaitable[None]]:
+        return lambda: control.fault("gateway", **fault)
+
+    def rest(**fault: Any) -> Callable[[], Awaitable[None]]:
+        return lambda: control.fault("rest", **fault)
+
+    def cdn(latency_s: float) -> Callable[[], Awaitable[None]]:
+        return lambda: control.fault("cdn", latency_s=latency_s)
+
+    async def kill_and_restart() -> None:
+        await bot.kill()
+        await trio.sleep(1.0)  # a supervisor's restart delay
+        await bot.start()
+        ready = await bot.wait_ready(60)
+        notes.append((round(trio.current_time() - start, 2), f"bot ready again after {ready:.1f} s"))
+
+    ack_loss_s = 2.5 * CHAOS_HEARTBEAT_MS / 1000
+    at = [(0.04, "gateway close 4000 (resumable)", gateway(kind="close", code=4000)),
+          (0.08, "REST 5% 503 on", rest(fail_share=0.05, fail_status=503)),
+          (0.14, "gateway close 4009 (new session)", gateway(kind="close", code=4009)),
+          (0.22, "REST 5% 503 off", rest(fail_share=0.0)),
+          (0.25, "heartbeat ACKs lost", gateway(kind="stop_acks", on=True)),
+          (0.25 + ack_loss_s / duration, "heartbeat ACKs back", gateway(kind="stop_acks", on=False)),
+          (0.42, "bot SIGKILL + restart", kill_and_restart),
+          (0.55, "429 storm on (30% of requests)", rest(fail_share=0.3, fail_status=429, fail_scope="user")),
+          (0.62, "429 storm off", rest(fail_share=0.0, fail_status=503)),
+          (0.64, "invalid session (not resumable)", gateway(kind="invalid_session", resumable=False)),
+          (0.68, "CDN slow (3 s) on", cdn(3.0)),
+          (0.76, "CDN slow off", cdn(0.0)),
+          (0.80, "gateway TCP drop (no close frame)", gateway(kind="drop")),
+          (0.85, "bot SIGKILL + restart", kill_and_restart)]  # fmt: skip
+    return [Event(round(f * duration, 2), label, action) for f, label, action in at]
+
+
+async def chaos(plan: Plan, workdir: Path) -> ScenarioResult:
+    """Steady load while the gateway, REST, CDN and the bot process itself misbehave."""
+    async with bot_world(workdir, guilds=1000, heartbeat_interval_ms=CHAOS_HEARTBEAT_MS) as world:
+        await world.control.fault("rest", latency_s=REST_LATENCY_S)
+        notes: list[tuple[float, str]] = []
+        start = trio.current_time() + 0.5
+        events = chaos_events(world, plan.chaos_s, notes, start)
+        outcome, figures, samples = await run_load(world, joins=int(plan.chaos_s * 10), per_second=10.0,
+                                                   targets=world.targets, grace_s=120.0, events=events,
+                                                   start=start)  # fmt: skip
+        sessions = await world.control.sessions()
+        gateway = (await world.control.stats())["gateway"]
+    ran = [(e.ran_at_s, e.label) for e in events if e.ran_at_s is not None]
+    return ScenarioResult("chaos", {
+        "guilds": 1000, "joins_per_min": 600, "duration_s": plan.chaos_s, "rest_latency_ms": REST_LATENCY_S * 1000,
+        "heartbeat_interval_ms": CHAOS_HEARTBEAT_MS, "bot_starts": world.bot.starts, **figures,
+        "gateway_identifies": sum(s["identify_count"] for s in sessions),
+        "gateway_resumes": sum(s["resume_count"] for s in sessions),
+        "gateway_closes": gateway.get("closes", {}),
+        "postgres_restart": "not run: no PostgreSQL store on main yet",
+    }, outcome, samples, sorted(ran + notes))  # fmt: skip
+
+
+# --- scale -------------------------------------------------------------------------------------------------
+
+
+async def _guilds_delivered(control: ControlClient, guilds: int) -> int:
+    """Wait until the emulator has dispatched a GUILD_CREATE for every guild (READY counts once per shard)."""
+    while True:
+        sessions = await control.sessions()
+        if sessions and sum(s["dispatched"] for s in sessions) >= guilds + len(sessions):
+            return len(sessions)
+        await trio.sleep(0.25)
+
+
+async def scale_one(workdir: Path, guilds: int, idle_s: float) -> dict[str, Any]:
+    async with bot_world(workdir, guilds=guilds) as world:
+        shards = await _guilds_delivered(world.control, guilds)
+        delivered_s = trio.current_time() - world.bot.started_at
+        await trio.sleep(2.0)  # let the last GUILD_CREATEs be processed before measuring idle
+        pid = world.bot.pid
+        assert pid is not None
+        cpu0, t0 = world.bot.cpu_total(), trio.current_time()
+        await trio.sleep(idle_s)
+        idle_cpu = (world.bot.cpu_total() - cpu0) / (trio.current_time() - t0)
+        return {
+            "guilds": guilds, "shards": shards, "ready_s": round(world.ready_s, 2),
+            "all_guilds_delivered_s": round(delivered_s, 2), "cpu_s_to_ready": round(cpu0, 2),
+            "rss_mb": _r(rss_mb(pid)), "peak_rss_mb": _r(rss_mb(pid, "VmHWM")),
+            "idle_cpu_percent": round(100 * idle_cpu, 2),
+        }  # fmt: skip
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+async def scale(plan: Plan, workdir: Path) -> ScenarioResult:
+    """RSS and idle CPU of the bot with 1, 10k (and 50k) guilds in GUILD_CREATE; start-up time to ready."""
+    runs = [await scale_one(workdir / f"guilds-{n}", n, plan.idle_s) for n in plan.scale_guilds]
+    by = {r["guilds"]: r for r in runs}
+    figures: dict[str, Any] = {"runs": runs, "idle_s": plan.idle_s}
+    small, large = min(by), max(by)
+    if large > small and by[large]["rss_mb"] is not None and by[small]["rss_mb"] is not None:
+        per = 1000 / (large - small)
+        figures["rss_mb_per_1000_guilds"] = round((by[large]["rss_mb"] - by[small]["rss_mb"]) * per, 2)
+        figures["idle_cpu_percent_per_1000_guilds"] = round(
+            (by[large]["idle_cpu_percent"] - by[small]["idle_cpu_percent"]) * per, 3
+        )
+    if 10_000 in by:
+        figures["rss_mb_at_10k"] = by[10_000]["rss_mb"]
+    return ScenarioResult("scale", figures)
+
+
+# --- render ------------------------------------------------------------------------------------------------
+
+
+async def render(plan: Plan, workdir: Path) -> ScenarioResult:
+    """scripts/bench/render as it is, its JSON line included."""
+    await trio.Path(workdir).mkdir(parents=True, exist_ok=True)
+    result = await trio.run_process([sys.executable, str(REPO / "scripts" / "bench" / "render"),
+                                     "--cards", str(plan.render_cards)], capture_stdout=True, check=False)  # fmt: skip
+    lines = result.stdout.decode().strip().splitlines()
+    if result.returncode != 0 or not lines:
+        raise HarnessError(f"scripts/bench/render failed with exit code {result.returncode}")
+    return ScenarioResult("render", json.loads(lines[-1]))
+
+
+SCENARIOS: dict[str, Callable[[Plan, Path], Awaitable[ScenarioResult]]] = {
+    "steady": steady,
+    "raid": raid,
+    "chaos": chaos,
+    "scale": scale,
+    "render": render,
+}
