@@ -41,7 +41,7 @@ from welcomebot.rest.errors import Forbidden, NotFound
 from welcomebot.settings import Settings
 from welcomebot.store.adapters import CachedConfigs, StoreWelcomeLog
 from welcomebot.store.api import Store
-from welcomebot.store.assets import open_assets
+from welcomebot.store.assets import GRACE_S, open_assets
 from welcomebot.store.backup import BackupStatus, periodic_backups
 
 __all__ = ["BotOptions", "Counters", "RunningBot", "run_bot"]
@@ -263,6 +263,7 @@ async def run_bot(
             async with trio.open_nursery() as nursery:
                 await nursery.start(pipeline.run)
                 await assets.collect_garbage()
+                nursery.start_soon(assets.collect_garbage_every, GRACE_S)
                 if settings.backup_interval is not None:
                     nursery.start_soon(partial(periodic_backups, store, assets, settings.data_dir / "backups",
                                                interval=settings.backup_interval, keep=settings.backup_keep,
@@ -345,7 +346,12 @@ def _backup_gauges(metrics: Metrics, status: BackupStatus) -> None:
         "When the last periodic backup was written (Unix time; 0: none yet). Alert when it gets older than the RPO.",
         lambda: status.last_success_at or 0.0,
     )
-    metrics.gauge("welcomebot_backup_failures", "Periodic backups that failed since start.", lambda: status.failed)
+    metrics.counter(
+        "welcomebot_backups",
+        "Periodic backups by result.",
+        ["result"],
+        lambda: {("written",): status.written, ("failed",): status.failed},
+    )
 
 
 async def _sync_commands(api: DiscordApi, store: Store, done: trio.Event) -> None:

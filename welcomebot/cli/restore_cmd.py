@@ -12,7 +12,7 @@ import trio
 from welcomebot.cli._types import Subparsers
 from welcomebot.settings import Settings
 from welcomebot.store.assets import open_assets
-from welcomebot.store.backup import BackupSummary, restore_backup
+from welcomebot.store.backup import BackupSummary, restore_backup, verify_archive
 from welcomebot.store.errors import BackupInvalid, StoreNotEmpty
 from welcomebot.store.open import open_store
 
@@ -45,5 +45,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _restore(settings: Settings, archive: Path) -> BackupSummary:
+    # Verified before the database is even opened: a refused archive leaves no trace, not even a new file.
+    verified = await trio.to_thread.run_sync(verify_archive, archive)
     async with open_store(settings.database_url) as store:
-        return await restore_backup(store, open_assets(store, settings), archive)
+        return await restore_backup(store, open_assets(store, settings), archive, verified=verified)

@@ -8,7 +8,8 @@ crash leaves either the whole file or none.
 
 Garbage collection removes assets no config refers to, once they are older than :data:`GRACE_S`: an
 upload is stored before the config that will refer to it is saved (and a preview may use it unsaved), and
-the grace period keeps it through that gap. It runs at startup and after config changes.
+the grace period keeps it through that gap. ``welcomebot run`` collects at startup and every GRACE_S; code
+that changes a config may call :meth:`AssetStore.collect_garbage` at once.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import trio
 
 from welcomebot.settings import Settings
 from welcomebot.store.api import ASSET_PREFIX, AssetRecord, Store
-from welcomebot.store.errors import AssetMissing, QuotaExceeded
+from welcomebot.store.errors import AssetMissing, QuotaExceeded, StoreError
 
 __all__ = [
     "GRACE_S",
@@ -177,6 +178,15 @@ class AssetStore:
         if dead or files:
             log.info("asset garbage collected", extra={"rows": report.rows, "files": files, "bytes": freed})
         return report
+
+    async def collect_garbage_every(self, interval: float) -> None:
+        """Collect now and then: configs change in other processes too (commands, other shard ranges)."""
+        while True:
+            await trio.sleep(interval)
+            try:
+                await self.collect_garbage()
+            except (OSError, StoreError) as exc:
+                log.error("asset garbage collection failed; retrying later", extra={"error": str(exc)})
 
     def _sweep(self, rows: set[str], dead: set[str], cutoff: float) -> tuple[int, int]:
         """Remove the files of ``dead`` assets, and files without a row unless modified after ``cutoff``

@@ -165,18 +165,20 @@ def _iso(t: float) -> str:
 
 
 @dataclass(frozen=True)
-class _Verified:
+class Verified:
     manifest: Manifest
     dump: dict[str, list[dict[str, Any]]]
     size: int
 
 
-async def restore_backup(store: Store, assets: AssetStore, archive: Path) -> BackupSummary:
-    """Verify ``archive`` completely, then restore it into the empty ``store`` and the asset directory.
-
-    Raises :class:`BackupInvalid` (nothing written) or :class:`StoreNotEmpty`.
+async def restore_backup(
+    store: Store, assets: AssetStore, archive: Path, *, verified: Verified | None = None
+) -> BackupSummary:
+    """Verify ``archive`` completely (unless ``verified`` says it was), then restore it into the empty
+    ``store`` and the asset directory. Raises :class:`BackupInvalid` (nothing written) or :class:`StoreNotEmpty`.
     """
-    verified = await trio.to_thread.run_sync(verify_archive, archive)
+    if verified is None:
+        verified = await trio.to_thread.run_sync(verify_archive, archive)
     if not await store.is_empty():
         raise StoreNotEmpty({})
     written: list[Path] = []
@@ -191,7 +193,7 @@ async def restore_backup(store: Store, assets: AssetStore, archive: Path) -> Bac
     return BackupSummary(archive, rows, len(verified.dump["background_asset"]), verified.size)
 
 
-def verify_archive(archive: Path) -> _Verified:
+def verify_archive(archive: Path) -> Verified:
     """Check every member, checksum and row of a backup without writing anything."""
     seen: dict[str, Member] = {}  # every member but the manifest, as read
     kept: dict[str, bytes] = {}  # the manifest's and the dump's bytes
@@ -237,7 +239,7 @@ def verify_archive(archive: Path) -> _Verified:
             raise _invalid(archive, f"the asset {content_hash[:12]}… does not match its database row")
     for content_hash in sorted(files.keys() - rows.keys()):
         raise _invalid(archive, f"the asset {content_hash[:12]}… has no database row")
-    return _Verified(manifest, dump, archive.stat().st_size)
+    return Verified(manifest, dump, archive.stat().st_size)
 
 
 def _manifest(archive: Path, data: bytes) -> Manifest:
