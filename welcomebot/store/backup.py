@@ -217,6 +217,10 @@ def verify_archive(archive: Path) -> Verified:
                 kept[name] = b"".join(chunks)
             if name != MANIFEST:
                 seen[name] = Member(name, reader.digest.hexdigest(), reader.size)
+        # tarfile ends quietly at a damaged header: read the gzip stream to its end so its CRC check speaks.
+        assert tar.fileobj is not None
+        while tar.fileobj.read(_CHUNK):
+            pass
     if MANIFEST not in kept:
         raise _invalid(archive, f"it has no {MANIFEST}")
     manifest = _manifest(archive, kept[MANIFEST])

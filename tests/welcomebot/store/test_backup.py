@@ -152,11 +152,14 @@ def tamper_db(members):
     return [("db.json", json.dumps(dump).encode()), *members[1:]]
 
 
-def flip_byte(path: Path, dst: Path) -> Path:
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x40
-    dst.write_bytes(bytes(data))
-    return dst
+def flip_byte(at: float) -> Callable[[Path, Path], Path]:
+    def flip(path: Path, dst: Path) -> Path:
+        data = bytearray(path.read_bytes())
+        data[min(int(len(data) * at), len(data) - 1)] ^= 0x40
+        dst.write_bytes(bytes(data))
+        return dst
+
+    return flip
 
 
 def truncate(path: Path, dst: Path) -> Path:
@@ -165,7 +168,10 @@ def truncate(path: Path, dst: Path) -> Path:
 
 
 DAMAGE: dict[str, tuple[Callable[[Path, Path], Path], str]] = {
-    "flipped byte": (lambda b, d: flip_byte(b, d), r"refusing to restore .*(corrupted|checksum|not a readable)"),
+    **{
+        f"flipped byte at {at:.0%}": (flip_byte(at), r"refusing to restore .*(corrupted|checksum|not a readable)")
+        for at in (0.01, 0.25, 0.5, 0.75, 0.99, 1.0)  # 1.0: the gzip trailer's length
+    },
     "truncated": (lambda b, d: truncate(b, d), r"refusing to restore .*(truncated|not a readable)"),
     "missing member": (lambda b, d: rewrite(b, d, drop_asset), r"listed in its manifest is missing"),
     "extra member": (lambda b, d: rewrite(b, d, add("assets/" + "e" * 64)), r"which its manifest does not list"),
