@@ -19,6 +19,7 @@ from welcomebot.store.api import GuildConfig, Store, WelcomeKey
 from welcomebot.store.assets import AssetStore
 from welcomebot.store.backup import BackupStatus, periodic_backups, restore_backup, write_backup
 from welcomebot.store.errors import BackupInvalid, StoreNotEmpty
+from welcomebot.store.open import open_store
 from welcomebot.store.sqlite import SqliteStore
 
 K1 = WelcomeKey(1 << 22, 10 << 22, "2026-11-24T10:00:00.000000+00:00")
@@ -256,3 +257,25 @@ async def test_a_failed_periodic_backup_is_counted_and_retried(source, tmp_path,
         await status.wait_for(2)
         nursery.cancel_scope.cancel()
     assert (status.written, status.failed, status.last_success_at) == (0, 2, None)
+
+
+@pytest.mark.postgres
+async def test_sqlite_backup_restores_into_postgres_and_back(source, backup, target, postgres_url, tmp_path):
+    store, assets = source
+    before = msgspec.json.encode(await store.export_rows())
+    files = asset_files(assets)
+    async with open_store(postgres_url) as pg:
+        pg_assets = open_assets(pg, tmp_path / "pg")
+        await restore_backup(pg, pg_assets, backup)
+        assert msgspec.json.encode(await pg.export_rows()) == before, "the same dump, byte for byte"
+        assert asset_files(pg_assets) == files
+        config = await pg.get_guild_config(2 << 22)
+        assert config is not None
+        assert config.options["design"]["logo"].startswith("asset:")
+        assert await pg.referenced_assets() == await store.referenced_assets()
+        from_pg = tmp_path / "from-postgres.tar.gz"
+        await write_backup(pg, pg_assets, from_pg)
+    sqlite, sqlite_assets = target
+    await restore_backup(sqlite, sqlite_assets, from_pg)
+    assert msgspec.json.encode(await sqlite.export_rows()) == before
+    assert asset_files(sqlite_assets) == files
