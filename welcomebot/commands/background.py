@@ -1,22 +1,30 @@
 """``/set-background``: a custom card background from an uploaded image or a link.
 
-The image is fetched and validated by the images layer (safe fetch, decoding, limits) and stored in the
-guild's assets; the guild's config then points at it. Either step refusing leaves the settings as they were.
+The bytes are fetched with the images layer's SSRF checks (an upload is fetched from Discord's CDN like any
+link), decoded and re-encoded under its limits, stored in the guild's assets (quota), and only then does
+the guild's config point at them: a refusal at any step leaves the settings as they were.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
+import trio
+
 from welcomebot.commands.context import Handler
-from welcomebot.commands.errors import CommandError, InvalidOption
+from welcomebot.commands.errors import InvalidOption
 from welcomebot.commands.respond import Reply
+from welcomebot.images import ImageRejected, fetch_image, normalize
+from welcomebot.store.errors import QuotaExceeded, StoreError
 
 if TYPE_CHECKING:
     from welcomebot.commands.context import CommandContext
     from welcomebot.commands.model import Invocation
 
-__all__ = ["HANDLERS"]
+__all__ = ["HANDLERS", "collect_garbage"]
+
+log = logging.getLogger(__name__)
 
 
 async def set_background(ctx: CommandContext, call: Invocation) -> Reply:
@@ -31,12 +39,26 @@ async def set_background(ctx: CommandContext, call: Invocation) -> Reply:
             raise InvalidOption("Discord did not pass the uploaded file on; upload it again.")
         url = attachment.url
     assert url is not None
-    if ctx.images is None or ctx.assets is None:
-        raise CommandError("Custom backgrounds are not available in this installation of the bot.")
-    image = await ctx.images.load(url)
-    ref = await ctx.assets.put(call.guild_id, image)
+    try:
+        data = await fetch_image(url, ctx.image_policy)
+        image = await trio.to_thread.run_sync(normalize, data, ctx.image_policy)
+    except ImageRejected as exc:
+        raise InvalidOption(f"Background not changed: {exc}") from exc
+    try:
+        ref = await ctx.assets.put(call.guild_id, image.data, image.media_type, image.width, image.height)
+    except QuotaExceeded as exc:
+        raise InvalidOption(f"Background not changed: {exc}.") from exc
     await ctx.save(call.guild_id, background_ref=ref)
+    await collect_garbage(ctx)
     return Reply(f"Background saved ({image.width}x{image.height} pixels). See the card with `/preview`.")
+
+
+async def collect_garbage(ctx: CommandContext) -> None:
+    """Free the asset a background change left unreferenced; the change itself is saved whatever happens."""
+    try:
+        await ctx.assets.collect_garbage()
+    except StoreError as exc:
+        log.warning("asset garbage collection failed; it runs again at the next start", extra={"error": str(exc)})
 
 
 HANDLERS: dict[tuple[str, ...], Handler] = {("set-background",): Handler(set_background, slow=True)}

@@ -26,19 +26,13 @@ if TYPE_CHECKING:
     from welcomebot.app.ports import CardFile, WelcomeConfig
     from welcomebot.commands.model import Invocation
     from welcomebot.commands.respond import Reply
+    from welcomebot.images import FetchPolicy
     from welcomebot.rest.api import DiscordApi
     from welcomebot.store.adapters import CachedConfigs
     from welcomebot.store.api import Store
+    from welcomebot.store.assets import AssetStore
 
-__all__ = [
-    "BackgroundAssets",
-    "BackgroundImages",
-    "CommandContext",
-    "FontUploads",
-    "Handler",
-    "LoadedImage",
-    "PreviewCards",
-]
+__all__ = ["CommandContext", "FontUploads", "Handler", "PreviewCards"]
 
 
 class PreviewCards(Protocol):
@@ -46,27 +40,6 @@ class PreviewCards(Protocol):
 
     async def render(self, join: Join, config: WelcomeConfig, guild: GuildInfo | None, *,
                      priority: Priority) -> CardFile | None: ...  # fmt: skip
-
-
-class LoadedImage(msgspec.Struct, frozen=True):
-    """A background that passed validation, re-encoded (``images.NormalizedImage``'s shape)."""
-
-    data: bytes
-    media_type: str
-    width: int
-    height: int
-
-
-class BackgroundImages(Protocol):
-    async def load(self, url: str) -> LoadedImage:
-        """Fetch ``url`` safely and validate it; raise ``InvalidOption`` saying why an image is refused."""
-        ...
-
-
-class BackgroundAssets(Protocol):
-    async def put(self, guild_id: int, image: LoadedImage) -> str:
-        """Store the image in the guild's assets and return its ref; ``InvalidOption`` when over quota."""
-        ...
 
 
 class FontUploads(Protocol):
@@ -92,8 +65,9 @@ class CommandContext:
     #: What the gateway told us about each guild (name, member count), kept by the pipeline.
     guilds: Mapping[int, GuildInfo]
     cards: PreviewCards
-    images: BackgroundImages | None = None
-    assets: BackgroundAssets | None = None
+    assets: AssetStore
+    #: What an admin's background must satisfy, and which origins (the CDN) may be fetched over http.
+    image_policy: FetchPolicy
     fonts: FontUploads | None = None
     wall_clock: Callable[[], float] = time.time
     _bot_id: int | None = field(default=None, repr=False)

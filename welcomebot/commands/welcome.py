@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from welcomebot.commands.background import collect_garbage
 from welcomebot.commands.context import Handler
 from welcomebot.commands.definitions import ChannelType
 from welcomebot.commands.errors import InvalidOption
@@ -85,6 +86,7 @@ async def disable(ctx: CommandContext, call: Invocation) -> Reply:
 
 async def reset_background(ctx: CommandContext, call: Invocation) -> Reply:
     await ctx.save(_guild(call), background_ref=None)
+    await collect_garbage(ctx)
     return Reply("The cards use the default background again. See it with `/preview`.")
 
 

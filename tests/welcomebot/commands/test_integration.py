@@ -1,8 +1,10 @@
 """Every admin command through the emulator's control API, answered by the real bot (run_bot)."""
 
+import io
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from tests.welcomebot.commands.conftest import ADMINISTRATOR, SEND_MESSAGES, Rig, answer_text
 from welcomebot.commands.definitions import leaf_paths
@@ -139,3 +141,62 @@ async def test_default_template_is_valid():
     from welcomebot.commands.template import validate_message_template
 
     validate_message_template(DEFAULT_TEMPLATE)
+
+
+def png(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (30, 90, 160)).save(out, "PNG")
+    return out.getvalue()
+
+
+async def test_set_background_from_an_upload_stores_the_asset_and_the_card_uses_it(rig: Rig):
+    record = await rig.invoke("set-background", attachment=("sky.png", "image/png", png(800, 300)))
+    assert "Background saved (800x300 pixels)" in answer_text(record)
+    config = await rig.store.get_guild_config(rig.guild_id)
+    assert config is not None
+    assert config.background_ref is not None
+    assert config.background_ref.startswith("asset:")
+    assert await rig.store.get_asset(config.background_ref.removeprefix("asset:")) is not None
+    record = await rig.invoke("welcome show")
+    assert "Background: custom image" in answer_text(record)
+
+    record = await rig.invoke("welcome reset-background")
+    config = await rig.store.get_guild_config(rig.guild_id)
+    assert config is not None
+    assert config.background_ref is None
+
+
+async def test_set_background_from_a_link(rig: Rig):
+    await rig.invoke("set-background", attachment=("a.png", "image/png", png(640, 200)))
+    link = f"{rig.emu.info.cdn_base}/attachments/0/{_last_attachment_id(rig)}/a.png"  # on the trusted CDN
+    await rig.invoke("welcome reset-background")
+    record = await rig.invoke("set-background", url=link)
+    assert "640x200" in answer_text(record)
+    config = await rig.store.get_guild_config(rig.guild_id)
+    assert config is not None
+    assert config.background_ref is not None
+
+
+def _last_attachment_id(rig: Rig) -> int:
+    holder = rig.emu.emulator.world.messages[0]
+    return holder[-1].attachments[0].id
+
+
+@pytest.mark.parametrize(
+    ("attachment", "url", "expected"),
+    [
+        (("notes.txt", "image/png", b"definitely not an image"), None, "Background not changed"),
+        (("tiny.png", "image/png", png(50, 50)), None, "Background not changed"),
+        (None, "http://169.254.169.254/latest/meta-data/bg.png", "Background not changed"),
+        (None, "file:///etc/passwd", "Background not changed"),
+        (None, "https://user:pw@example.com/bg.png", "Background not changed"),
+    ],
+)
+async def test_set_background_refusals_store_nothing(
+    rig: Rig, attachment: tuple[str, str, bytes] | None, url: str | None, expected: str
+) -> None:
+    values: dict[str, Any] = {} if url is None else {"url": url}
+    record = await rig.invoke("set-background", attachment=attachment, **values)
+    assert expected in answer_text(record)
+    assert await rig.store.get_guild_config(rig.guild_id) is None
+    assert await rig.store.list_assets() == []
