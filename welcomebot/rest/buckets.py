@@ -85,7 +85,8 @@ class RateLimits:
         self._hash_of: dict[str, str] = {}  # route key (method + template) -> bucket hash
         self._buckets: dict[tuple[str, str], Bucket] = {}
         self._global_blocked_until = 0.0
-        self._global_sent: deque[float] = deque()
+        self._global_sent: deque[float] = deque()  # when each finished request's response came back
+        self._global_in_flight = 0
         self._invalid: deque[float] = deque()
         self.rate_limited: dict[str, int] = {}
 
@@ -102,12 +103,14 @@ class RateLimits:
             if now < self._global_blocked_until:
                 return self._global_blocked_until - now
             # A sliding second, not a fixed one: at most N in *any* second, so whatever second Discord
-            # counts in, it never sees more than N from us.
+            # counts in, it never sees more than N from us. A request counts from when it is sent until a second
+            # after its response: it reached Discord somewhere in between, and a loaded event loop or a slow
+            # network can delay a send enough to bunch it with later ones in Discord's second.
             sent = self._global_sent
             while sent and sent[0] <= now - 1.0:
                 sent.popleft()
-            if len(sent) >= self.global_per_second:
-                return sent[0] + 1.0 - now
+            if len(sent) + self._global_in_flight >= self.global_per_second:
+                return sent[0] + 1.0 - now if sent else -1.0
         bucket = self.bucket(route_key, major)
         wait = bucket.wait(now)
         if wait != 0:
@@ -117,16 +120,25 @@ class RateLimits:
         elif bucket.remaining is not None:
             bucket.remaining -= 1
         if global_limited:
-            self._global_sent.append(now)
+            self._global_in_flight += 1
         return 0.0
 
-    def release(self, route_key: str, major: str) -> None:
+    def _finished(self, now: float, global_limited: bool) -> None:
+        if global_limited:
+            self._global_in_flight = max(0, self._global_in_flight - 1)
+            self._global_sent.append(now)
+
+    def release(self, route_key: str, major: str, now: float, *, global_limited: bool = True) -> None:
         """The request ended without a response (transport error): let the next one try."""
+        self._finished(now, global_limited)
         bucket = self.bucket(route_key, major)
         bucket.in_flight = max(0, bucket.in_flight - 1)
 
-    def update(self, route_key: str, major: str, status: int, headers: Headers, now: float) -> None:
+    def update(
+        self, route_key: str, major: str, status: int, headers: Headers, now: float, *, global_limited: bool = True
+    ) -> None:
         """Learn from a response."""
+        self._finished(now, global_limited)
         if headers.bucket is not None and self._hash_of.get(route_key) != headers.bucket:
             old = self._buckets.pop((self._hash_of.get(route_key, route_key), major), None)
             self._hash_of[route_key] = headers.bucket

@@ -141,7 +141,7 @@ class RestClient:
                     params=params, **_body(json, files),
                 )  # fmt: skip
             except httpx.TransportError as exc:
-                self.limits.release(route.key, compiled.major)
+                self.limits.release(route.key, compiled.major, trio.current_time(), global_limited=route.bot_auth)
                 if attempt >= self._max_attempts or trio.current_time() > deadline:
                     raise TransportError(f"{compiled} failed after {attempt} attempts: {type(exc).__name__}") from exc
                 await trio.sleep(next(backoff))
@@ -154,7 +154,7 @@ class RestClient:
                 {k.lower(): v for k, v in response.headers.items()},
                 body.get("retry_after") if status == 429 and isinstance(body, dict) else None,
             )
-            self.limits.update(route.key, compiled.major, status, headers, now)
+            self.limits.update(route.key, compiled.major, status, headers, now, global_limited=route.bot_auth)
             if status < 300:
                 return body
             if status == 429:

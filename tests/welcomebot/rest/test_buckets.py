@@ -43,15 +43,33 @@ def test_routes_sharing_a_bucket_hash_share_the_budget():
 
 def test_global_limit_and_global_429():
     r = RateLimits(global_per_second=3)
+    ok = Headers()
     assert [r.acquire(f"GET /r{i}", "", 0.0) for i in range(3)] == [0, 0, 0]
-    assert r.acquire("GET /r9", "", 0.5) == 0.5
-    assert r.acquire("GET /r9", "", 1.0) == 0
+    assert r.acquire("GET /r9", "", 0.5) == -1, "three in flight: wait for an answer"
+    for i in range(3):
+        r.update(f"GET /r{i}", "", 200, ok, 0.1)
+    assert r.acquire("GET /r9", "", 0.5) == pytest.approx(0.6), "each counts until a second after its response"
+    assert r.acquire("GET /r9", "", 1.1) == 0
+    r.update("GET /r9", "", 200, ok, 1.1)
     assert r.acquire("GET /r8", "", 1.5) == 0
+    r.update("GET /r8", "", 200, ok, 1.5)
     assert r.acquire("GET /r7", "", 1.6) == 0
-    assert r.acquire("GET /r6", "", 1.7) == pytest.approx(0.3), "a sliding second: never more than 3 in any second"
-    r.update("GET /r9", "", 429, Headers(scope="global", is_global=True, retry_after=2.0), 1.0)
-    assert r.acquire("GET /other", "", 1.5) == 1.5
-    assert r.acquire("POST /interactions", "", 1.5, global_limited=False) == 0, "interactions skip the global limit"
+    r.update("GET /r7", "", 200, ok, 1.6)
+    assert r.acquire("GET /r6", "", 1.7) == pytest.approx(0.4), "a sliding second: never more than 3 in any second"
+    r.acquire("GET /r6", "", 2.1)
+    r.update("GET /r6", "", 429, Headers(scope="global", is_global=True, retry_after=2.0), 2.2)
+    assert r.acquire("GET /other", "", 2.5) == pytest.approx(1.7)
+    assert r.acquire("POST /interactions", "", 2.5, global_limited=False) == 0, "interactions skip the global limit"
+
+
+def test_a_slow_request_still_counts_against_the_global_second():
+    """Sent at 0, answered at 5: Discord may have counted it at any time in between."""
+    r = RateLimits(global_per_second=1)
+    assert r.acquire("GET /slow", "", 0.0) == 0
+    assert r.acquire("GET /b", "", 3.0) == -1, "in flight for three seconds, and still counted"
+    r.release("GET /slow", "", 5.0)
+    assert r.acquire("GET /b", "", 5.2) == pytest.approx(0.8), "and until a second after its end"
+    assert r.acquire("GET /b", "", 6.0) == 0
 
 
 def test_429_scopes_and_invalid_request_counting():
