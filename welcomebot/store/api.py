@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import msgspec
 
 from welcomebot.gateway.protocol import SavedSession
-from welcomebot.store.dump import DUMP_TABLES
+from welcomebot.store.dump import DUMP_TABLES, AssetRecord
 
 __all__ = [
     "ASSET_PREFIX",
@@ -57,18 +57,6 @@ class ClaimResult(enum.Enum):
 
 #: A reference to a stored asset, wherever a config holds one: ``"asset:" + sha256 hex of the stored bytes``.
 ASSET_PREFIX = "asset:"
-
-
-class AssetRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """A stored asset's row; the bytes live in the asset directory under their hash."""
-
-    content_hash: str
-    media_type: str
-    size: int
-    width: int
-    height: int
-    owner_guild: int
-    created_at: float
 
 
 def asset_hashes(values: Iterable[Any]) -> set[str]:

@@ -21,6 +21,7 @@ __all__ = [
     "JSON_COLUMNS",
     "KEYS",
     "ROW_TYPES",
+    "AssetRecord",
     "columns",
     "normalize_rows",
     "row_values",
@@ -43,7 +44,9 @@ class GuildConfigRow(_Row):
     updated_at: float
 
 
-class BackgroundAssetRow(_Row):
+class AssetRecord(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A stored asset's row; the bytes live in the asset directory under their hash."""
+
     content_hash: str
     media_type: str
     size: int
@@ -83,9 +86,9 @@ class MetaRow(_Row):
 
 
 #: Table name → row type, in restore order.
-ROW_TYPES: dict[str, type[_Row]] = {
+ROW_TYPES: dict[str, type[msgspec.Struct]] = {
     "guild_config": GuildConfigRow,
-    "background_asset": BackgroundAssetRow,
+    "background_asset": AssetRecord,
     "welcome_log": WelcomeLogRow,
     "gateway_session": GatewaySessionRow,
     "meta": MetaRow,

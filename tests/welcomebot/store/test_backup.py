@@ -13,7 +13,7 @@ import msgspec
 import pytest
 import trio
 
-from welcomebot.gateway.protocol import SavedSession
+from tests.welcomebot.store.test_contract import fill_history
 from welcomebot.render.testing import busy_photo, image_bytes, sample_avatar
 from welcomebot.store.api import GuildConfig, Store, WelcomeKey
 from welcomebot.store.assets import AssetStore
@@ -21,9 +21,6 @@ from welcomebot.store.backup import BackupStatus, periodic_backups, restore_back
 from welcomebot.store.errors import BackupInvalid, StoreNotEmpty
 from welcomebot.store.open import open_store
 from welcomebot.store.sqlite import SqliteStore
-
-K1 = WelcomeKey(1 << 22, 10 << 22, "2026-11-24T10:00:00.000000+00:00")
-K2 = WelcomeKey(1 << 22, 11 << 22, "2026-11-24T10:00:01.000000+00:00")
 
 
 def open_assets(store: Store, data_dir: Path) -> AssetStore:
@@ -43,12 +40,6 @@ async def fill(store: Store, assets: AssetStore) -> None:
         )
     )
     await store.put_guild_config(GuildConfig(guild_id=2 << 22, enabled=False, options={"design": {"logo": logo}}))
-    await store.claim_welcome(K1, "shards all", 100.0, 900)
-    await store.claim_welcome(K2, "shards all", 101.0, 900)
-    await store.assign_nonce([K2], "w-abc")
-    await store.mark_posted([K2], 77 << 22, 812.5, 102.0)
-    await store.save(0, SavedSession("session", 4242, "wss://gateway.example/resume"))
-    await store.set_meta("commands_hash", "f00d")
 
 
 @pytest.fixture
@@ -56,6 +47,7 @@ async def source(tmp_path):
     store = await SqliteStore.open(tmp_path / "src" / "welcomebot.sqlite3")
     assets = open_assets(store, tmp_path / "src")
     await fill(store, assets)
+    await fill_history(store)
     yield store, assets
     await store.close()
 
@@ -98,8 +90,10 @@ async def test_backup_wipe_restore_round_trips_everything_byte_for_byte(source, 
         config = await restored.get_guild_config(1 << 22)
         assert config is not None
         assert config.message_template == "Bienvenue {user} ✨"
-        assert await restored.take_unfinished("shards all", 200.0, 900) == [(K1, None)]
-        assert await restored.welcome_status(K2) == "posted"
+        rows = (await restored.export_rows())["welcome_log"]
+        claimed, posted = (WelcomeKey(r["guild_id"], r["user_id"], r["joined_at"]) for r in rows)
+        assert await restored.take_unfinished("shards 0-0", 20.0, 60) == [(claimed, None)], "finished after restore"
+        assert await restored.welcome_status(posted) == "posted"
     finally:
         await restored.close()
 

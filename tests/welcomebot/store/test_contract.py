@@ -99,19 +99,24 @@ async def test_referenced_assets_come_from_refs_and_options(store):
     assert await store.referenced_assets() == {H1, H2, H3}
 
 
-async def _fill(store) -> None:
-    await store.put_guild_config(GuildConfig(guild_id=1 << 40, welcome_channel_id=(1 << 62) + 3,
-                                             background_ref=f"asset:{H1}", message_template="hé {user} 🎉",
-                                             enabled=False, options={"z": 1, "a": [True, None, 1.5]},
-                                             channel_problem="forbidden", updated_at=1732500000.123456))  # fmt: skip
-    await store.put_guild_config(GuildConfig(guild_id=2, updated_at=3.0))
-    await store.put_asset(_asset(H1, 1 << 40, 12345))
+async def fill_history(store) -> None:
+    """A claimed join (K1), a posted one with its nonce (K2), a gateway session and a meta value."""
     await store.claim_welcome(K1, "shards 0-0", 10.0, 60)
     await store.claim_welcome(K2, "shards 0-0", 11.0, 60)
     await store.assign_nonce([K2], "w42")
     await store.mark_posted([K2], 1 << 50, 12.25, 13.0)
     await store.save(3, SavedSession("sess", 77, "wss://resume"))
     await store.set_meta("commands_hash", "abc")
+
+
+async def _fill(store) -> None:
+    await fill_history(store)
+    await store.put_guild_config(GuildConfig(guild_id=1 << 40, welcome_channel_id=(1 << 62) + 3,
+                                             background_ref=f"asset:{H1}", message_template="hé {user} 🎉",
+                                             enabled=False, options={"z": 1, "a": [True, None, 1.5]},
+                                             channel_problem="forbidden", updated_at=1732500000.123456))  # fmt: skip
+    await store.put_guild_config(GuildConfig(guild_id=2, updated_at=3.0))
+    await store.put_asset(_asset(H1, 1 << 40, 12345))
 
 
 async def test_export_is_json_safe_and_restores_into_an_empty_store(store, other_store):
