@@ -74,6 +74,11 @@ class Snowflakes:
         self._last_ms = ms
         return (ms << 22) | (1 << 17) | (1 << 12) | self._increment
 
+    def skip_ms(self, ms: int) -> None:
+        """Let ``ms`` milliseconds pass before the next id."""
+        self._last_ms += ms
+        self._increment = 0
+
 
 @dataclass
 class User:
@@ -472,6 +477,9 @@ class World:
 
     def seed_world(self, guilds: int, members: int) -> None:
         for i in range(guilds):
+            # Real guilds are created at different times, and their ids' timestamps place them on shards
+            # ((id >> 22) % shard_count): one millisecond apart, seeded guilds spread over every shard.
+            self.ids.skip_ms(1)
             self.new_guild(f"Emulated Server {i + 1}", members=members)
 
     # --- gateway backend ----------------------------------------------------------------------------

@@ -219,15 +219,18 @@ class _Runner:
         return self._live_since is not None and trio.current_time() - self._live_since >= STABLE_AFTER
 
     async def _connect_once(self, url: str, protocol: GatewayProtocol) -> Reconnect | Fatal:
+        # except*: the handshake runs inside _open's nursery, so a refused handshake (a gateway outage
+        # answering 503) arrives wrapped in an exception group, not bare.
         try:
             async with self._open(url) as ws:
                 protocol.connection_made(trio.current_time())
                 return await self._drive(ws, protocol)
-        except (OSError, HandshakeError, trio.TooSlowError, trio.BrokenResourceError) as exc:
-            events = protocol.connection_lost(trio.current_time(), None)
-            outcome = _outcome(events)
-            reason = f"could not connect: {type(exc).__name__}"
-            return outcome or Reconnect(protocol.can_resume, 0.0, reason)
+        except* (OSError, HandshakeError, trio.TooSlowError, trio.BrokenResourceError) as group:
+            failure = _first_leaf(group)
+        events = protocol.connection_lost(trio.current_time(), None)
+        outcome = _outcome(events)
+        reason = f"could not connect: {type(failure).__name__}"
+        return outcome or Reconnect(protocol.can_resume, 0.0, reason)
 
     @asynccontextmanager
     async def _open(self, url: str) -> AsyncIterator[WebSocketConnection]:
@@ -392,6 +395,13 @@ class _Runner:
         if state != self._saved:
             await self.store.save(self.config.shard_id, state)
             self._saved = state
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
 
 
 def _outcome(events: list[Event]) -> Reconnect | Fatal | None:

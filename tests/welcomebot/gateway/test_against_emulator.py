@@ -1,5 +1,6 @@
 """The shard runner against the emulator over real sockets: connect, resume, zombies, fatal codes, restart."""
 
+import logging
 import random
 from collections.abc import AsyncIterator
 from typing import Any
@@ -220,3 +221,37 @@ async def test_shard_manager_from_get_gateway_bot_runs_two_shards(emu: RunningEm
             assert sorted(s["shard"] for s in sessions) == [[0, 2], [1, 2]]
             assert manager.identifies == 2
             nursery.cancel_scope.cancel()
+
+
+class _LogEvent(logging.Handler):
+    """Sets ``seen`` when a record containing ``text`` is logged (same thread: the trio run's)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.seen = trio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.seen.set()
+
+
+async def test_a_refused_handshake_is_an_outage_to_wait_out_not_a_crash(emu: RunningEmulator) -> None:
+    send, _receive = trio.open_memory_channel[Dispatch](100)
+    refused = _LogEvent("gateway connection ended (could not connect: ConnectionRejected)")
+    shard_log = logging.getLogger("welcomebot.gateway.shard")
+    shard_log.addHandler(refused)
+    try:
+        with trio.fail_after(30):
+            async with trio.open_nursery() as nursery:
+                await emu.control.fault("gateway", kind="refuse")
+                handle = await start(nursery, config(emu), send, MemorySessionStore())
+                await refused.seen.wait()
+                assert not handle.connected
+                await emu.control.fault("gateway", kind="refuse", on=False)
+                await handle.live.wait()
+                assert handle.connected
+                assert handle.reconnects["could not connect: ConnectionRejected"] >= 1
+                nursery.cancel_scope.cancel()
+    finally:
+        shard_log.removeHandler(refused)

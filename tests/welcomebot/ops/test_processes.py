@@ -1,0 +1,175 @@
+"""`welcomebot run` processes against the emulator: readiness, SIGTERM mid-raid, two processes sharing the shards.
+
+Every wait is on an event: a log line of the process (``WelcomebotProcess.wait_for``) or the emulator's
+long poll for posted welcomes. Results are counted from the emulator's records, not from the bot's logs.
+"""
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+import trio
+from prometheus_client.parser import text_string_to_metric_families
+
+from welcomebot.emulator.testing import RunningEmulator, running_emulator
+from welcomebot.ops.testing import WelcomebotProcess, bot_env
+from welcomebot.store.api import GuildConfig
+from welcomebot.store.open import open_store
+from welcomebot.store.testing import DSN_VAR, REQUIRE_VAR, scratch_schema
+
+
+async def _configure(database_url: str, emu: RunningEmulator) -> list[dict[str, Any]]:
+    """Every emulated guild welcomes in its first channel; the store is migrated before any process starts."""
+    guilds: list[dict[str, Any]] = await emu.control.guilds()
+    async with open_store(database_url) as store:
+        for g in guilds:
+            config = GuildConfig(guild_id=int(g["id"]), welcome_channel_id=int(g["channels"][0]["id"]), updated_at=1.0)
+            await store.put_guild_config(config)
+    return guilds
+
+
+def _welcomed(messages: list[dict[str, Any]]) -> list[str]:
+    return [u for m in messages for u in m["mentioned_user_ids"]]
+
+
+async def _ops_base(bot: WelcomebotProcess) -> str:
+    served = await bot.wait_for("health and metrics served")
+    return str(served["url"]).removesuffix("/metrics")
+
+
+def _sample(metrics_text: str, name: str, **labels: str) -> float:
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    raise AssertionError(f"no sample {name}{labels}")
+
+
+async def test_readyz_follows_the_gateway(tmp_path, output_check: Callable[[str], None]):
+    with trio.fail_after(120):
+        async with running_emulator(guilds=1) as emu, trio.open_nursery() as nursery:
+            await emu.control.fault("gateway", kind="refuse")  # an outage from the start: no READY yet
+            env = bot_env(emu.info, f"sqlite:///{tmp_path}/w.sqlite3")
+            bot = await WelcomebotProcess.start(nursery, ["run"], env, output_check)
+            async with httpx.AsyncClient(base_url=await _ops_base(bot), timeout=10) as http:
+                assert (await http.get("/healthz")).status_code == 200
+                before = await http.get("/readyz")
+                assert before.status_code == 503
+                assert before.json() == {"ready": False, "reasons": ["shard 0 is not connected to the gateway"]}
+
+                await emu.control.fault("gateway", kind="refuse", on=False)
+                await bot.wait_for("gateway ready")
+                up = await http.get("/readyz")
+                assert (up.status_code, up.json()) == (200, {"ready": True, "reasons": []})
+
+                mark = len(bot.records)
+                await emu.control.fault("gateway", kind="refuse")
+                await emu.control.fault("gateway", kind="close", code=4000)  # resumable, but no way back in yet
+                await bot.wait_for("gateway connection ended", after=mark)
+                down = await http.get("/readyz")
+                assert down.status_code == 503
+                assert down.json()["reasons"] == ["shard 0 is not connected to the gateway"]
+                metrics = (await http.get("/metrics")).text
+                assert _sample(metrics, "welcomebot_gateway_connected_shards") == 0
+
+                await emu.control.fault("gateway", kind="refuse", on=False)
+                await bot.wait_for("gateway session resumed", after=mark)
+                again = await http.get("/readyz")
+                assert (again.status_code, again.json()) == (200, {"ready": True, "reasons": []})
+                metrics = (await http.get("/metrics")).text
+                assert _sample(metrics, "welcomebot_gateway_connected_shards") == 1
+                assert _sample(metrics, "welcomebot_gateway_resumes_total", shard="0") == 1
+            bot.terminate()
+            assert await bot.exited() == 0, bot.stderr
+
+
+@pytest.mark.slow
+async def test_sigterm_mid_raid_then_restart_welcomes_every_join_once(tmp_path, output_check):
+    before_stop, while_down = 150, 50
+    with trio.fail_after(300):
+        async with running_emulator(guilds=1) as emu:
+            url = f"sqlite:///{tmp_path}/w.sqlite3"
+            (guild,) = await _configure(url, emu)
+            channel = guild["channels"][0]["id"]
+            env = bot_env(emu.info, url)
+            joined: list[str] = []
+
+            async def join(count: int) -> None:
+                for _ in range(count):
+                    joined.append((await emu.control.join(guild["id"]))["user_id"])
+
+            async with trio.open_nursery() as nursery:
+                first = await WelcomebotProcess.start(nursery, ["run", "--drain-timeout", "2"], env, output_check)
+                await first.wait_for("gateway ready")
+                await join(before_stop)
+                await emu.control.wait_for_mentions(channel, 10)  # welcomes are flowing: mid-raid
+                first.terminate()
+                await join(while_down)  # while the first process drains and after it is gone
+                assert await first.exited() == 0, first.stderr
+            await first.wait_for("stopping: no new events")
+
+            async with trio.open_nursery() as nursery:
+                second = await WelcomebotProcess.start(nursery, ["run"], env, output_check)
+                await second.wait_for("gateway session resumed")  # the first left its session resumable
+                await emu.control.wait_for_mentions(channel, len(joined), wait_s=240)
+                second.terminate()
+                assert await second.exited() == 0, second.stderr
+            messages = await emu.control.messages(channel)  # after the exit: a late duplicate would show
+            stats = await emu.control.stats()
+    welcomed = _welcomed(messages)
+    assert len(joined) == before_stop + while_down
+    assert sorted(welcomed) == sorted(joined), "every join welcomed exactly once"
+    assert welcomed == joined, "in join order"
+    assert stats["invalid_requests_total"] <= 1, "at most the restarted process's first post meets a 429"
+
+
+@pytest.fixture
+async def postgres_url():
+    dsn = os.environ.get(DSN_VAR)
+    if not dsn:
+        if os.environ.get(REQUIRE_VAR):
+            pytest.fail(f"{REQUIRE_VAR} is set but {DSN_VAR} is not; run the tests through scripts/test")
+        pytest.skip(f"{DSN_VAR} is not set (scripts/test sets it from scripts/ensure-postgres)")
+    async with scratch_schema(dsn, prefix="ops") as url:
+        yield url
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+async def test_two_processes_split_the_shards_and_welcome_every_join_once(postgres_url, output_check):
+    per_guild = 12
+    with trio.fail_after(300):
+        async with running_emulator(guilds=6, members=2) as emu:
+            guilds = await _configure(postgres_url, emu)
+            shard_of = {g["id"]: (int(g["id"]) >> 22) % 2 for g in guilds}
+            assert set(shard_of.values()) == {0, 1}, "the emulator spreads its guilds over both shards"
+            env = bot_env(emu.info, postgres_url)
+            joined: dict[str, list[str]] = {g["id"]: [] for g in guilds}
+            async with trio.open_nursery() as nursery:
+                bots = [
+                    await WelcomebotProcess.start(nursery, ["run", "--shards", f"{i}-{i}", "--shard-count", "2"],
+                                                  env, output_check)
+                    for i in (0, 1)
+                ]  # fmt: skip
+                for i, bot in enumerate(bots):
+                    assert (await bot.wait_for("running shards"))["event"] == f"running shards {i}-{i} of 2"
+                    await bot.wait_for("gateway ready")
+                for _ in range(per_guild):  # interleaved, as a busy hour looks
+                    for g in guilds:
+                        joined[g["id"]].append((await emu.control.join(g["id"]))["user_id"])
+                for g in guilds:
+                    await emu.control.wait_for_mentions(g["channels"][0]["id"], per_guild, 120)
+                for bot in bots:
+                    bot.terminate()
+                codes = [await bot.exited() for bot in bots]
+            welcomed = {g["id"]: _welcomed(await emu.control.messages(g["channels"][0]["id"])) for g in guilds}
+            sessions = await emu.control.sessions()
+    assert codes == [0, 0]
+    assert sorted(s["shard"] for s in sessions) == [[0, 2], [1, 2]]
+    for g in guilds:
+        assert welcomed[g["id"]] == joined[g["id"]], f"guild {g['id']}: every join once, in order"
+    for i, bot in enumerate(bots):
+        posted = {str(r["guild_id"]) for r in bot.records if r.get("event") == "welcome posted"}
+        assert posted == {gid for gid, shard in shard_of.items() if shard == i}, f"process {i} posts for its shard"
