@@ -247,11 +247,11 @@ async def test_a_refused_handshake_is_an_outage_to_wait_out_not_a_crash(emu: Run
                 await emu.control.fault("gateway", kind="refuse")
                 handle = await start(nursery, config(emu), send, MemorySessionStore())
                 await refused.seen.wait()
-                assert not handle.connected
+                assert handle.reconnects["could not connect: ConnectionRejected"] >= 1
+                assert not handle.live.is_set()
                 await emu.control.fault("gateway", kind="refuse", on=False)
                 await handle.live.wait()
                 assert handle.connected
-                assert handle.reconnects["could not connect: ConnectionRejected"] >= 1
                 nursery.cancel_scope.cancel()
     finally:
         shard_log.removeHandler(refused)
