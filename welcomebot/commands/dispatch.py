@@ -30,6 +30,10 @@ __all__ = ["HANDLERS", "Dispatcher"]
 
 log = logging.getLogger(__name__)
 
+#: A handler still running after this long is abandoned with an apology: the deferred response can be edited
+#: for 15 minutes, and an admin waiting minutes for an answer would rather try again.
+HANDLER_TIMEOUT_S: Final = 120.0
+
 #: Every command's handler by its path; must match ``definitions.leaf_paths()`` (a test checks).
 HANDLERS: Final[dict[tuple[str, ...], Handler]] = {
     **welcome.HANDLERS,
@@ -92,13 +96,17 @@ class Dispatcher:
             if handler is None:
                 raise CommandError(f"{call.command} is not a command of this bot version; Discord will update "
                                    "the command list shortly.")  # fmt: skip
-            async with self._limiter:
-                reply = await handler.run(self._ctx, call)
+            with trio.fail_after(HANDLER_TIMEOUT_S):
+                async with self._limiter:
+                    reply = await handler.run(self._ctx, call)
             log.info("command answered", extra=extra)
             return reply
         except CommandError as exc:
             log.info("command refused", extra={**extra, "reason": str(exc)})
             return Reply(str(exc))
+        except trio.TooSlowError:
+            log.error("command timed out", extra=extra)
+            return Reply(f"That took longer than {HANDLER_TIMEOUT_S:.0f} s, so it was stopped; try again in a minute.")
         except StoreError as exc:
             log.error("command failed in the store", extra={**extra, "error": str(exc)})
             return Reply("The settings could not be read or saved right now; nothing was changed. Try again "

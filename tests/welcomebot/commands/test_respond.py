@@ -6,6 +6,7 @@ import trio
 
 from welcomebot.commands.model import Invocation
 from welcomebot.commands.respond import DEFER_AFTER_S, Reply, Responder
+from welcomebot.emulator.openapi import SpecValidator
 from welcomebot.gateway.events import Resolved
 from welcomebot.rest.client import File
 from welcomebot.rest.errors import NotFound
@@ -15,15 +16,23 @@ class FakeApi:
     def __init__(self, *, refuse: bool = False) -> None:
         self.calls: list[tuple[float, str, dict[str, Any], list[File] | None]] = []
         self.refuse = refuse
+        self.final = 0  # answers (type 4 callbacks and edits)
+        self.changed = trio.Event()
+
+    def _record(self, kind: str, payload: dict[str, Any], files: list[File] | None) -> None:
+        self.calls.append((trio.current_time(), kind, payload, files))
+        self.final += kind == "edit" or payload.get("type") == 4
+        self.changed.set()
+        self.changed = trio.Event()
 
     async def interaction_callback(self, iid: int, token: str, payload: dict[str, Any]) -> None:
         if self.refuse:
             raise NotFound(404, 10062, "Unknown interaction", "POST /interactions")
-        self.calls.append((trio.current_time(), "callback", payload, None))
+        self._record("callback", payload, None)
 
     async def edit_original(self, app: int, token: str, payload: dict[str, Any],
                             files: list[File] | None = None) -> dict[str, Any]:  # fmt: skip
-        self.calls.append((trio.current_time(), "edit", payload, files))
+        self._record("edit", payload, files)
         return {}
 
 
@@ -70,3 +79,16 @@ async def test_a_refused_callback_is_not_followed_by_edits(autojump_clock: trio.
     await answer_after(responder, 2.0, Reply("late"))
     assert api.calls == []
     assert responder.state == "failed"
+
+
+async def test_payloads_match_discords_spec(autojump_clock: trio.testing.MockClock) -> None:
+    spec = SpecValidator.load()
+    quick, slow = FakeApi(), FakeApi()
+    await answer_after(Responder(quick, call()), 0.1, Reply("quick"))  # type: ignore[arg-type]
+    await answer_after(Responder(slow, call()), 2.0, Reply("slow"))  # type: ignore[arg-type]
+    for _, kind, payload, _ in quick.calls + slow.calls:
+        if kind == "callback":
+            spec.validate_request("POST", "/interactions/123456789012345678/token/callback", payload)
+        else:
+            spec.validate_request("PATCH", "/webhooks/123456789012345678/token/messages/@original", payload)
+    assert len(quick.calls) + len(slow.calls) == 3

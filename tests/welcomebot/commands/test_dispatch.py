@@ -1,0 +1,95 @@
+"""The dispatcher on the mock clock: every invocation answered (slow, crashing, unknown, timed out), bounded."""
+
+from types import SimpleNamespace
+from typing import Any
+
+import msgspec
+import pytest
+import trio
+
+from tests.welcomebot.commands.test_respond import FakeApi
+from welcomebot.commands import dispatch
+from welcomebot.commands.context import CommandContext, Handler
+from welcomebot.commands.dispatch import HANDLER_TIMEOUT_S, Dispatcher
+from welcomebot.commands.model import Invocation
+from welcomebot.commands.respond import Reply
+from welcomebot.gateway.events import InteractionCreate
+
+
+def interaction(name: str, iid: int = 1, permissions: str = "32") -> InteractionCreate:
+    return msgspec.convert({"id": iid, "application_id": 2, "type": 2, "token": "t", "guild_id": 3, "channel_id": 4,
+                            "member": {"user": {"id": 5, "username": "ada"}, "permissions": permissions},
+                            "data": {"name": name}}, InteractionCreate, strict=False)  # fmt: skip
+
+
+async def run(api: FakeApi, *interactions: InteractionCreate, **limits: int) -> Dispatcher:
+    ctx: Any = SimpleNamespace(api=api)
+    dispatcher = Dispatcher(ctx, **limits)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(dispatcher.run)
+        for i in interactions:
+            await dispatcher.submit(i)
+        while api.final < len(interactions) - dispatcher.dropped:
+            await api.changed.wait()
+        nursery.cancel_scope.cancel()
+    return dispatcher
+
+
+def handler(seconds: float, exc: Exception | None = None) -> Handler:
+    async def go(ctx: CommandContext, call: Invocation) -> Reply:
+        await trio.sleep(seconds)
+        if exc is not None:
+            raise exc
+        return Reply(f"done after {seconds}")
+
+    return Handler(go)
+
+
+def texts(api: FakeApi) -> list[str]:
+    return [p["content"] if kind == "edit" else p["data"].get("content", "") for _, kind, p, _ in api.calls]
+
+
+@pytest.fixture
+def handlers(monkeypatch: pytest.MonkeyPatch) -> dict[tuple[str, ...], Handler]:
+    table: dict[tuple[str, ...], Handler] = {}
+    monkeypatch.setattr(dispatch, "HANDLERS", table)
+    return table
+
+
+async def test_slow_answers_are_deferred_then_edited(autojump_clock: Any, handlers: dict[Any, Handler]) -> None:
+    handlers[("slow",)] = handler(5)
+    api = FakeApi()
+    await run(api, interaction("slow"))
+    assert [(kind, t) for t, kind, _, _ in api.calls] == [("callback", 1.0), ("edit", 5.0)]
+    assert texts(api) == ["", "done after 5"]
+
+
+async def test_a_handler_that_hangs_is_answered_at_the_timeout(
+    autojump_clock: Any, handlers: dict[Any, Handler]
+) -> None:
+    handlers[("hang",)] = handler(10_000)
+    api = FakeApi()
+    await run(api, interaction("hang"))
+    assert api.calls[-1][0] == HANDLER_TIMEOUT_S
+    assert "took longer than 120 s" in texts(api)[-1]
+
+
+async def test_crashes_and_unknown_commands_are_answered(autojump_clock: Any, handlers: dict[Any, Handler],
+                                                         caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    handlers[("boom",)] = handler(0, RuntimeError("bug"))
+    api = FakeApi()
+    await run(api, interaction("boom", 1), interaction("gone", 2), interaction("boom", 3, permissions="2048"))
+    answers = sorted(texts(api))
+    assert answers[0].startswith("/gone is not a command of this bot version")
+    assert answers[1].startswith("Something went wrong on the bot's side")
+    assert answers[2].startswith("You need the Manage Server permission")
+    assert "bug" in caplog.text
+
+
+async def test_a_flood_beyond_the_bounds_is_dropped_not_queued(
+    autojump_clock: Any, handlers: dict[Any, Handler]
+) -> None:
+    handlers[("slow",)] = handler(5)
+    api = FakeApi()
+    dispatcher = await run(api, *(interaction("slow", i) for i in range(10)), max_running=2, max_waiting=3)
+    assert (api.final, dispatcher.dropped) == (5, 5)
