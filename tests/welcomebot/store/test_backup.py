@@ -254,22 +254,24 @@ async def test_a_failed_periodic_backup_is_counted_and_retried(source, tmp_path,
 
 
 @pytest.mark.postgres
-async def test_sqlite_backup_restores_into_postgres_and_back(source, backup, target, postgres_url, tmp_path):
-    store, assets = source
-    before = msgspec.json.encode(await store.export_rows())
-    files = asset_files(assets)
+async def test_sqlite_backup_restores_into_postgres_and_back(postgres_url, tmp_path):
+    async with open_store(f"sqlite:///{tmp_path}/a.sqlite3") as store:
+        assets = open_assets(store, tmp_path / "a")
+        await fill(store, assets)
+        await fill_history(store)
+        before = msgspec.json.encode(await store.export_rows())
+        files = asset_files(assets)
+        referenced = await store.referenced_assets()
+        await write_backup(store, assets, tmp_path / "from-sqlite.tar.gz")
     async with open_store(postgres_url) as pg:
         pg_assets = open_assets(pg, tmp_path / "pg")
-        await restore_backup(pg, pg_assets, backup)
+        await restore_backup(pg, pg_assets, tmp_path / "from-sqlite.tar.gz")
         assert msgspec.json.encode(await pg.export_rows()) == before, "the same dump, byte for byte"
         assert asset_files(pg_assets) == files
-        config = await pg.get_guild_config(2 << 22)
-        assert config is not None
-        assert config.options["design"]["logo"].startswith("asset:")
-        assert await pg.referenced_assets() == await store.referenced_assets()
-        from_pg = tmp_path / "from-postgres.tar.gz"
-        await write_backup(pg, pg_assets, from_pg)
-    sqlite, sqlite_assets = target
-    await restore_backup(sqlite, sqlite_assets, from_pg)
-    assert msgspec.json.encode(await sqlite.export_rows()) == before
-    assert asset_files(sqlite_assets) == files
+        assert await pg.referenced_assets() == referenced
+        await write_backup(pg, pg_assets, tmp_path / "from-postgres.tar.gz")
+    async with open_store(f"sqlite:///{tmp_path}/b.sqlite3") as back:
+        back_assets = open_assets(back, tmp_path / "b")
+        await restore_backup(back, back_assets, tmp_path / "from-postgres.tar.gz")
+        assert msgspec.json.encode(await back.export_rows()) == before
+        assert asset_files(back_assets) == files
