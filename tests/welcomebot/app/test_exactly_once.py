@@ -20,7 +20,7 @@ from welcomebot.render import Renderer
 from welcomebot.secret import Secret
 from welcomebot.settings import Settings
 from welcomebot.store.api import GuildConfig
-from welcomebot.store.sqlite import SqliteStore
+from welcomebot.store.open import open_store
 
 pytestmark = pytest.mark.slow
 
@@ -48,19 +48,19 @@ class Run:
 
 @asynccontextmanager
 async def bot_against(
-    emu: RunningEmulator, tmp_path: Path, renderer: Renderer, *, configure: bool = True
+    emu: RunningEmulator, tmp_path: Path, renderer: Renderer, *, configure: bool = True, database_url: str = ""
 ) -> AsyncIterator[Run]:
-    """A configured store and a live bot; cancelled (like a dying process) when the block ends, unless it was
-    stopped and drained before."""
-    store = await SqliteStore.open(tmp_path / "w.sqlite3")
-    guilds: list[dict[str, Any]] = await emu.control.guilds()
-    if configure:
-        for g in guilds:
-            config = GuildConfig(guild_id=int(g["id"]), welcome_channel_id=int(g["channels"][0]["id"]), updated_at=1)
-            await store.put_guild_config(config)
-    settings = Settings(token=Secret(emu.info.token), api_base=emu.info.api_base, cdn_base=emu.info.cdn_base,
-                        data_dir=tmp_path)  # fmt: skip
-    try:
+    """A configured store (SQLite in ``tmp_path`` unless ``database_url`` names another) and a live bot;
+    cancelled (like a dying process) when the block ends, unless it was stopped and drained before."""
+    async with open_store(database_url or f"sqlite:///{tmp_path}/w.sqlite3") as store:
+        guilds: list[dict[str, Any]] = await emu.control.guilds()
+        if configure:
+            for g in guilds:
+                config = GuildConfig(guild_id=int(g["id"]), welcome_channel_id=int(g["channels"][0]["id"]),
+                                     updated_at=1)  # fmt: skip
+                await store.put_guild_config(config)
+        settings = Settings(token=Secret(emu.info.token), api_base=emu.info.api_base, cdn_base=emu.info.cdn_base,
+                            data_dir=tmp_path)  # fmt: skip
         async with trio.open_nursery() as nursery:
             stop = trio.Event()
             bot: RunningBot = await nursery.start(
@@ -77,8 +77,6 @@ async def bot_against(
                 await handle.live.wait()
             yield Run(bot, guilds, stop)
             nursery.cancel_scope.cancel()
-    finally:
-        await store.close()
 
 
 def channel_of(guild: dict[str, Any]) -> str:
