@@ -145,8 +145,12 @@ class PostgresStore:
         conn = await self._acquire(reconnect_window)
         try:
             return await fn(conn)
-        except (*_CONNECTION_ERRORS, asyncpg.InterfaceError) as exc:
-            if isinstance(exc, _CONNECTION_ERRORS) or conn.is_closed():
+        except (*_CONNECTION_ERRORS, asyncpg.InterfaceError, asyncpg.InternalClientError) as exc:
+            # A connection the server dropped while it sat in the pool can fail as "closed", or (when the drop
+            # was still being read) as an InternalClientError about its protocol state: either way it is gone.
+            if isinstance(exc, (*_CONNECTION_ERRORS, asyncpg.InternalClientError)) or _is_gone(conn):
+                if not _is_gone(conn):
+                    conn.terminate()
                 raise _ConnectionLost from exc
             raise StoreError(f"PostgreSQL at {self.target.where}: {exc}") from exc
         except asyncpg.PostgresError as exc:
@@ -475,6 +479,13 @@ async def _connecting(target: PostgresTarget, loop: trio_asyncio.TrioEventLoop, 
 async def _keep_session(conn: asyncpg.Connection[Any]) -> None:
     """Pool reset: nothing to undo. We set no session state (no LISTEN, SET or session advisory locks), so
     asyncpg's default reset query would cost a round trip per call; an open transaction is still rolled back."""
+
+
+def _is_gone(conn: Conn) -> bool:
+    try:
+        return conn.is_closed()
+    except asyncpg.InterfaceError:  # the pool took it back already, because it closed
+        return True
 
 
 class _ConnectionLost(Exception):
