@@ -23,8 +23,10 @@ __all__ = [
     "ROW_TYPES",
     "AssetRecord",
     "columns",
+    "decode_stored",
     "normalize_rows",
     "row_values",
+    "stored_values",
     "validate_dump",
 ]
 
@@ -140,6 +142,22 @@ def validate_dump(dump: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
                 raise DumpInvalid(f"table {table}, row {i}: {exc}") from None
             checked[table].append(msgspec.structs.asdict(typed))
     return checked
+
+
+def stored_values(table: str, row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A validated row's values in column order as the backends store them: JSON columns as JSON text."""
+    return tuple(
+        msgspec.json.encode(row[col]).decode() if (table, col) in JSON_COLUMNS else row[col] for col in columns(table)
+    )
+
+
+def decode_stored(table: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows as read from a backend, their JSON columns (text) decoded in place."""
+    for table_name, column in JSON_COLUMNS:
+        if table_name == table:
+            for row in rows:
+                row[column] = msgspec.json.decode(row[column])
+    return rows
 
 
 def row_values(table: str, row: Mapping[str, Any]) -> tuple[Any, ...]:

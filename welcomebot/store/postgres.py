@@ -33,7 +33,16 @@ from actors import ExponentialBackoff
 from welcomebot.errors import ConfigError
 from welcomebot.gateway.protocol import SavedSession
 from welcomebot.store.api import AssetRecord, ClaimResult, GuildConfig, WelcomeKey, asset_hashes
-from welcomebot.store.dump import DUMP_TABLES, JSON_COLUMNS, columns, normalize_rows, row_values, validate_dump
+from welcomebot.store.dump import (
+    DUMP_TABLES,
+    JSON_COLUMNS,
+    columns,
+    decode_stored,
+    normalize_rows,
+    row_values,
+    stored_values,
+    validate_dump,
+)
 from welcomebot.store.errors import StoreError, StoreNotEmpty, StoreUnavailable
 from welcomebot.store.migrations import apply_postgres_migrations, postgres_schema_version
 
@@ -386,7 +395,7 @@ class PostgresStore:
                 if any(counts.values()):
                     raise StoreNotEmpty(counts)
                 for table, rows in checked.items():
-                    await c.executemany(_insert_statement(table), [_to_postgres(table, row) for row in rows])
+                    await c.executemany(_insert_statement(table), [stored_values(table, row) for row in rows])
 
         await self._run(q)
 
@@ -396,23 +405,13 @@ class PostgresStore:
 
 async def _read_table(c: Conn, table: str) -> list[dict[str, Any]]:
     rows = [dict(r) for r in await c.fetch(f"SELECT {', '.join(columns(table))} FROM {table}")]  # noqa: S608
-    for table_name, column in JSON_COLUMNS:
-        if table_name == table:
-            for row in rows:
-                row[column] = msgspec.json.decode(row[column])
-    return rows
+    return decode_stored(table, rows)
 
 
 def _insert_statement(table: str) -> str:
     cols = columns(table)
     values = [f"${i}::jsonb" if (table, col) in JSON_COLUMNS else f"${i}" for i, col in enumerate(cols, 1)]
     return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join(values)})"  # noqa: S608
-
-
-def _to_postgres(table: str, row: Mapping[str, Any]) -> tuple[Any, ...]:
-    return tuple(
-        msgspec.json.encode(row[col]).decode() if (table, col) in JSON_COLUMNS else row[col] for col in columns(table)
-    )
 
 
 async def _counts(c: Conn) -> dict[str, int]:

@@ -17,7 +17,15 @@ import trio
 
 from welcomebot.gateway.protocol import SavedSession
 from welcomebot.store.api import AssetRecord, ClaimResult, GuildConfig, WelcomeKey, asset_hashes
-from welcomebot.store.dump import DUMP_TABLES, JSON_COLUMNS, columns, normalize_rows, row_values, validate_dump
+from welcomebot.store.dump import (
+    DUMP_TABLES,
+    columns,
+    decode_stored,
+    normalize_rows,
+    row_values,
+    stored_values,
+    validate_dump,
+)
 from welcomebot.store.errors import StoreNotEmpty, StoreUnavailable
 from welcomebot.store.migrations import apply_migrations
 
@@ -326,7 +334,7 @@ class SqliteStore:
                     cols = columns(table)
                     c.executemany(
                         f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",  # noqa: S608
-                        [_to_sqlite(table, row) for row in rows],
+                        [stored_values(table, row) for row in rows],
                     )
                 c.execute("COMMIT")
             except BaseException:
@@ -342,17 +350,7 @@ class SqliteStore:
 def _read_table(c: sqlite3.Connection, table: str) -> list[dict[str, Any]]:
     cols = columns(table)
     rows = [dict(zip(cols, r, strict=True)) for r in c.execute(f"SELECT {', '.join(cols)} FROM {table}")]  # noqa: S608
-    for table_name, column in JSON_COLUMNS:
-        if table_name == table:
-            for row in rows:
-                row[column] = msgspec.json.decode(row[column])
-    return rows
-
-
-def _to_sqlite(table: str, row: Mapping[str, Any]) -> tuple[Any, ...]:
-    return tuple(
-        msgspec.json.encode(row[col]).decode() if (table, col) in JSON_COLUMNS else row[col] for col in columns(table)
-    )
+    return decode_stored(table, rows)
 
 
 def _counts(c: sqlite3.Connection) -> dict[str, int]:
