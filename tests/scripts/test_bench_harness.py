@@ -178,3 +178,11 @@ async def test_harness_against_a_real_emulator_process(tmp_path: Path) -> None:
             assert (await control.stats())["joins_sent"] == 4
         finally:
             await control.aclose()
+
+
+def test_misses_after_a_lost_session_are_counted_apart() -> None:
+    joins, messages = canned()  # member 5 (joined at 3.0 s) is never welcomed
+    assert count(joins, messages, gaps=[2.5]).figures["misses_in_session_gaps"] == 1
+    # Welcomes went on after a loss at 1.05 s (member 3 joined at 1.1 s), so a later miss is something else.
+    assert count(joins, messages, gaps=[1.05]).figures["misses_in_session_gaps"] == 0
+    assert count(joins, messages).figures["misses_in_session_gaps"] == 0

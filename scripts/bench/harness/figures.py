@@ -52,8 +52,15 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-def count(joins: Iterable[JoinRecord], messages: Mapping[int, Sequence[Mapping[str, Any]]]) -> Outcome:
-    """Figures from the joins the harness made and the messages the emulator holds, by channel id."""
+def count(
+    joins: Iterable[JoinRecord], messages: Mapping[int, Sequence[Mapping[str, Any]]], *, gaps: Sequence[float] = ()
+) -> Outcome:
+    """Figures from the joins the harness made and the messages the emulator holds, by channel id.
+
+    ``gaps`` are the offsets (s from the first join) where the gateway session was lost for good: Discord
+    does not replay the events of a lost session, so the joins from there until the first join that was
+    welcomed again are counted apart, as ``misses_in_session_gaps``.
+    """
     joins = list(joins)
     first_post: dict[tuple[int, int], float] = {}
     seen: dict[tuple[int, int], int] = {}
@@ -81,11 +88,14 @@ def count(joins: Iterable[JoinRecord], messages: Mapping[int, Sequence[Mapping[s
         series.append(((join.joined_ms - t0) / 1000, first_post[key] - join.joined_ms))
         posts.append((first_post[key] - t0) / 1000)
     ordered = sorted(latency for _, latency in series)
+    welcomed_at = sorted(offset for offset, _ in series)
+    in_gaps = sum(1 for j in missed if _in_gap((j.joined_ms - t0) / 1000, gaps, welcomed_at))
     figures = {
         "joins_sent": len(joins),
         "welcomed": len(series),
         "duplicates": duplicates,
         "misses": len(missed),
+        "misses_in_session_gaps": in_gaps,
         "messages": total_messages,
         "join_to_post_ms": {
             "p50": _round(percentile(ordered, 0.50)),
@@ -101,6 +111,16 @@ def count(joins: Iterable[JoinRecord], messages: Mapping[int, Sequence[Mapping[s
         ],
     }
     return Outcome(figures, series, sorted(posts), sorted((j.joined_ms - t0) / 1000 for j in joins))
+
+
+def _in_gap(join_s: float, gaps: Sequence[float], welcomed_at: Sequence[float]) -> bool:
+    """Whether a join falls after a session loss and before the first join welcomed again after it."""
+    for gap in gaps:
+        if gap <= join_s:
+            resumed = next((w for w in welcomed_at if w >= gap), math.inf)
+            if join_s < resumed:
+                return True
+    return False
 
 
 def rate_limit_figures(stats: Mapping[str, Any]) -> dict[str, int]:

@@ -42,6 +42,8 @@ class Event:
     label: str
     action: Callable[[], Awaitable[None]]
     ran_at_s: float | None = field(default=None)
+    #: The gateway session is lost for good (no RESUME): Discord will not replay what it missed.
+    ends_session: bool = False
 
 
 async def drive_joins(

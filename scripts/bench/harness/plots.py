@@ -12,6 +12,7 @@ matplotlib.use("Agg")  # files only, no display
 
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from scripts.bench.harness.scenarios import ScenarioResult
 
@@ -54,6 +55,8 @@ def _latency(ax: Axes, result: ScenarioResult) -> None:
     points = result.outcome.latencies
     ax.scatter([p[0] for p in points], [max(p[1], 1.0) for p in points], s=3, alpha=0.5)
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_ylabel("join→post ms")
     if result.name != "raid":
         ax.axhline(STEADY_P95_GOAL_MS, color="tab:green", linestyle="--", linewidth=0.8, label="250 ms")
@@ -95,6 +98,7 @@ def _cdf(results: Mapping[str, ScenarioResult], path: Path) -> str | None:
     ax.axvline(STEADY_P95_GOAL_MS, color="tab:green", linestyle="--", linewidth=0.8, label="250 ms")
     ax.axhline(0.95, color="grey", linestyle=":", linewidth=0.8)
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.set_xlabel("join→post ms (log)")
     ax.set_ylabel("fraction of welcomes")
     ax.set_title("join→post latency CDF", fontsize=10)

@@ -16,6 +16,7 @@ import trio
 
 from scripts.bench.harness.figures import JoinRecord, Outcome, count, raid_optimum_s, rate_limit_figures
 from scripts.bench.harness.load import Event, Sample, Target, collect_messages, drive_joins, run_events, sample_forever
+from scripts.bench.harness.postgres import PrivatePostgres, private_postgres
 from scripts.bench.harness.procs import BotProcess, HarnessError, emulator_process
 from scripts.bench.harness.sysstat import rss_mb
 from welcomebot.emulator.app import EmulatorInfo
@@ -51,7 +52,12 @@ class Plan:
 
     @property
     def chaos_s(self) -> float:
-        return 50.0 if self.quick else 300.0
+        return 40.0 if self.quick else 300.0
+
+    @property
+    def chaos_grace_s(self) -> float:
+        """How long to wait for late welcomes; a miss costs all of it (joins in a lost session never come)."""
+        return 10.0 if self.quick else 60.0
 
     @property
     def scale_guilds(self) -> tuple[int, ...]:
@@ -92,14 +98,19 @@ async def seed_configs(database_url: str, targets: Sequence[Target]) -> None:
 
 
 @asynccontextmanager
-async def bot_world(workdir: Path, *, guilds: int, heartbeat_interval_ms: int = 41250) -> AsyncIterator[World]:
-    """Emulator process, configs seeded, bot process started and ready; both stopped at the end."""
+async def bot_world(
+    workdir: Path, *, guilds: int, heartbeat_interval_ms: int = 41250, database_url: str | None = None
+) -> AsyncIterator[World]:
+    """Emulator process, configs seeded, bot process started and ready; both stopped at the end.
+
+    The store is SQLite in the scenario's directory unless ``database_url`` names another.
+    """
     await trio.Path(workdir).mkdir(parents=True, exist_ok=True)
     async with emulator_process(workdir, guilds=guilds, heartbeat_interval_ms=heartbeat_interval_ms) as info:
         control = ControlClient(info.control_base)
         try:
             targets = [Target(int(g["id"]), int(g["channels"][0]["id"])) for g in await control.guilds()]
-            database_url = f"sqlite:///{workdir / 'data' / 'welcomebot.sqlite3'}"
+            database_url = database_url or f"sqlite:///{workdir / 'data' / 'welcomebot.sqlite3'}"
             await seed_configs(database_url, targets)
             bot = BotProcess(workdir, info, database_url)
             await bot.start()
@@ -133,7 +144,12 @@ async def run_load(
         messages = await collect_messages(world.control, dict(expected), trio.current_time() + grace_s)
         stats = await world.control.stats()
         nursery.cancel_scope.cancel()
-    outcome = count(records, messages)
+    # Event times count from `start`, join offsets from the first join, which was sent at `start`.
+    lost = [e.ran_at_s for e in events if e.ends_session and e.ran_at_s is not None]
+    outcome = count(records, messages, gaps=lost)
+    # The raw records, for a post-mortem of any miss or duplicate (the figures are computed from these).
+    raw = {"joins": [vars(r) for r in records], "messages": {str(k): v for k, v in messages.items()}, "stats": stats}
+    await trio.Path(world.bot.workdir / "records.json").write_text(json.dumps(raw))
     figures = {
         **outcome.figures,
         **rate_limit_figures(stats),
@@ -183,7 +199,9 @@ async def raid(plan: Plan, workdir: Path) -> ScenarioResult:
 # --- chaos -------------------------------------------------------------------------------------------------
 
 
-def chaos_events(world: World, duration: float, notes: list[tuple[float, str]], start: float) -> list[Event]:
+def chaos_events(
+    world: World, duration: float, notes: list[tuple[float, str]], start: float, pg: PrivatePostgres | None
+) -> list[Event]:
     """Faults spread over the run, the REST ones in windows that do not overlap (they share one setting)."""
     control, bot = world.control, world.bot
 
@@ -218,18 +236,25 @@ def chaos_events(world: World, duration: float, notes: list[tuple[float, str]], 
           (0.76, "CDN slow off", cdn(0.0)),
           (0.80, "gateway TCP drop (no close frame)", gateway(kind="drop")),
           (0.85, "bot SIGKILL + restart", kill_and_restart)]  # fmt: skip
-    return [Event(round(f * duration, 2), label, action) for f, label, action in at]
+    if pg is not None:
+        at.append((0.48, "PostgreSQL restart (fast)", pg.restart))
+    ends_session = {"gateway close 4009 (new session)", "invalid session (not resumable)"}
+    return [Event(round(f * duration, 2), label, action, ends_session=label in ends_session) for f, label, action in at]
 
 
 async def chaos(plan: Plan, workdir: Path) -> ScenarioResult:
     """Steady load while the gateway, REST, CDN and the bot process itself misbehave."""
-    async with bot_world(workdir, guilds=1000, heartbeat_interval_ms=CHAOS_HEARTBEAT_MS) as world:
+    async with (
+        private_postgres() as pg,
+        bot_world(workdir, guilds=1000, heartbeat_interval_ms=CHAOS_HEARTBEAT_MS,
+                  database_url=None if pg is None else pg.dsn) as world,
+    ):  # fmt: skip
         await world.control.fault("rest", latency_s=REST_LATENCY_S)
         notes: list[tuple[float, str]] = []
         start = trio.current_time() + 0.5
-        events = chaos_events(world, plan.chaos_s, notes, start)
+        events = chaos_events(world, plan.chaos_s, notes, start, pg)
         outcome, figures, samples = await run_load(world, joins=int(plan.chaos_s * 10), per_second=10.0,
-                                                   targets=world.targets, grace_s=120.0, events=events,
+                                                   targets=world.targets, grace_s=plan.chaos_grace_s, events=events,
                                                    start=start)  # fmt: skip
         sessions = await world.control.sessions()
         gateway = (await world.control.stats())["gateway"]
@@ -240,7 +265,8 @@ async def chaos(plan: Plan, workdir: Path) -> ScenarioResult:
         "gateway_identifies": sum(s["identify_count"] for s in sessions),
         "gateway_resumes": sum(s["resume_count"] for s in sessions),
         "gateway_closes": gateway.get("closes", {}),
-        "postgres_restart": "not run: no PostgreSQL store on main yet",
+        "store": "postgresql (private server, restarted once)" if pg is not None else
+                 "sqlite (PostgreSQL server programs not found: no PostgreSQL restart)",
     }, outcome, samples, sorted(ran + notes))  # fmt: skip
 
 
@@ -260,7 +286,7 @@ async def scale_one(workdir: Path, guilds: int, idle_s: float) -> dict[str, Any]
     async with bot_world(workdir, guilds=guilds) as world:
         shards = await _guilds_delivered(world.control, guilds)
         delivered_s = trio.current_time() - world.bot.started_at
-        await trio.sleep(2.0)  # let the last GUILD_CREATEs be processed before measuring idle
+        await trio.sleep(idle_s / 3)  # let the last GUILD_CREATEs be processed before measuring idle
         pid = world.bot.pid
         assert pid is not None
         cpu0, t0 = world.bot.cpu_total(), trio.current_time()
