@@ -11,6 +11,7 @@ import trio
 from welcomebot.app.service import BotOptions, run_bot
 from welcomebot.cli._run_util import first_error, stop_on_signals
 from welcomebot.cli._types import Subparsers
+from welcomebot.errors import ConfigError
 from welcomebot.gateway.sharding import parse_shard_range
 from welcomebot.ops.metrics import Metrics
 from welcomebot.ops.server import serve_ops
@@ -48,7 +49,7 @@ def _shards(text: str) -> range:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.shards is not None and args.shard_count is None:
-        raise SystemExit("welcomebot: error: --shards needs --shard-count (the total across all processes)")
+        raise ConfigError("--shards needs --shard-count (the total across all processes)")
     options = BotOptions(shards=args.shards, shard_count=args.shard_count, drain_timeout=args.drain_timeout)
     trio.run(_main, settings, options)
     return 0

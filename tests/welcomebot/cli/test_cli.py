@@ -82,3 +82,9 @@ def test_every_command_takes_log_format():
     (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     for name, command in sub.choices.items():
         assert "--log-format" in command.format_help(), name
+
+
+def test_shards_without_shard_count_is_a_config_error():
+    result = _run("run", "--shards", "0-1", env={"DISCORD_BOT_TOKEN": CANARY_TOKEN})
+    assert result.returncode == 2
+    assert result.stderr.strip() == "welcomebot: error: --shards needs --shard-count (the total across all processes)"
