@@ -14,25 +14,27 @@ from __future__ import annotations
 
 import logging
 import math
-import re
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
+from welcomebot.app.message import compose, embed_json
 from welcomebot.app.model import Join, JoinKey, Outcome, welcome_nonce
-from welcomebot.app.ports import CardFile, Cards, ChannelBroken, Configs, WelcomeConfig, WelcomeLog
+from welcomebot.app.ports import CardFile, Cards, ChannelBroken, Configs, DmClosed, WelcomeConfig, WelcomeLog
+from welcomebot.app.raid import RaidDetector
 from welcomebot.errors import WelcomeBotError
 
 if TYPE_CHECKING:
+    from welcomebot.app.behaviour import RaidMode
     from welcomebot.app.model import GuildInfo
-    from welcomebot.app.ports import Poster
+    from welcomebot.app.ports import Actions, Poster
 
-__all__ = ["MAX_CARDS_PER_MESSAGE", "GuildWelcomer", "Observer", "compose_content"]
+__all__ = ["MAX_CARDS_PER_MESSAGE", "GuildWelcomer", "Observer"]
 
 log = logging.getLogger(__name__)
-
-_PLACEHOLDER = re.compile(r"\{(user|server|count)\}")
 
 #: Discord allows 10 attachments per message.
 MAX_CARDS_PER_MESSAGE = 10
@@ -46,21 +48,6 @@ class Observer(Protocol):
     def welcomed(self, outcome: Outcome, count: int = 1) -> None: ...
 
     def join_to_post(self, seconds: float) -> None: ...
-
-
-def compose_content(template: str, joins: list[Join], guild: GuildInfo | None) -> str:
-    """The message text: the guild's template with ``{user}``, ``{server}`` and ``{count}`` filled in.
-
-    Exact-token replacement, never ``str.format``: an admin's template cannot reach attributes or format
-    specs. Templates are validated when saved; an unknown ``{...}`` is left as typed.
-    """
-    mentions = [f"<@{j.user_id}>" for j in joins]
-    users = mentions[0] if len(mentions) == 1 else ", ".join(mentions[:-1]) + " and " + mentions[-1]
-    count = "" if guild is None or guild.member_count is None else f"{guild.member_count:,}"
-    server = "" if guild is None else guild.name
-    values = {"user": users, "server": server, "count": count}
-    # One pass: a value that itself contains "{count}" (a server named so) is not substituted again.
-    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)[:2000]
 
 
 class GuildWelcomer:
@@ -77,6 +64,10 @@ class GuildWelcomer:
         guilds: Mapping[int, GuildInfo],
         channel_turn: Callable[[int], Awaitable[None]],
         observer: Observer,
+        actions: Actions | None = None,
+        after_welcome: Callable[[WelcomeConfig, list[Join], int | None, int], None] | None = None,
+        on_raid: Callable[[int, bool], None] | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.guild_id = guild_id
         self._configs = configs
@@ -86,58 +77,125 @@ class GuildWelcomer:
         self._guilds = guilds
         self._channel_turn = channel_turn
         self._observer = observer
+        self._actions = actions
+        self._after_welcome = after_welcome
+        self._on_raid = on_raid
+        self._wall_clock = wall_clock
         #: (config version, reason) while the channel is known to refuse posts.
         self._broken: tuple[str, str] | None = None
+        #: Joins taken from the inbox but not yet in a message (a raid's group is chosen from these).
+        self._waiting: deque[Join] = deque()
+        self._raid: tuple[RaidMode, RaidDetector] | None = None
 
     async def run(self, inbox: trio.MemoryReceiveChannel[Join], *, idle_s: float = math.inf) -> None:
         """Welcome joins from ``inbox`` until it is closed and empty, or idle for ``idle_s`` seconds."""
         async with inbox:
             while True:
-                first = None
-                with trio.move_on_after(idle_s):
-                    try:
-                        first = await inbox.receive()
-                    except trio.EndOfChannel:
-                        return
+                first = self._waiting.popleft() if self._waiting else await self._next(inbox, idle_s)
                 if first is None:
-                    return  # idle: the registry starts a new actor on the next join
+                    return  # idle, or closed and empty: the registry starts a new actor on the next join
                 config = await self._configs.get(self.guild_id)
                 if config is None or not config.enabled or config.channel_id is None:
                     await self._finish_unposted([first], Outcome.SKIPPED_UNCONFIGURED, "not configured")
                     continue
-                if self._broken is not None and self._broken[0] == config.version:
+                channel_id = config.channel_id
+                if first.goodbye:
+                    channel_id = config.behaviour.goodbye.channel_id or channel_id
+                if self._broken is not None and self._broken[0] == config.version and channel_id == config.channel_id:
                     await self._finish_unposted([first], Outcome.SKIPPED_CHANNEL_BROKEN, self._broken[1])
                     continue
-                await self._channel_turn(config.channel_id)
+                detector = self._detector(config)
+                if detector is not None and first.nonce is None:
+                    self._feed(detector, first)
+                await self._channel_turn(channel_id)
+                raiding = self._take_more(inbox, config, detector)
+                limit = config.behaviour.raid.group_size if raiding else MAX_CARDS_PER_MESSAGE
                 batch = [first]
-                held: Join | None = None
-                while len(batch) < MAX_CARDS_PER_MESSAGE:
-                    try:
-                        more = inbox.receive_nowait()
-                    except (trio.WouldBlock, trio.EndOfChannel):
-                        break
-                    if more.nonce != first.nonce:
-                        held = more  # a batch from before a restart goes out exactly as it was
-                        break
-                    batch.append(more)
-                await self._welcome(config, config.channel_id, batch)
-                if held is not None:
-                    await self._welcome_one(held)
+                # A batch from before a restart goes out exactly as it was (same nonce); goodbyes go alone.
+                while (
+                    not first.goodbye
+                    and len(batch) < limit
+                    and self._waiting
+                    and self._waiting[0].nonce == first.nonce
+                    and not self._waiting[0].goodbye
+                ):
+                    batch.append(self._waiting.popleft())
+                cards = not raiding or config.behaviour.raid.cards
+                await self._welcome(config, channel_id, batch, cards=cards)
 
-    async def _welcome_one(self, join: Join) -> None:
-        """Welcome a join that could not ride along in the batch before it."""
-        config = await self._configs.get(self.guild_id)
-        if config is None or not config.enabled or config.channel_id is None:
-            await self._finish_unposted([join], Outcome.SKIPPED_UNCONFIGURED, "not configured")
+    async def _next(self, inbox: trio.MemoryReceiveChannel[Join], idle_s: float) -> Join | None:
+        """The next join; while raiding, also wakes when the raid has calmed down, to say so."""
+        deadline = trio.current_time() + idle_s
+        while True:
+            try:
+                return inbox.receive_nowait()  # a backlog first: the calm check below is for an idle guild
+            except trio.WouldBlock:
+                pass
+            except trio.EndOfChannel:
+                return None
+            calm = None if self._raid is None else self._raid[1].calm_at()
+            with trio.move_on_at(deadline if calm is None else min(deadline, calm)):
+                try:
+                    return await inbox.receive()
+                except trio.EndOfChannel:
+                    return None
+            if calm is None or trio.current_time() >= deadline:
+                return None
+            assert self._raid is not None
+            self._switched(self._raid[1], self._raid[1].update(trio.current_time()))
+
+    def _detector(self, config: WelcomeConfig) -> RaidDetector | None:
+        mode = config.behaviour.raid
+        if not mode.enabled:
+            self._raid = None
+            return None
+        if self._raid is None or self._raid[0] != mode:
+            self._raid = (mode, RaidDetector(mode.joins, mode.window_s))
+        return self._raid[1]
+
+    def _feed(self, detector: RaidDetector, join: Join) -> None:
+        at = trio.current_time() if join.received_at is None else join.received_at
+        self._switched(detector, detector.feed(at))
+
+    def _switched(self, detector: RaidDetector, switched: bool) -> None:
+        if not switched:
             return
-        await self._channel_turn(config.channel_id)
-        await self._welcome(config, config.channel_id, [join])
+        log.warning("raid mode on: grouped welcomes" if detector.raiding else "raid mode off: the joins calmed down",
+                    extra={"guild_id": self.guild_id})  # fmt: skip
+        if self._on_raid is not None:
+            self._on_raid(self.guild_id, detector.raiding)
 
-    async def _welcome(self, config: WelcomeConfig, channel_id: int, batch: list[Join]) -> None:
+    def _take_more(
+        self, inbox: trio.MemoryReceiveChannel[Join], config: WelcomeConfig, detector: RaidDetector | None
+    ) -> bool:
+        """Move what arrived meanwhile into the waiting line (at most one group); True while raiding."""
+        room = (config.behaviour.raid.group_size if detector is not None else MAX_CARDS_PER_MESSAGE) - 1
+        while len(self._waiting) < room:
+            try:
+                more = inbox.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel):
+                break
+            self._waiting.append(more)
+            if detector is not None and more.nonce is None:
+                self._feed(detector, more)
+        if detector is None:
+            return False
+        if not self._waiting and inbox.statistics().current_buffer_used == 0:
+            # Judged at arrival times while a backlog remains (a backlog is a raid still being worked off);
+            # only an empty queue lets the clock say the joins have calmed down.
+            self._switched(detector, detector.update(trio.current_time()))
+        return detector.raiding
+
+    async def _welcome(self, config: WelcomeConfig, channel_id: int, batch: list[Join], *, cards: bool = True) -> None:
         guild = self._guilds.get(self.guild_id)
-        files = await self._render_all(config, batch, guild)
+        behaviour = config.behaviour
+        if behaviour.dm.mode != "off" and not batch[0].goodbye:
+            batch = await self._direct_messages(config, batch, guild)
+            if not batch:
+                return
+        files = await self._render_all(config, batch, guild) if cards else []
         keys = [j.key for j in batch]
-        content = compose_content(config.message_template, batch, guild)
+        content, embeds = self._content(config, batch, guild, files)
         nonce = batch[0].nonce or welcome_nonce(keys)
         if batch[0].nonce is None:
             await self._log.assign(keys, nonce)  # durable before the post: a restart re-posts this very batch
@@ -149,24 +207,25 @@ class GuildWelcomer:
                     files=files,
                     mention_user_ids=[j.user_id for j in batch],
                     nonce=nonce,
+                    embeds=embeds,
                 )
             except ChannelBroken as exc:
                 self._broken = (config.version, str(exc))
-                outcome = Outcome.FAILED_MISSING_CHANNEL if exc.problem.value == "missing" else Outcome.FAILED_FORBIDDEN
                 log.warning(
                     "welcome channel refuses posts; skipping this guild until its config changes",
-                    extra={"guild_id": self.guild_id, "channel_id": channel_id, "reason": str(exc),
-                           "outcome": outcome.value},
-                )  # fmt: skip
+                    extra={"guild_id": self.guild_id, "channel_id": channel_id, "reason": str(exc)},
+                )
+                if self._actions is not None:
+                    await self._actions.channel_problem(self.guild_id, _advice(exc, channel_id))
+                outcome = Outcome.FAILED_MISSING_CHANNEL if exc.problem.value == "missing" else Outcome.FAILED_FORBIDDEN
                 await self._finish_unposted(batch, outcome, str(exc))
                 return
             except WelcomeBotError as exc:
                 if delay is None:
                     log.error(
                         "welcome failed after retries",
-                        extra={"guild_id": self.guild_id, "channel_id": channel_id, "error": str(exc),
-                               "outcome": Outcome.FAILED.value},
-                    )  # fmt: skip
+                        extra={"guild_id": self.guild_id, "channel_id": channel_id, "error": str(exc)},
+                    )
                     await self._finish_unposted(batch, Outcome.FAILED, str(exc))
                     return
                 log.warning(
@@ -176,7 +235,56 @@ class GuildWelcomer:
                 await trio.sleep(delay)
             else:
                 await self._posted(batch, keys, message_id)
+                if self._after_welcome is not None:
+                    self._after_welcome(config, batch, channel_id, message_id)
                 return
+
+    def _content(
+        self, config: WelcomeConfig, batch: list[Join], guild: GuildInfo | None, files: list[CardFile]
+    ) -> tuple[str, list[dict[str, Any]] | None]:
+        behaviour = config.behaviour
+        template = behaviour.goodbye.template if batch[0].goodbye else config.message_template
+        now = self._wall_clock()
+        if not behaviour.embed.enabled:
+            return compose(template, batch, guild, now_s=now), None
+        # The mentions go in the content: Discord does not ping users named only inside an embed.
+        mentions = compose("{user}", batch, guild, now_s=now)
+        image = files[0].filename if len(files) == 1 else None
+        title = compose(behaviour.embed.title, batch, guild, now_s=now, limit=256)
+        return mentions, [embed_json(behaviour.embed, compose(template, batch, guild, now_s=now, limit=4096), title,
+                                     image)]  # fmt: skip
+
+    async def _direct_messages(self, config: WelcomeConfig, batch: list[Join], guild: GuildInfo | None) -> list[Join]:
+        """DM each member; returns who still goes to the channel (everyone for "also", closed DMs for "instead").
+
+        A refused DM falls back to the channel once; it is never retried.
+        """
+        dm = config.behaviour.dm
+        assert self._actions is not None, "DM welcomes need the pipeline's actions"
+        for_channel: list[Join] = []
+        for join in batch:
+            files = (
+                [card for card in [await self._cards.render(join, config, guild)] if card is not None]
+                if dm.card
+                else []
+            )
+            content = compose(dm.template, [join], guild, now_s=self._wall_clock())
+            try:
+                message_id = await self._actions.dm(
+                    join.user_id, content=content, files=files, embeds=[], nonce="d" + welcome_nonce([join.key])[1:]
+                )
+            except (DmClosed, WelcomeBotError) as exc:
+                where = {"guild_id": self.guild_id, "user_id": join.user_id, "error": str(exc)}
+                log.info("DM welcome refused; welcoming in the channel instead", extra=where)
+                for_channel.append(join)
+                continue
+            if dm.mode == "also":
+                for_channel.append(join)
+            else:
+                await self._posted([join], [join.key], message_id)
+                if self._after_welcome is not None:
+                    self._after_welcome(config, [join], None, message_id)
+        return for_channel
 
     async def _render_all(self, config: WelcomeConfig, batch: list[Join], guild: GuildInfo | None) -> list[CardFile]:
         results: list[CardFile | None] = [None] * len(batch)
@@ -185,7 +293,7 @@ class GuildWelcomer:
             results[i] = await self._cards.render(join, config, guild)
 
         async with trio.open_nursery() as nursery:
-            for i, join in enumerate(batch):
+            for i, join in enumerate(batch[:MAX_CARDS_PER_MESSAGE]):
                 nursery.start_soon(one, i, join)
         return [card for card in results if card is not None]
 
@@ -197,16 +305,24 @@ class GuildWelcomer:
             self._observer.join_to_post(seconds)
         self._observer.welcomed(Outcome.POSTED, len(batch))
         log.info(
-            "welcome posted",
+            "goodbye posted" if batch[0].goodbye else "welcome posted",
             extra={
                 "guild_id": self.guild_id,
                 "user_ids": [j.user_id for j in batch],
                 "message_id": message_id,
-                "outcome": Outcome.POSTED.value,
                 "latency_ms": round(max(latencies) * 1000, 1) if latencies else None,
+                "late": any(j.late for j in batch),
             },
         )
 
     async def _finish_unposted(self, batch: list[Join], outcome: Outcome, reason: str) -> None:
         await self._log.failed([j.key for j in batch], f"{outcome.value}: {reason}")
         self._observer.welcomed(outcome, len(batch))
+
+
+def _advice(exc: ChannelBroken, channel_id: int) -> str:
+    """What the admin must fix, in one sentence (shown by /preview and /welcome show)."""
+    if exc.problem.value == "missing":
+        return f"the welcome channel {channel_id} no longer exists: choose another channel"
+    return (f"the bot cannot post in <#{channel_id}>: allow it View Channel, Send Messages and Attach Files "
+            "there")  # fmt: skip

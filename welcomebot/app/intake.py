@@ -36,7 +36,7 @@ def to_router_event(dispatch: Dispatch, received_at: float) -> Event | ev.Intera
                 return None
             return MemberUpdated(_join(guild_id, user, joined_at, pending, received_at))
         case ev.GuildMemberRemove(guild_id=guild_id, user=user):
-            return MemberLeft(guild_id, user.id)
+            return MemberLeft(guild_id, user.id, _join(guild_id, user, "", False, received_at))
         case ev.GuildCreate(id=guild_id, unavailable=False, name=name, member_count=count):
             return GuildAvailable(GuildInfo(guild_id=guild_id, name=name, member_count=count))
         case ev.GuildDelete(id=guild_id, unavailable=False):

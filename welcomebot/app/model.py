@@ -11,7 +11,19 @@ import hashlib
 
 import msgspec
 
-__all__ = ["ChannelProblem", "GuildInfo", "Join", "JoinKey", "Outcome", "welcome_nonce"]
+__all__ = [
+    "GOODBYE_PREFIX",
+    "ChannelProblem",
+    "GuildInfo",
+    "Join",
+    "JoinKey",
+    "Outcome",
+    "goodbye_key",
+    "welcome_nonce",
+]
+
+#: Goodbyes share the welcome log with welcomes; their key's ``joined_at`` starts with this.
+GOODBYE_PREFIX = "goodbye:"
 
 
 class JoinKey(msgspec.Struct, frozen=True, order=True):
@@ -40,10 +52,18 @@ class Join(msgspec.Struct, frozen=True, kw_only=True):
     #: Set when finishing a claim after a restart: the nonce of the message it was already being posted in.
     #: Such joins go out again in exactly that batch, so Discord's nonce check returns any message it made.
     nonce: str | None = None
+    #: A goodbye (GUILD_MEMBER_REMOVE) rather than a welcome; claimed under :func:`goodbye_key`.
+    goodbye: bool = False
+    #: Welcomed by the catch-up after downtime, not from a live event.
+    late: bool = False
 
     @property
     def key(self) -> JoinKey:
-        return JoinKey(self.guild_id, self.user_id, self.joined_at)
+        return (
+            goodbye_key(self.guild_id, self.user_id, self.joined_at)
+            if self.goodbye
+            else JoinKey(self.guild_id, self.user_id, self.joined_at)
+        )
 
     @property
     def display_name(self) -> str:
@@ -65,6 +85,8 @@ class Outcome(enum.Enum):
     SKIPPED_BOT = "skipped_bot"
     SKIPPED_PENDING = "skipped_pending"
     SKIPPED_UNCONFIGURED = "skipped_unconfigured"
+    SKIPPED_YOUNG_ACCOUNT = "skipped_young_account"
+    SKIPPED_REJOIN = "skipped_rejoin"
     SKIPPED_CHANNEL_BROKEN = "skipped_channel_broken"
     DUPLICATE = "duplicate"
     FAILED_FORBIDDEN = "failed_forbidden"
@@ -77,6 +99,16 @@ class ChannelProblem(enum.Enum):
 
     MISSING = "missing"  # 10003 Unknown Channel
     FORBIDDEN = "forbidden"  # 50001 Missing Access / 50013 Missing Permissions
+
+
+def goodbye_key(guild_id: int, user_id: int, joined_at: str | None) -> JoinKey:
+    """The claim of the goodbye that ends the membership which began at ``joined_at``.
+
+    GUILD_MEMBER_REMOVE carries no join time; the membership is the member's latest in the welcome log, so a
+    replayed remove maps to the same key and the claim drops it. A member never seen joining gets one goodbye
+    under "unknown" (their next membership will be in the log).
+    """
+    return JoinKey(guild_id, user_id, GOODBYE_PREFIX + (joined_at or "unknown"))
 
 
 def welcome_nonce(keys: list[JoinKey]) -> str:

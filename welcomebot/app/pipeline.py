@@ -14,24 +14,27 @@ router instead of growing memory.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import msgspec
 import trio
 
+from welcomebot.app.gate import joined_s
 from welcomebot.app.guild import GuildWelcomer, Observer
 from welcomebot.app.intake import to_router_event
-from welcomebot.app.model import GuildInfo, Join, Outcome
-from welcomebot.app.router import Router
+from welcomebot.app.model import GOODBYE_PREFIX, GuildInfo, Join, JoinKey, Outcome
+from welcomebot.app.router import MemberLeft, Router
 from welcomebot.app.watermark import SeqWatermark
+from welcomebot.errors import WelcomeBotError
 from welcomebot.gateway.events import InteractionCreate
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Mapping
 
     from welcomebot.app.channel_limit import ChannelTurns
-    from welcomebot.app.ports import Cards, Configs, Members, Poster, WelcomeLog
+    from welcomebot.app.ports import Actions, Cards, Configs, Members, Poster, WelcomeConfig, WelcomeLog
     from welcomebot.gateway.protocol import Dispatch
     from welcomebot.gateway.shard import ShardHandle
 
@@ -55,6 +58,9 @@ class Pipeline:
         observer: Observer,
         on_interaction: Callable[[InteractionCreate], Awaitable[None]] | None = None,
         guild_idle_s: float = 600.0,
+        actions: Actions | None = None,
+        on_raid: Callable[[int, bool], None] | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._configs = configs
         self._log = welcome_log
@@ -65,6 +71,9 @@ class Pipeline:
         self._observer = observer
         self._on_interaction = on_interaction
         self._guild_idle_s = guild_idle_s
+        self._actions = actions
+        self._on_raid = on_raid
+        self._wall_clock = wall_clock
         self.guilds: dict[int, GuildInfo] = {}
         self._inboxes: dict[int, trio.MemorySendChannel[Join]] = {}
         self._nursery: trio.Nursery | None = None
@@ -102,6 +111,9 @@ class Pipeline:
         """Welcome the joins a previous run claimed but did not finish (DESIGN.md rule 3). Returns a count."""
         keys = await self._log.unfinished()
         for key, nonce in keys:
+            if key.joined_at.startswith(GOODBYE_PREFIX):
+                await self.deliver(key.guild_id, _goodbye_from_key(key, nonce))
+                continue
             join = await self._members.fetch(key.guild_id, key.user_id, key.joined_at)
             if join is None:
                 await self._log.failed([key], "member left before the welcome")
@@ -126,7 +138,7 @@ class Pipeline:
                     # A new session (or the first after a RESUME): its sequences continue from here.
                     router = routers[session] = Router(
                         configs=self._configs, welcome_log=self._log, deliver=self.deliver, guilds=self.guilds,
-                        observer=self._observer,
+                        observer=self._observer, on_leave=self._left, wall_clock=self._wall_clock,
                     )  # fmt: skip
                     router.watermark = SeqWatermark(dispatch.seq - 1)
                 event = to_router_event(dispatch, trio.current_time())
@@ -170,8 +182,70 @@ class Pipeline:
             guilds=self.guilds,
             channel_turn=self._turns.turn,
             observer=self._observer,
+            actions=self._actions,
+            after_welcome=self._after_welcome,
+            on_raid=self._on_raid,
+            wall_clock=self._wall_clock,
         )
         try:
             await actor.run(inbox, idle_s=self._guild_idle_s)
         finally:
             self._inboxes.pop(guild_id, None)
+
+    # --- behaviours around the welcome --------------------------------------------------------------
+
+    async def _left(self, event: MemberLeft) -> None:
+        """A member left: claim and queue their goodbye, delete the welcome of a quick leaver."""
+        config = await self._configs.get(event.guild_id)
+        if config is None or not config.enabled or config.channel_id is None:
+            return
+        behaviour = config.behaviour
+        quick_s = behaviour.auto_delete.quick_leave_minutes * 60
+        if not behaviour.goodbye.enabled and quick_s <= 0:
+            return
+        last = await self._log.last(event.guild_id, event.user_id)
+        # A grouped welcome also greets others: it stays.
+        if quick_s > 0 and last is not None and last.message_id is not None and last.status == "posted" and last.alone:
+            joined = joined_s(last.joined_at)
+            if joined is not None and self._wall_clock() - joined < quick_s and self._actions is not None:
+                self._spawn(self._actions.delete, config.channel_id, last.message_id)
+        if behaviour.goodbye.enabled and event.user is not None and not event.user.bot:
+            goodbye = msgspec.structs.replace(
+                event.user, joined_at="unknown" if last is None else last.joined_at, goodbye=True
+            )
+            if await self._log.claim(goodbye.key):
+                await self.deliver(event.guild_id, goodbye)
+
+    def _after_welcome(self, config: WelcomeConfig, joins: list[Join], channel_id: int | None, message_id: int) -> None:
+        roles = config.behaviour.roles
+        if not roles.role_ids or self._actions is None or joins[0].goodbye:
+            return
+        for join in joins:
+            self._spawn(self._give_roles, join, roles.role_ids, roles.delay_s)
+
+    async def _give_roles(self, join: Join, role_ids: list[int], delay_s: float) -> None:
+        assert self._actions is not None
+        await trio.sleep(delay_s)
+        problems = await self._actions.add_roles(join.guild_id, join.user_id, role_ids)
+        if problems:
+            log.warning("auto-roles not given: " + "; ".join(problems),
+                        extra={"guild_id": join.guild_id, "user_id": join.user_id})  # fmt: skip
+
+    def _spawn(self, fn: Callable[..., Awaitable[None]], *args: object) -> None:
+        """Run a side job (role, delete) in the pipeline's nursery; its failure is logged, never fatal."""
+        if self._nursery is None:
+            return
+
+        async def guarded() -> None:
+            try:
+                await fn(*args)
+            except WelcomeBotError as exc:
+                log.warning("welcome side job failed", extra={"job": getattr(fn, "__name__", "?"), "error": str(exc)})
+
+        self._nursery.start_soon(guarded)
+
+
+def _goodbye_from_key(key: JoinKey, nonce: str | None) -> Join:
+    """A goodbye claimed before a restart: the member has left, so only their id is known (the mention works)."""
+    return Join(guild_id=key.guild_id, user_id=key.user_id, joined_at=key.joined_at.removeprefix(GOODBYE_PREFIX),
+                username=str(key.user_id), goodbye=True, nonce=nonce)  # fmt: skip

@@ -8,20 +8,24 @@ exactly-once, not about SQL, pixels or HTTP.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
+from welcomebot.app.behaviour import Behaviour
 from welcomebot.render.design import CardDesign
 
 if TYPE_CHECKING:
     from welcomebot.app.model import ChannelProblem, GuildInfo, Join, JoinKey
 
 __all__ = [
+    "Actions",
     "CardFile",
     "Cards",
     "ChannelBroken",
     "Configs",
+    "DmClosed",
+    "LastWelcome",
     "Members",
     "Poster",
     "WelcomeConfig",
@@ -41,6 +45,7 @@ class WelcomeConfig(msgspec.Struct, frozen=True, kw_only=True):
     design: CardDesign = msgspec.field(default_factory=CardDesign)
     #: Changes whenever an admin saves the config; a broken channel is retried after it changes.
     version: str = ""
+    behaviour: Behaviour = Behaviour()
 
 
 class CardFile(msgspec.Struct, frozen=True):
@@ -55,6 +60,20 @@ class ChannelBroken(Exception):
     def __init__(self, problem: ChannelProblem, message: str) -> None:
         super().__init__(message)
         self.problem = problem
+
+
+class DmClosed(Exception):
+    """The member does not accept DMs from the bot (Discord error 50007)."""
+
+
+class LastWelcome(msgspec.Struct, frozen=True):
+    """A member's latest welcome in the log (their current or last membership)."""
+
+    joined_at: str
+    status: str
+    message_id: int | None
+    #: The message welcomed this member only (not a group).
+    alone: bool = True
 
 
 class Configs(Protocol):
@@ -80,6 +99,10 @@ class WelcomeLog(Protocol):
         """Claims a previous run left without an outcome, oldest first, with their message nonce if any."""
         ...
 
+    async def last(self, guild_id: int, user_id: int) -> LastWelcome | None:
+        """The member's latest welcome (not goodbye) in the log, None if they were never claimed."""
+        ...
+
 
 class Members(Protocol):
     async def fetch(self, guild_id: int, user_id: int, joined_at: str) -> Join | None:
@@ -102,6 +125,28 @@ class Poster(Protocol):
         files: list[CardFile],
         mention_user_ids: list[int],
         nonce: str,
+        embeds: list[dict[str, Any]] | None = None,
     ) -> int:
         """Post a welcome message and return its id; raise :class:`ChannelBroken` for 403/404."""
+        ...
+
+
+class Actions(Protocol):
+    """What welcome behaviours do besides posting: DMs, roles, deleting a welcome, reporting channel health."""
+
+    async def dm(self, user_id: int, *, content: str, files: list[CardFile], embeds: list[dict[str, Any]],
+                 nonce: str) -> int:  # fmt: skip
+        """Send a DM and return its message id; raise :class:`DmClosed` when the member refuses DMs."""
+        ...
+
+    async def add_roles(self, guild_id: int, user_id: int, role_ids: list[int]) -> list[str]:
+        """Give roles; returns what stopped it (for the admin), empty when all were given."""
+        ...
+
+    async def delete(self, channel_id: int, message_id: int) -> None:
+        """Delete a welcome; one already gone is not an error."""
+        ...
+
+    async def channel_problem(self, guild_id: int, problem: str | None) -> None:
+        """Record (or clear) why the guild's welcome channel refuses posts, for /preview and /welcome show."""
         ...

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
+from welcomebot.app.gate import too_young, within_rejoin_window
 from welcomebot.app.model import GuildInfo, Join, Outcome
 from welcomebot.app.watermark import SeqWatermark
 
@@ -52,6 +53,8 @@ class MemberUpdated(msgspec.Struct, frozen=True):
 class MemberLeft(msgspec.Struct, frozen=True):
     guild_id: int
     user_id: int
+    #: Who left, for a goodbye's text and card (GUILD_MEMBER_REMOVE carries the user).
+    user: Join | None = None
 
 
 Event = GuildAvailable | GuildGone | MemberJoined | MemberUpdated | MemberLeft
@@ -69,6 +72,7 @@ class Router:
         guilds: dict[int, GuildInfo],
         observer: Observer,
         wall_clock: Callable[[], float] = time.time,
+        on_leave: Callable[[MemberLeft], Awaitable[None]] | None = None,
     ) -> None:
         self._configs = configs
         self._log = welcome_log
@@ -78,6 +82,7 @@ class Router:
         self.watermark = SeqWatermark()
         self._wall_clock = wall_clock
         self._pending: set[tuple[int, int]] = set()  # (guild, user) seen joining with screening pending
+        self._on_leave = on_leave
 
     async def handle(self, event: Event, seq: int | None = None) -> None:
         """Handle one event; ``seq`` (None for events not from the gateway) is marked done after."""
@@ -103,6 +108,8 @@ class Router:
             case MemberLeft(guild_id, user_id):
                 self._count(guild_id, -1)
                 self._pending.discard((guild_id, user_id))
+                if self._on_leave is not None:
+                    await self._on_leave(event)  # a goodbye is claimed here, in gateway order, like a welcome
         if seq is not None:
             self.watermark.done(seq)
 
@@ -119,6 +126,15 @@ class Router:
             if not from_update:
                 self._observer.welcomed(Outcome.SKIPPED_UNCONFIGURED)
             return
+        gate = config.behaviour.gate
+        if too_young(join.user_id, self._wall_clock(), gate.min_account_age_hours):
+            self._observer.welcomed(Outcome.SKIPPED_YOUNG_ACCOUNT)
+            return
+        if gate.rejoin_window_hours > 0:
+            last = await self._log.last(join.guild_id, join.user_id)
+            if last is not None and within_rejoin_window(last.joined_at, join.joined_at, gate.rejoin_window_hours):
+                self._observer.welcomed(Outcome.SKIPPED_REJOIN)
+                return
         if not await self._log.claim(join.key):
             if not from_update:
                 self._observer.welcomed(Outcome.DUPLICATE)

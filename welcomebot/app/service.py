@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -19,6 +20,7 @@ import httpx
 import trio
 
 from actors import ThreadPoolActor
+from welcomebot.app.actions import RestActions, files_for_rest
 from welcomebot.app.cards import RenderedCards
 from welcomebot.app.channel_limit import ChannelTurns
 from welcomebot.app.model import ChannelProblem, GuildInfo, Join, Outcome
@@ -36,7 +38,7 @@ from welcomebot.ops.metrics import Metrics
 from welcomebot.render import AvatarFetcher, Renderer
 from welcomebot.render.fonts import MAX_FONT_BYTES
 from welcomebot.rest.api import DiscordApi
-from welcomebot.rest.client import File, RestClient
+from welcomebot.rest.client import RestClient
 from welcomebot.rest.errors import Forbidden, NotFound
 from welcomebot.settings import Settings
 from welcomebot.store.adapters import CachedConfigs, StoreWelcomeLog
@@ -92,13 +94,21 @@ class RestPoster:
         self._api = api
 
     async def post(
-        self, channel_id: int, *, content: str, files: list[CardFile], mention_user_ids: list[int], nonce: str
+        self,
+        channel_id: int,
+        *,
+        content: str,
+        files: list[CardFile],
+        mention_user_ids: list[int],
+        nonce: str,
+        embeds: list[dict[str, Any]] | None = None,
     ) -> int:
         try:
             message = await self._api.create_message(
                 channel_id,
                 content=content,
-                files=[File(f.filename, f.data, f.description, _content_type(f.filename)) for f in files],
+                embeds=embeds,
+                files=files_for_rest(files),
                 mention_user_ids=mention_user_ids,
                 nonce=nonce,
             )
@@ -132,12 +142,6 @@ class RestMembers:
             avatar=user.get("avatar"),
             bot=bool(user.get("bot")),
         )
-
-
-def _content_type(filename: str) -> str:
-    return {"webp": "image/webp", "png": "image/png", "jpeg": "image/jpeg", "jpg": "image/jpeg"}.get(
-        filename.rsplit(".", 1)[-1], "application/octet-stream"
-    )
 
 
 class _Fanout:
@@ -201,6 +205,7 @@ async def run_bot(
     stop: trio.Event | None = None,
     renderer: Renderer | None = None,
     metrics: Metrics | None = None,
+    on_raid: Callable[[int, bool], None] | None = None,
     task_status: trio.TaskStatus[RunningBot] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the bot until ``stop`` is set (then drain and return) or a fatal error is raised."""
@@ -242,6 +247,8 @@ async def run_bot(
             turns=ChannelTurns(),
             observer=counters,
             on_interaction=commands.submit,
+            actions=RestActions(api, store, configs),
+            on_raid=on_raid,
         )
         pipeline.guilds = guilds
         send, receive = trio.open_memory_channel[Dispatch](4096)

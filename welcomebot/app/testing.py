@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import trio
 
-from welcomebot.app.model import ChannelProblem, GuildInfo, Join, JoinKey, Outcome
-from welcomebot.app.ports import CardFile, ChannelBroken, WelcomeConfig
+from welcomebot.app.model import GOODBYE_PREFIX, ChannelProblem, GuildInfo, Join, JoinKey, Outcome
+from welcomebot.app.ports import CardFile, ChannelBroken, DmClosed, LastWelcome, WelcomeConfig
 from welcomebot.errors import WelcomeBotError
 
-__all__ = ["FakeCards", "FakeConfigs", "FakeLog", "FakePoster", "Posted", "RecordingObserver"]
+__all__ = ["FakeActions", "FakeCards", "FakeConfigs", "FakeLog", "FakePoster", "Posted", "RecordingObserver"]
 
 
 class FakeConfigs:
@@ -57,6 +58,17 @@ class FakeLog:
         await trio.lowlevel.checkpoint()
         return [(k, self.nonces.get(k)) for k in sorted(k for k, s in self.status.items() if s == "claimed")]
 
+    async def last(self, guild_id: int, user_id: int) -> LastWelcome | None:
+        await trio.lowlevel.checkpoint()
+        mine = [k for k in self.status if (k.guild_id, k.user_id) == (guild_id, user_id)
+                and not k.joined_at.startswith(GOODBYE_PREFIX)]  # fmt: skip
+        if not mine:
+            return None
+        key = max(mine, key=lambda k: k.joined_at)
+        message = self.messages.get(key)
+        alone = message is None or list(self.messages.values()).count(message) <= 1
+        return LastWelcome(key.joined_at, self.status[key].split(":")[0], message, alone)
+
 
 class FakeCards:
     def __init__(self, *, render_seconds: float = 0.0, fail_for: frozenset[int] = frozenset()) -> None:
@@ -74,7 +86,8 @@ class FakeCards:
 
 class Posted:
     def __init__(self, message_id: int, channel_id: int, content: str, files: list[CardFile],
-                 mentions: list[int], nonce: str, at: float) -> None:  # fmt: skip
+                 mentions: list[int], nonce: str, at: float,
+                 embeds: list[dict[str, Any]] | None = None) -> None:  # fmt: skip
         self.message_id = message_id
         self.channel_id = channel_id
         self.content = content
@@ -82,6 +95,7 @@ class Posted:
         self.mentions = mentions
         self.nonce = nonce
         self.at = at
+        self.embeds = embeds
 
 
 class FakePoster:
@@ -96,7 +110,14 @@ class FakePoster:
         self._posted = trio.Event()
 
     async def post(
-        self, channel_id: int, *, content: str, files: list[CardFile], mention_user_ids: list[int], nonce: str
+        self,
+        channel_id: int,
+        *,
+        content: str,
+        files: list[CardFile],
+        mention_user_ids: list[int],
+        nonce: str,
+        embeds: list[dict[str, Any]] | None = None,
     ) -> int:
         await trio.sleep(self.post_seconds)
         if channel_id in self.broken:
@@ -106,7 +127,7 @@ class FakePoster:
             raise WelcomeBotError("Discord answered 503")
         message_id = next(self._ids)
         self.posts.append(
-            Posted(message_id, channel_id, content, files, list(mention_user_ids), nonce, trio.current_time())
+            Posted(message_id, channel_id, content, files, list(mention_user_ids), nonce, trio.current_time(), embeds)
         )
         self._posted.set()
         self._posted = trio.Event()
@@ -131,3 +152,39 @@ class RecordingObserver:
 
     def join_to_post(self, seconds: float) -> None:
         self.latencies.append(seconds)
+
+
+class FakeActions:
+    """DMs (refused for ``closed_dms``), roles (refused with ``role_problems``), deletes and channel health."""
+
+    def __init__(self) -> None:
+        self.closed_dms: set[int] = set()
+        self.dms: list[tuple[int, str, int]] = []  # (user, content, files)
+        self.roles: list[tuple[int, int, list[int]]] = []
+        self.role_problems: list[str] = []
+        self.deleted: list[tuple[int, int]] = []
+        self.problems: dict[int, str | None] = {}
+        self._ids = itertools.count(5000)
+
+    async def dm(self, user_id: int, *, content: str, files: list[CardFile], embeds: list[dict[str, Any]],
+                 nonce: str) -> int:  # fmt: skip
+        await trio.lowlevel.checkpoint()
+        if user_id in self.closed_dms:
+            raise DmClosed(f"user {user_id} does not accept DMs")
+        self.dms.append((user_id, content, len(files)))
+        return next(self._ids)
+
+    async def add_roles(self, guild_id: int, user_id: int, role_ids: list[int]) -> list[str]:
+        await trio.lowlevel.checkpoint()
+        if self.role_problems:
+            return list(self.role_problems)
+        self.roles.append((guild_id, user_id, list(role_ids)))
+        return []
+
+    async def delete(self, channel_id: int, message_id: int) -> None:
+        await trio.lowlevel.checkpoint()
+        self.deleted.append((channel_id, message_id))
+
+    async def channel_problem(self, guild_id: int, problem: str | None) -> None:
+        await trio.lowlevel.checkpoint()
+        self.problems[guild_id] = problem

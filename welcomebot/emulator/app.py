@@ -32,6 +32,9 @@ class EmulatorConfig:
     members_intent_enabled: bool = True
     global_per_second: int = 50
     invalid_ban_threshold: int = 10_000
+    #: The world's clock at start (epoch ms); None: a fixed date, for reproducible ids. Tests of behaviours
+    #: that compare Discord's timestamps with the bot's wall clock pass the current time.
+    start_ms: int | None = None
 
 
 class EmulatorInfo(msgspec.Struct, frozen=True):
@@ -48,7 +51,11 @@ class Emulator:
 
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
-        self.world = World(seed=config.seed, members_intent_enabled=config.members_intent_enabled)
+        self.world = World(
+            seed=config.seed, members_intent_enabled=config.members_intent_enabled, start_ms=config.start_ms
+        )
+        if config.start_ms is not None:
+            self.world.clock_origin = trio.current_time()  # so the world's "now" is start_ms plus time since
         self.world.seed_world(config.guilds, config.members)
         self.gateway = GatewayServer(
             self.world,

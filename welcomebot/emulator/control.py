@@ -53,11 +53,20 @@ class Control:
 
     async def handle(self, request: Request, path: str) -> Response:
         wait_for = request.arg("wait_for_mentions")
-        if request.method == "GET" and wait_for is not None and path.startswith("/channels/"):
-            # Long poll: answer once the channel's messages mention that many users (or after wait_s).
+        wait_count = request.arg("wait_for_count")
+        if request.method == "GET" and (wait_for or wait_count) is not None and path.startswith("/channels/"):
+            # Long poll: answer once the channel's messages mention that many users, or once it holds exactly
+            # that many messages (a deletion), or after wait_s.
             channel_id = int(path.split("/")[2])
+
+            def waiting() -> bool:
+                messages = self.world.messages.get(channel_id, [])
+                if wait_count is not None:
+                    return len(messages) != int(wait_count)
+                return sum(len(m.mentions) for m in messages) < int(wait_for or 0)
+
             with trio.move_on_after(float(request.arg("wait_s") or 30)):
-                while sum(len(m.mentions) for m in self.world.messages.get(channel_id, [])) < int(wait_for):
+                while waiting():
                     await self.world.message_posted.wait()
         if request.method == "GET" and request.arg("wait") == "answered" and path.startswith("/interactions/"):
             # Long poll: answer once the interaction has its final response (an answer, or an edited deferral).

@@ -508,6 +508,7 @@ class RestApi:
                 if message.author.id != self.world.bot.id:
                     raise ApiError(403, 50013, "Missing Permissions")
                 del messages[i]
+                self.world.posted()  # wakes the control API's long polls, which also wait for deletions
                 return 204, None
         raise ApiError(404, 10008, "Unknown Message")
 

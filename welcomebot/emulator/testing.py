@@ -85,6 +85,14 @@ class ControlClient:
         result: list[dict[str, Any]] = response.json()
         return result
 
+    async def wait_for_count(self, channel_id: int | str, count: int, wait_s: float = 60) -> list[dict[str, Any]]:
+        """The channel's messages once it holds exactly ``count`` (after posts or deletions)."""
+        response = await self._http.get(
+            f"/channels/{channel_id}/messages", params={"wait_for_count": count, "wait_s": wait_s}, timeout=wait_s + 10
+        )
+        result: list[dict[str, Any]] = response.json()
+        return result
+
     async def delete_channel(self, channel_id: int | str) -> None:
         await self._call("DELETE", f"/channels/{channel_id}")
 

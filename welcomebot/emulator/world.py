@@ -37,8 +37,8 @@ EMBED_LINKS = 1 << 14
 ATTACH_FILES = 1 << 15
 MENTION_EVERYONE = 1 << 17
 MANAGE_ROLES = 1 << 28
-#: What @everyone gets in a new guild (a typical default set, includes view/send/attach).
-DEFAULT_EVERYONE = 0x6_3584_C0E41 & ~ADMINISTRATOR & ~MANAGE_GUILD
+#: What @everyone gets in a new guild (a typical default set, includes view/send/attach; no moderation).
+DEFAULT_EVERYONE = 0x6_3584_C0E41 & ~ADMINISTRATOR & ~MANAGE_GUILD & ~MANAGE_ROLES
 
 FIRST_NAMES = [
     "ada", "linus", "grace", "ken", "margaret", "alan", "barbara", "dennis", "frances", "edsger",
@@ -384,6 +384,8 @@ class World:
         self.rng = random.Random(seed)
         self.start_ms = start_ms if start_ms is not None else 1_764_000_000_000  # 2025-11-24, fixed
         self.ids = Snowflakes(self.start_ms)
+        #: The trio clock reading that maps to ``start_ms`` (trio's clock starts at an arbitrary value).
+        self.clock_origin = 0.0
         self.application_id = self.ids.next()
         self.bot = User(self.ids.next(), "welcomebot", None, None, bot=True)
         self.token = self._make_token(seed)
@@ -413,7 +415,7 @@ class World:
     # --- time ---------------------------------------------------------------------------------------
 
     def now_ms(self, elapsed_s: float) -> int:
-        return self.start_ms + int(elapsed_s * 1000)
+        return self.start_ms + int((elapsed_s - self.clock_origin) * 1000)
 
     # --- construction -------------------------------------------------------------------------------
 

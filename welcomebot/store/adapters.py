@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from welcomebot.app.behaviour import behaviour_of
 from welcomebot.app.model import JoinKey
-from welcomebot.app.ports import WelcomeConfig
+from welcomebot.app.ports import LastWelcome, WelcomeConfig
 from welcomebot.render.design import design_of
 from welcomebot.store.api import ClaimResult, GuildConfig, Store, WelcomeKey
 
@@ -25,6 +26,7 @@ def to_welcome_config(config: GuildConfig) -> WelcomeConfig:
         background_ref=config.background_ref,
         design=design_of(config.options, guild_id=config.guild_id),
         version=f"{config.updated_at!r}",
+        behaviour=behaviour_of(config.options, guild_id=config.guild_id),
     )
 
 
@@ -73,6 +75,10 @@ class StoreWelcomeLog:
     async def unfinished(self) -> list[tuple[JoinKey, str | None]]:
         rows = await self._store.take_unfinished(self.owner, self._now(), LEASE_S)
         return [(JoinKey(k.guild_id, k.user_id, k.joined_at), nonce) for k, nonce in rows]
+
+    async def last(self, guild_id: int, user_id: int) -> LastWelcome | None:
+        row = await self._store.last_welcome(guild_id, user_id)
+        return None if row is None else LastWelcome(*row)
 
     async def renew(self) -> int:
         return await self._store.renew_claims(self.owner, self._now(), LEASE_S)

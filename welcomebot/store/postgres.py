@@ -291,6 +291,21 @@ class PostgresStore:
         )
         return None if status is None else str(status)
 
+    async def last_welcome(self, guild_id: int, user_id: int) -> tuple[str, str, int | None, bool] | None:
+        row = await self._run(
+            lambda c: c.fetchrow(
+                "SELECT joined_at, status, message_id, (SELECT COUNT(*) FROM welcome_log o"
+                " WHERE o.guild_id = w.guild_id AND o.message_id = w.message_id) AS sharing FROM welcome_log w"
+                " WHERE guild_id = $1 AND user_id = $2 AND joined_at NOT LIKE 'goodbye:%'"
+                " ORDER BY joined_at DESC LIMIT 1",
+                guild_id,
+                user_id,
+            )
+        )
+        if row is None:
+            return None
+        return str(row["joined_at"]), str(row["status"]), row["message_id"], row["sharing"] <= 1
+
     async def prune_welcome_log(self, older_than: float) -> int:
         done = await self._run(
             lambda c: c.execute("DELETE FROM welcome_log WHERE status <> 'claimed' AND created_at < $1", older_than)

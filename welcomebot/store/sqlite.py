@@ -211,6 +211,18 @@ class SqliteStore:
         )
         return None if row is None else str(row[0])
 
+    async def last_welcome(self, guild_id: int, user_id: int) -> tuple[str, str, int | None, bool] | None:
+        row = await self._run(
+            lambda c: c.execute(
+                "SELECT joined_at, status, message_id, (SELECT COUNT(*) FROM welcome_log o"
+                " WHERE o.guild_id = w.guild_id"
+                " AND o.message_id = w.message_id) FROM welcome_log w WHERE guild_id = ? AND user_id = ?"
+                " AND joined_at NOT LIKE 'goodbye:%' ORDER BY joined_at DESC LIMIT 1",
+                (guild_id, user_id),
+            ).fetchone()
+        )
+        return None if row is None else (str(row[0]), str(row[1]), row[2], row[3] <= 1)
+
     async def prune_welcome_log(self, older_than: float) -> int:
         return await self._run(
             lambda c: (

@@ -6,7 +6,8 @@ import trio.testing
 
 from actors import FixedWindow
 from welcomebot.app.channel_limit import ChannelTurns
-from welcomebot.app.guild import MAX_CARDS_PER_MESSAGE, GuildWelcomer, compose_content
+from welcomebot.app.guild import MAX_CARDS_PER_MESSAGE, GuildWelcomer
+from welcomebot.app.message import compose
 from welcomebot.app.model import ChannelProblem, GuildInfo, Join, Outcome, welcome_nonce
 from welcomebot.app.ports import WelcomeConfig
 from welcomebot.app.testing import FakeCards, FakeConfigs, FakeLog, FakePoster, RecordingObserver
@@ -188,8 +189,11 @@ def test_nonce_is_deterministic_short_and_order_free():
 
 def test_compose_content_never_formats():
     guild = GuildInfo(guild_id=1, name="{count}", member_count=1500)
-    text = compose_content("{user} {server} {count} {user.__class__} {0}", [join(1)], guild)
-    assert text == "<@1> {count} 1,500 {user.__class__} {0}"
+    assert compose("{user} {server} {count}", [join(1)], guild, now_s=0) == "<@1> {count} 1,500"
+    # Attribute access and positional fields are refused when saved; a stored one falls back to the default.
+    assert (
+        compose("{user.__class__} {0}", [join(1)], guild, now_s=0) == "Welcome to {count}, <@1>! You are member #1,500."
+    )
 
 
 async def test_a_batch_from_before_a_restart_goes_out_as_it_was(autojump_clock):

@@ -42,10 +42,11 @@ async def test_add_role_follows_the_hierarchy(emu, api):
     low = await emu.control.create_role(gid, "Member", position=1)
     high = await emu.control.create_role(gid, "Moderator", position=5)
     path = f"/guilds/{gid}/members/{member}/roles"
+    await emu.control.update_role(gid, bot_role, position=3)
     r = await api.http.put(f"{path}/{low}")
     assert r.status_code == 403, "no Manage Roles yet"
     assert r.json()["code"] == 50013
-    await emu.control.update_role(gid, bot_role, permissions=MANAGE_ROLES, position=3)
+    await emu.control.update_role(gid, bot_role, permissions=MANAGE_ROLES)
     assert (await api.http.put(f"{path}/{low}")).status_code == 204
     r = await api.http.put(f"{path}/{high}")
     assert r.status_code == 403, "a role above the bot's"

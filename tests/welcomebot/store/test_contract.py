@@ -48,6 +48,23 @@ async def test_unfinished_claims_are_taken_by_the_same_owner_or_after_the_lease(
     assert await store.renew_claims("shards 0-0", 150.0, 60) == 2
 
 
+async def test_last_welcome_is_the_newest_membership_and_knows_a_shared_message(store):
+    g, u = 1 << 22, 10 << 22
+    first, again = WelcomeKey(g, u, "2026-11-24T10:00:00+00:00"), WelcomeKey(g, u, "2026-11-24T11:00:00+00:00")
+    other = WelcomeKey(g, 12 << 22, "2026-11-24T11:00:00+00:00")
+    assert await store.last_welcome(g, u) is None
+    await store.claim_welcome(first, "a", 0.0, 60)
+    await store.mark_posted([first], 5, None, 1.0)
+    assert await store.last_welcome(g, u) == (first.joined_at, "posted", 5, True)
+    await store.claim_welcome(WelcomeKey(g, u, "goodbye:" + first.joined_at), "a", 2.0, 60)
+    assert await store.last_welcome(g, u) == (first.joined_at, "posted", 5, True), "goodbyes are not memberships"
+    await store.claim_welcome(again, "a", 3.0, 60)
+    assert await store.last_welcome(g, u) == (again.joined_at, "claimed", None, True)
+    await store.claim_welcome(other, "a", 3.0, 60)
+    await store.mark_posted([again, other], 6, None, 4.0)
+    assert await store.last_welcome(g, u) == (again.joined_at, "posted", 6, False), "a grouped welcome"
+
+
 async def test_prune_keeps_unfinished(store):
     await store.claim_welcome(K1, "a", 0.0, 60)
     await store.claim_welcome(K2, "a", 0.0, 60)
