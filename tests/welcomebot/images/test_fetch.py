@@ -11,7 +11,7 @@ import trio
 import trio.testing
 import trustme
 
-from welcomebot.images import FetchPolicy, ImageRejected, fetch_image, normalize
+from welcomebot.images import FetchPolicy, ImageRejected, fetch_image, normalize, system_resolver
 from welcomebot.images.testing import HostileServer, http_response, photo_bytes, redirect
 
 PUBLIC = "93.184.216.34"
@@ -173,12 +173,12 @@ async def test_total_timeout_runs_on_trios_clock(autojump_clock: trio.testing.Mo
     assert trio.current_time() - start == pytest.approx(15)
 
 
-async def test_system_resolver_answers_for_localhost():
-    from welcomebot.images import system_resolver
-
+async def test_the_default_resolver_feeds_the_address_checks():
     answers = await system_resolver("localhost", 443)
     assert answers
     assert set(answers) <= {"127.0.0.1", "::1"}
+    with pytest.raises(ImageRejected, match=r"^The image host localhost resolves to a loopback address"):
+        await fetch_image("https://localhost/a.png", FetchPolicy())
 
 
 async def test_https_to_a_pinned_address_still_verifies_the_names_certificate(nursery: trio.Nursery):
