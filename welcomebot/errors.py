@@ -17,7 +17,7 @@ A message says what went wrong and what to do about it; it never contains the bo
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "FatalError", "SettingsError", "WelcomeBotError"]
+__all__ = ["ConfigError", "FatalError", "SettingsError", "WelcomeBotError", "first_leaf"]
 
 
 class WelcomeBotError(Exception):
@@ -39,3 +39,11 @@ class SettingsError(ConfigError):
 
 class FatalError(WelcomeBotError):
     """Discord refuses this bot until the operator changes something (exit code 2)."""
+
+
+def first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first exception inside a (nested) exception group: the one to report when a nursery fails."""
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc

@@ -6,7 +6,7 @@ import signal
 
 import trio
 
-from welcomebot.errors import WelcomeBotError
+from welcomebot.errors import WelcomeBotError, first_leaf
 
 __all__ = ["first_error", "stop_on_signals"]
 
@@ -24,11 +24,8 @@ async def stop_on_signals(stop: trio.Event, cancel: trio.CancelScope) -> None:
 def first_error(group: BaseExceptionGroup[BaseException]) -> WelcomeBotError | None:
     """The first of our own errors inside a (nested) exception group, to report it as the CLI would."""
     match, _ = group.split(WelcomeBotError)
-    while match is not None:
-        first = match.exceptions[0]
-        if isinstance(first, BaseExceptionGroup):
-            match = first
-            continue
-        assert isinstance(first, WelcomeBotError)
-        return first
-    return None
+    if match is None:
+        return None
+    first = first_leaf(match)
+    assert isinstance(first, WelcomeBotError)
+    return first

@@ -14,6 +14,7 @@ from dataclasses import replace
 
 import trio
 
+from welcomebot.errors import first_leaf
 from welcomebot.gateway.errors import GatewayFatal
 from welcomebot.gateway.protocol import Dispatch
 from welcomebot.gateway.session import SessionStore
@@ -135,8 +136,6 @@ class ShardManager:
 
 
 def _first(group: BaseExceptionGroup[GatewayFatal]) -> GatewayFatal:
-    exc: BaseException = group
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
+    exc = first_leaf(group)
     assert isinstance(exc, GatewayFatal)
     return exc

@@ -39,6 +39,7 @@ import trio
 from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, wrap_client_stream
 
 from actors import ExponentialBackoff
+from welcomebot.errors import first_leaf
 from welcomebot.gateway.codes import CloseCode
 from welcomebot.gateway.errors import GatewayFatal
 from welcomebot.gateway.inflate import ZlibStream
@@ -226,7 +227,7 @@ class _Runner:
                 protocol.connection_made(trio.current_time())
                 return await self._drive(ws, protocol)
         except* (OSError, HandshakeError, trio.TooSlowError, trio.BrokenResourceError) as group:
-            failure = _first_leaf(group)
+            failure = first_leaf(group)
         events = protocol.connection_lost(trio.current_time(), None)
         outcome = _outcome(events)
         reason = f"could not connect: {type(failure).__name__}"
@@ -395,13 +396,6 @@ class _Runner:
         if state != self._saved:
             await self.store.save(self.config.shard_id, state)
             self._saved = state
-
-
-def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    exc: BaseException = group
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    return exc
 
 
 def _outcome(events: list[Event]) -> Reconnect | Fatal | None:

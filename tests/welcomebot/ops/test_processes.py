@@ -19,6 +19,13 @@ from welcomebot.store.api import GuildConfig
 from welcomebot.store.open import open_store
 from welcomebot.store.testing import DSN_VAR, REQUIRE_VAR, scratch_schema
 
+#: What a running bot exposes from its first scrape (docs/operator-guide.md lists them all).
+LIVE_FAMILIES = (
+    "welcomes", "join_to_post_seconds", "render_seconds", "rest_requests", "rest_429", "gateway_reconnects",
+    "gateway_resumes", "gateway_connected_shards", "guild_actors", "mailbox_depth_max", "mailbox_depth_total",
+    "render_queue", "config_cache_hit_ratio", "build_info",
+)  # fmt: skip
+
 
 async def _configure(database_url: str, emu: RunningEmulator) -> list[dict[str, Any]]:
     """Every emulated guild welcomes in its first channel; the store is migrated before any process starts."""
@@ -40,11 +47,11 @@ async def _ops_base(bot: WelcomebotProcess) -> str:
 
 
 def _sample(metrics_text: str, name: str, **labels: str) -> float:
-    for family in text_string_to_metric_families(metrics_text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return float(sample.value)
-    raise AssertionError(f"no sample {name}{labels}")
+    samples = [s for f in text_string_to_metric_families(metrics_text) for s in f.samples if s.name == name]
+    for sample in samples:
+        if all(sample.labels.get(k) == v for k, v in labels.items()):
+            return float(sample.value)
+    raise AssertionError(f"no sample {name}{labels} among {[s.labels for s in samples]}")
 
 
 async def test_readyz_follows_the_gateway(tmp_path, output_check: Callable[[str], None]):
@@ -81,6 +88,17 @@ async def test_readyz_follows_the_gateway(tmp_path, output_check: Callable[[str]
                 metrics = (await http.get("/metrics")).text
                 assert _sample(metrics, "welcomebot_gateway_connected_shards") == 1
                 assert _sample(metrics, "welcomebot_gateway_resumes_total", shard="0") == 1
+                assert (
+                    _sample(
+                        metrics,
+                        "welcomebot_gateway_reconnects_total",
+                        shard="0",
+                        reason="connection closed by the gateway (4000)",
+                    )
+                    == 1
+                )
+                families = {f.name for f in text_string_to_metric_families(metrics)}
+                assert families >= {f"welcomebot_{name}" for name in LIVE_FAMILIES}
             bot.terminate()
             assert await bot.exited() == 0, bot.stderr
 
