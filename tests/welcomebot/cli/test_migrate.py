@@ -1,4 +1,5 @@
-"""`welcomebot migrate` as an operator meets it: a real subprocess, exit codes, one line of output."""
+"""`welcomebot migrate` as an operator meets it: a real subprocess, exit codes, one line of output. A schema
+newer than the code is refused by `migrate` and by `welcomebot run` alike."""
 
 import os
 import sqlite3
@@ -15,10 +16,11 @@ from welcomebot.store.testing import run_sql, scratch_schema
 LATEST = len(known_migrations("sqlite"))
 
 
-def _migrate(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _migrate(url: str, *args: str, command: str = "migrate") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WELCOMEBOT_", "DISCORD_"))}
-    env["WELCOMEBOT_DATABASE_URL"] = url
-    return subprocess.run([sys.executable, "-m", "welcomebot", "migrate", *args], capture_output=True, text=True,
+    env |= {"WELCOMEBOT_DATABASE_URL": url, "DISCORD_BOT_TOKEN": "dGVzdA.AAAA.not-a-real-token",
+            "WELCOMEBOT_HTTP_ADDR": "127.0.0.1:0"}  # fmt: skip
+    return subprocess.run([sys.executable, "-m", "welcomebot", command, *args], capture_output=True, text=True,
                           env=env, timeout=60, check=False)  # fmt: skip
 
 
@@ -37,8 +39,8 @@ def _check_then_migrate_then_check(url: str) -> None:
 
 
 def _refused(url: str) -> None:
-    for args in [(), ("--check",)]:
-        result = _migrate(url, *args)
+    for command, args in [("migrate", ()), ("migrate", ("--check",)), ("run", ())]:
+        result = _migrate(url, *args, command=command)
         assert result.returncode == 2, result.stderr
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1, result.stderr
