@@ -14,13 +14,12 @@ The work is split into steps so the render pool can interleave it with static ca
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass, field
 from typing import Final
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
-from welcomebot.render.avatars import ALLOWED_FORMATS, MAX_IMAGE_BYTES
+from welcomebot.render.avatars import open_image
 from welcomebot.render.card import CardSpec, Renderer, cover
 from welcomebot.render.design import ImageBackground
 from welcomebot.render.encode import encode
@@ -45,17 +44,7 @@ class Limits:
 
 
 def _open(data: bytes) -> Image.Image:
-    if len(data) > MAX_IMAGE_BYTES:
-        raise ImageRejectedError(f"image is {len(data)} bytes; the limit is {MAX_IMAGE_BYTES}")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageRejectedError(f"not an image we accept ({', '.join(ALLOWED_FORMATS)}): {exc}") from exc
-    if image.width * image.height > _MAX_FRAME_PIXELS:
-        raise ImageRejectedError(f"animated image is {image.width}x{image.height}; the limit is 2048x2048 pixels")
-    return image
+    return open_image(data, max_pixels=_MAX_FRAME_PIXELS)
 
 
 def is_animated(data: bytes | None) -> bool:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import io
 import math
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final
 
@@ -30,6 +32,7 @@ __all__ = [
     "avatar_url",
     "cdn_size",
     "decode_image",
+    "open_image",
 ]
 
 DEFAULT_CDN: Final = "https://cdn.discordapp.com"
@@ -56,6 +59,31 @@ def avatar_url(
     return f"{cdn}/avatars/{user_id}/{avatar_hash}.{ext}?size={cdn_size(pixels)}"
 
 
+@contextmanager
+def _guarded() -> Iterator[None]:
+    """Pillow's complaints about untrusted bytes, as :class:`ImageRejectedError` saying what is wrong."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejectedError(f"not an image we accept ({', '.join(ALLOWED_FORMATS)}): {exc}") from exc
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageRejectedError(f"image is corrupt: {exc}") from exc
+
+
+def open_image(data: bytes, *, max_bytes: int = MAX_IMAGE_BYTES, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
+    """Open (read the header of) a PNG/JPEG/WebP/GIF, refusing too many bytes, or pixels before any is decoded."""
+    if len(data) > max_bytes:
+        raise ImageRejectedError(f"image is {len(data)} bytes; the limit is {max_bytes}")
+    with _guarded():
+        image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageRejectedError(f"image is {width}x{height} pixels; the limit is {max_pixels} pixels")
+    return image
+
+
 def decode_image(
     data: bytes,
     *,
@@ -67,26 +95,13 @@ def decode_image(
 
     ``draft`` lets JPEG decode at a reduced scale when the target is smaller (much faster).
     """
-    if len(data) > max_bytes:
-        raise ImageRejectedError(f"image is {len(data)} bytes; the limit is {max_bytes}")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
-            width, height = image.size
-            if width * height > max_pixels:
-                raise ImageRejectedError(f"image is {width}x{height} pixels; the limit is {max_pixels} pixels")
-            if draft is not None and image.format == "JPEG":
-                image.draft("RGB", draft)
-            image.seek(0)
-            image.load()
-            return image.convert("RGBA")
-    except ImageRejectedError:
-        raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageRejectedError(f"not an image we accept ({', '.join(ALLOWED_FORMATS)}): {exc}") from exc
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageRejectedError(f"image is corrupt: {exc}") from exc
+    image = open_image(data, max_bytes=max_bytes, max_pixels=max_pixels)
+    with _guarded():
+        if draft is not None and image.format == "JPEG":
+            image.draft("RGB", draft)
+        image.seek(0)
+        image.load()
+    return image.convert("RGBA")
 
 
 @dataclass(slots=True)

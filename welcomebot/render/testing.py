@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import io
 import random
+from functools import cache
 from pathlib import Path
 
+from fontTools import subset
+from fontTools.ttLib import TTFont
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageStat
+
+from welcomebot.render.fonts import default_font_dirs
 
 __all__ = [
     "GOLDEN_MAX_BAD_PIXELS",
@@ -16,6 +21,7 @@ __all__ = [
     "dark_background",
     "image_bytes",
     "image_diff",
+    "latin_only_font",
     "light_background",
     "sample_avatar",
 ]
@@ -104,3 +110,16 @@ def compare_golden(card: Image.Image, path: Path, *, scale: int = 2, update: boo
     if bad > GOLDEN_MAX_BAD_PIXELS:
         return f"{path.stem}: {bad:.2%} pixels differ by more than 64"
     return None
+
+
+@cache
+def latin_only_font(file: str = "NotoSans-Italic[wght].ttf") -> bytes:
+    """A Noto font of our install cut down to printable ASCII (fontTools.subset): an upload that lacks CJK."""
+    path = next(d / file for d in default_font_dirs() if (d / file).is_file())
+    font = TTFont(str(path))
+    subsetter = subset.Subsetter(subset.Options())
+    subsetter.populate(unicodes=range(0x20, 0x7F))
+    subsetter.subset(font)
+    out = io.BytesIO()
+    font.save(out)
+    return out.getvalue()

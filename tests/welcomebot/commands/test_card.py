@@ -1,17 +1,13 @@
 """/card through the emulator: changes are tried out as a draft (answered with the card), saved or dropped,
 refused with a message naming the option and nothing stored; fonts are uploaded, validated, kept as assets."""
 
-import io
 from typing import Any
-
-from fontTools import subset
-from fontTools.ttLib import TTFont
 
 from tests.welcomebot.commands.conftest import Rig, answer_text, command_options
 from welcomebot.commands.draft import DRAFT
 from welcomebot.render import Shape, Theme
 from welcomebot.render.design import GradientBackground, decode_design
-from welcomebot.render.fonts import default_font_dirs
+from welcomebot.render.testing import latin_only_font
 
 
 def card_size(record: dict[str, Any]) -> tuple[int, int]:
@@ -86,19 +82,6 @@ async def test_bad_values_are_refused_and_nothing_stored(rig: Rig):
     assert await rig.store.get_guild_config(rig.guild_id) is None
 
 
-def latin_font() -> bytes:
-    path = next(
-        d / "NotoSans-Italic[wght].ttf" for d in default_font_dirs() if (d / "NotoSans-Italic[wght].ttf").exists()
-    )
-    font = TTFont(str(path))
-    subsetter = subset.Subsetter(subset.Options())
-    subsetter.populate(unicodes=range(0x20, 0x7F))
-    subsetter.subset(font)
-    out = io.BytesIO()
-    font.save(out)
-    return out.getvalue()
-
-
 async def upload(rig: Rig, filename: str, data: bytes) -> dict[str, Any]:
     created = await rig.emu.control.interaction(
         guild_id=rig.guild_id, channel_id=rig.channel_id, user_id=rig.owner_id, name="card",
@@ -113,7 +96,7 @@ async def test_font_upload_is_validated_and_stored_as_an_asset(rig: Rig):
     assert "Font refused" in answer_text(record)
     assert await rig.store.get_guild_config(rig.guild_id) is None
 
-    font = latin_font()
+    font = latin_only_font()
     record = await upload(rig, "Italic.ttf", font)
     assert "Card font: Italic.ttf" in answer_text(record)
     ref = decode_design((await options(rig))[DRAFT]).font

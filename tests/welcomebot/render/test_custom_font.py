@@ -4,33 +4,19 @@ refused with a sentence saying what to upload."""
 from __future__ import annotations
 
 import io
-from functools import cache
 
 import pytest
-from fontTools import subset
 from fontTools.ttLib import TTFont
 
 from welcomebot.render import CardSpec, FontRejectedError, FontSet, Renderer, load_font
-from welcomebot.render.fonts import MAX_FONT_BYTES, default_font_dirs
-from welcomebot.render.testing import image_diff
+from welcomebot.render.fonts import MAX_FONT_BYTES
+from welcomebot.render.testing import image_diff, latin_only_font
 
 CJK = "山田太郎"
 
 
-def noto(file: str) -> bytes:
-    return next(d / file for d in default_font_dirs() if (d / file).is_file()).read_bytes()
-
-
-@cache
 def latin_italic() -> bytes:
-    """Noto Sans Italic cut down to printable ASCII: a real uploaded font with no CJK at all."""
-    font = TTFont(io.BytesIO(noto("NotoSans-Italic[wght].ttf")))
-    subsetter = subset.Subsetter(subset.Options())
-    subsetter.populate(unicodes=range(0x20, 0x7F))
-    subsetter.subset(font)
-    out = io.BytesIO()
-    font.save(out)
-    return out.getvalue()
+    return latin_only_font("NotoSans-Italic[wght].ttf")
 
 
 def test_subset_font_lacks_cjk_and_is_accepted():
