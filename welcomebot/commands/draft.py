@@ -10,10 +10,10 @@ from typing import Final
 
 import msgspec
 
-from welcomebot.render.design import CardDesign, design_of, design_to_options
+from welcomebot.render.design import CardDesign, background_label, design_of, design_to_options
 from welcomebot.store.api import GuildConfig
 
-__all__ = ["DRAFT", "draft_design", "with_design", "with_draft"]
+__all__ = ["DRAFT", "describe_design", "draft_design", "with_design", "with_draft"]
 
 DRAFT: Final = "design_draft"
 
@@ -34,3 +34,15 @@ def with_draft(config: GuildConfig) -> tuple[GuildConfig, bool]:
     """``config`` with its draft design in place of the saved one, and whether there was a draft."""
     draft = draft_design(config)
     return (config, False) if draft is None else (with_design(config, draft), True)
+
+
+def describe_design(config: GuildConfig) -> str:
+    """The saved design in a few words for ``/welcome show`` (and whether a draft waits)."""
+    design = design_of(config.options, guild_id=config.guild_id)
+    words = [f"{design.theme} theme", f"{background_label(design.background)} background", f"{design.shape} avatar"]
+    if design.font is not None:
+        words.append("custom font")
+    if design.animated:
+        words.append("animated")
+    text = ", ".join(words)
+    return text + (" (unsaved changes wait: `/card save` or `/card discard`)" if DRAFT in config.options else "")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from welcomebot.commands.background import collect_garbage
 from welcomebot.commands.context import Handler
 from welcomebot.commands.definitions import ChannelType
+from welcomebot.commands.draft import describe_design
 from welcomebot.commands.errors import InvalidOption
 from welcomebot.commands.permissions import missing
 from welcomebot.commands.preview import as_join, message_for
@@ -63,6 +64,7 @@ async def show(ctx: CommandContext, call: Invocation) -> Reply:
         f"Channel: {channel}",
         f"Welcomes: {'on' if config.enabled else 'off'}",
         f"Background: {'custom image' if config.background_ref else 'default'}",
+        f"Card: {describe_design(config)}",
         "Message:",
         _quote(config.message_template),
     ]

@@ -42,8 +42,12 @@ async def test_style_is_a_draft_until_saved(rig: Rig):
     assert decode_design((await options(rig))[DRAFT]).background == GradientBackground(("#ff0080", "#7928ca"), 90)
     assert decode_design((await options(rig))[DRAFT]).theme == Theme.SIDE  # changes add up
 
+    assert "unsaved changes wait" in answer_text(await rig.invoke("welcome show"))
     record = await rig.invoke("card save")
     assert "saved" in answer_text(record)
+    assert "Card: side theme, #ff0080,#7928ca@90 background, rounded avatar" in answer_text(
+        await rig.invoke("welcome show")
+    )
     stored = await options(rig)
     assert DRAFT not in stored
     assert decode_design(stored["design"]).theme == Theme.SIDE
