@@ -86,6 +86,9 @@ class Dispatcher:
                 await responder.answer(reply)
                 nursery.cancel_scope.cancel()
             self.answered += 1
+        except Exception:
+            # A bug in answering one command must not take the bot (and its welcomes) down with it.
+            log.exception("answering a command crashed", extra={"interaction_id": call.id, "command": call.command})
         finally:
             self._tasks -= 1
 

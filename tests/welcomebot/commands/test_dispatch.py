@@ -22,14 +22,15 @@ def interaction(name: str, iid: int = 1, permissions: str = "32") -> Interaction
                             "data": {"name": name}}, InteractionCreate, strict=False)  # fmt: skip
 
 
-async def run(api: FakeApi, *interactions: InteractionCreate, **limits: int) -> Dispatcher:
+async def run(api: FakeApi, *interactions: InteractionCreate, answers: int | None = None,
+              **limits: int) -> Dispatcher:  # fmt: skip
     ctx: Any = SimpleNamespace(api=api)
     dispatcher = Dispatcher(ctx, **limits)
     async with trio.open_nursery() as nursery:
         await nursery.start(dispatcher.run)
         for i in interactions:
             await dispatcher.submit(i)
-        while api.final < len(interactions) - dispatcher.dropped:
+        while api.final < (len(interactions) - dispatcher.dropped if answers is None else answers):
             await api.changed.wait()
         nursery.cancel_scope.cancel()
     return dispatcher
@@ -93,3 +94,19 @@ async def test_a_flood_beyond_the_bounds_is_dropped_not_queued(
     api = FakeApi()
     dispatcher = await run(api, *(interaction("slow", i) for i in range(10)), max_running=2, max_waiting=3)
     assert (api.final, dispatcher.dropped) == (5, 5)
+
+
+async def test_a_crash_while_answering_is_contained(autojump_clock: Any, handlers: dict[Any, Handler],
+                                                    caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    class BrokenApi(FakeApi):
+        async def interaction_callback(self, iid: int, token: str, payload: dict[str, Any]) -> None:
+            if iid == 1:
+                raise RuntimeError("bug in the REST layer")
+            await super().interaction_callback(iid, token, payload)
+
+    handlers[("quick",)] = handler(0)
+    handlers[("slow",)] = handler(5)  # answered well after the first one crashed
+    api = BrokenApi()
+    await run(api, interaction("quick", 1), interaction("slow", 2), answers=1)
+    assert texts(api) == ["", "done after 5"], "the other command is still answered"
+    assert "answering a command crashed" in caplog.text
