@@ -77,3 +77,25 @@ def test_builtin_backgrounds_golden(renderer: Renderer):
         sheet.paste(tile, (400 * (i % 4), 176 * (i // 4)))
     problem = compare_golden(sheet, GOLDEN / "builtins.png", scale=4, update=UPDATE)
     assert problem is None, problem
+
+
+OTHER_SIZES = {Theme.CENTERED: (800, 300), Theme.SIDE: (1280, 500), Theme.BANNER: (800, 200)}
+
+
+@pytest.mark.parametrize("theme", list(Theme))
+def test_theme_at_another_size_golden(renderer: Renderer, theme: Theme):
+    """Each theme away from its natural size (wider, smaller): the layout scales, nothing is cut off."""
+    width, height = OTHER_SIZES[theme]
+    spec = CardSpec(
+        name="Alice Wonder 🌸",
+        server="Trio Lovers",
+        member_count=1234,
+        avatar=inputs()["avatar"],
+        width=width,
+        height=height,
+        design=CardDesign(theme=theme, background=BuiltinBackground(Builtin.SUNSET), accent_color="#ffcc00"),
+    )
+    card = renderer.compose(spec)
+    assert card.size == (width, height)
+    problem = compare_golden(card, GOLDEN / f"{theme.value}_{width}x{height}.png", update=UPDATE)
+    assert problem is None, problem
