@@ -9,6 +9,7 @@ Structs with the migrated schema) and bumping the backup format version.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -108,8 +109,10 @@ KEYS: dict[str, tuple[str, ...]] = {
 JSON_COLUMNS: frozenset[tuple[str, str]] = frozenset({("guild_config", "options")})
 
 
+@functools.cache
 def columns(table: str) -> tuple[str, ...]:
-    """The dumped columns of ``table``, in order."""
+    """The dumped columns of ``table``, in order (cached: ``msgspec.structs.fields`` resolves type hints, and
+    restores call this once per row)."""
     return tuple(f.name for f in msgspec.structs.fields(ROW_TYPES[table]))
 
 
