@@ -164,8 +164,58 @@ CARD = Command(
     ),
 )  # fmt: skip
 
+
+def _opt(kind: OptionType, name: str, description: str, **fields: Any) -> Option:
+    return Option(type=kind, name=name, description=description, **fields)
+
+
+_S, _B, _N, _I = OptionType.STRING, OptionType.BOOLEAN, OptionType.NUMBER, OptionType.INTEGER
+_TEMPLATE = "Text with {user} {name} {username} {server} {count} {ordinal} {age}"
+BEHAVIOUR = Command(
+    name="behaviour",
+    description="Goodbyes, DM welcomes, auto-roles, raid mode, auto-delete and more",
+    options=(
+        _sub("goodbye", "Say goodbye when a member leaves",
+             _opt(_B, "enabled", "Post goodbyes", required=True),
+             _opt(OptionType.CHANNEL, "channel", "Where (default: the welcome channel)",
+                  channel_types=(ChannelType.GUILD_TEXT, ChannelType.GUILD_ANNOUNCEMENT)),
+             _opt(_S, "template", _TEMPLATE, max_length=2000), _opt(_B, "card", "Add a goodbye card")),
+        _sub("dm", "Welcome new members in a direct message",
+             _opt(_S, "mode", "Off, as well as the channel welcome, or instead of it", required=True,
+                  choices=_choices(["off", "also", "instead"])),
+             _opt(_S, "template", _TEMPLATE, max_length=2000), _opt(_B, "card", "Add the welcome card")),
+        _sub("auto-delete", "Delete welcomes of members who leave quickly, or all welcomes after a while",
+             _opt(_N, "quick-leave-minutes", "Delete the welcome if they leave within this time (0: never)",
+                  min_value=0, max_value=10080),
+             _opt(_N, "after-minutes", "Delete every welcome after this time (0: keep)", min_value=0,
+                  max_value=43200)),
+        _sub("roles", "Give up to 5 roles once a member passes screening (none given: no auto-roles)",
+             *(_opt(OptionType.ROLE, f"role{i}", "A role to give") for i in range(1, 6)),
+             _opt(_N, "delay-seconds", "Wait this long after the welcome", min_value=0, max_value=86400)),
+        _sub("raid", "Group welcomes while many members join at once",
+             _opt(_B, "enabled", "Detect raids", required=True),
+             _opt(_I, "joins", "Joins that make a raid ...", min_value=2, max_value=1000),
+             _opt(_N, "seconds", "... within this many seconds", min_value=1, max_value=3600),
+             _opt(_I, "group-size", "Members named per grouped welcome", min_value=2, max_value=50),
+             _opt(_B, "cards", "Cards on grouped welcomes (up to 10)")),
+        _sub("gate", "Who is not welcomed",
+             _opt(_N, "min-account-age-hours", "Skip accounts younger than this (0: nobody)", min_value=0,
+                  max_value=8760),
+             _opt(_N, "rejoin-window-hours", "Skip members rejoining within this time (0: nobody)", min_value=0,
+                  max_value=8760)),
+        _sub("catch-up", "After downtime, welcome who joined meanwhile",
+             _opt(_B, "enabled", "Catch up", required=True),
+             _opt(_N, "max-age-minutes", "Only members who joined at most this long ago", min_value=1,
+                  max_value=1440)),
+        _sub("embed", "Post the welcome as an embed (the card as its image)",
+             _opt(_B, "enabled", "Use an embed", required=True), _opt(_S, "title", _TEMPLATE, max_length=256),
+             _opt(_S, "colour", "A colour like #5865f2", max_length=7)),
+        _sub("show", "Show the behaviours and what stops them"),
+    ),
+)  # fmt: skip
+
 #: Everything welcomebot registers, in the order Discord lists them.
-COMMANDS: Final = (WELCOME, PREVIEW, SET_BACKGROUND, CARD)
+COMMANDS: Final = (WELCOME, PREVIEW, SET_BACKGROUND, CARD, BEHAVIOUR)
 
 
 def definitions_payload(commands: tuple[Command, ...] = COMMANDS) -> list[dict[str, Any]]:

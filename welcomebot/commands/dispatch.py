@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from welcomebot.commands import background, card, preview, welcome
+from welcomebot.commands import background, behaviours, card, preview, welcome
 from welcomebot.commands.errors import CommandError, NotAllowed
 from welcomebot.commands.model import parse_invocation
 from welcomebot.commands.permissions import can_manage
@@ -40,6 +40,7 @@ HANDLERS: Final[dict[tuple[str, ...], Handler]] = {
     **preview.HANDLERS,
     **background.HANDLERS,
     **card.HANDLERS,
+    **behaviours.HANDLERS,
 }
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from welcomebot.app.behaviour import behaviour_of
+from welcomebot.commands.behaviours import auto_role_problems
 from welcomebot.commands.permissions import missing
 
 if TYPE_CHECKING:
@@ -29,6 +31,8 @@ async def problems(ctx: CommandContext, config: GuildConfig) -> list[str]:
                          "them to the bot's role in the channel's Permissions settings.")  # fmt: skip
     if not config.enabled:
         found.append("Welcomes are turned off: turn them on with `/welcome enable`.")
+    roles = await auto_role_problems(ctx, config.guild_id, behaviour_of(config.options, guild_id=config.guild_id))
+    found.extend(f"Auto-roles: {p}." for p in roles)
     if config.channel_problem is not None:
         found.append(f"The last welcome could not be posted ({config.channel_problem}). Once fixed, run "
                      "`/welcome channel` again so the bot retries.")  # fmt: skip

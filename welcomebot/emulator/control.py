@@ -68,6 +68,13 @@ class Control:
             with trio.move_on_after(float(request.arg("wait_s") or 30)):
                 while waiting():
                     await self.world.message_posted.wait()
+        wait_roles = request.arg("wait_for_roles")
+        if request.method == "GET" and wait_roles is not None and path.startswith("/guilds/"):
+            # Long poll: answer once the member holds that many roles (given over REST), or after wait_s.
+            _, _, gid, _, uid = path.split("/")[:5]
+            with trio.move_on_after(float(request.arg("wait_s") or 30)):
+                while len(getattr(self.world.guilds[int(gid)].members.get(int(uid)), "roles", [])) < int(wait_roles):
+                    await self.world.message_posted.wait()
         if request.method == "GET" and request.arg("wait") == "answered" and path.startswith("/interactions/"):
             # Long poll: answer once the interaction has its final response (an answer, or an edited deferral).
             iid = int(path.split("/")[2]) if path.split("/")[2].isdigit() else 0

@@ -481,6 +481,7 @@ class RestApi:
         if role.id not in member.roles:
             member.roles.append(role.id)
             self.on_member_update(guild, member)
+            self.world.posted()  # wakes the control API's long polls
         return 204, None
 
     async def create_dm(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:

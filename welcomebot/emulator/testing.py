@@ -56,6 +56,14 @@ class ControlClient:
         result: dict[str, Any] = await self._call("GET", f"/guilds/{guild_id}/members/{user_id}")
         return result
 
+    async def wait_member_roles(self, guild_id: int | str, user_id: int | str, count: int,
+                                wait_s: float = 60) -> dict[str, Any]:  # fmt: skip
+        """The member once they hold ``count`` roles (or after ``wait_s``)."""
+        params = {"wait_for_roles": count, "wait_s": wait_s}
+        response = await self._http.get(f"/guilds/{guild_id}/members/{user_id}", params=params, timeout=wait_s + 10)
+        result: dict[str, Any] = response.json()
+        return result
+
     async def create_role(self, guild_id: int | str, name: str, *, position: int, permissions: int = 0) -> str:
         """A new role at ``position`` (the bot's own role sits at 1); returns its id."""
         body = {"name": name, "position": position, "permissions": permissions}

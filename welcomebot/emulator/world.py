@@ -399,7 +399,8 @@ class World:
         self.dm_channels: dict[int, Channel] = {}  # user id -> their DM channel with the bot
         #: Users whose privacy settings refuse DMs from this bot (error 50007), set through the control API.
         self.closed_dms: set[int] = set()
-        #: Set (and replaced) whenever a message is posted: lets the control API wait instead of polling.
+        #: Set (and replaced) whenever a message is posted or deleted or a member gets a role: lets the control
+        #: API wait instead of polling.
         self.message_posted = trio.Event()
 
     def posted(self) -> None:

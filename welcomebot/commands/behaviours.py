@@ -1,0 +1,174 @@
+"""``/behaviour goodbye|dm|auto-delete|roles|raid|gate|catch-up|embed|show``: the guild's welcome behaviours.
+
+Each subcommand changes only the options it was given (the rest of that section stays as saved), validates
+the whole result with :func:`welcomebot.app.behaviour.validate_behaviour` (templates with their placeholders
+and lengths) and saves it into ``options["behaviour"]``. Auto-roles are also checked against the bot's
+place in the role list, and the answer says plainly what to fix.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from welcomebot.app.behaviour import Behaviour, BehaviourError, behaviour_of, options_with, validate_behaviour
+from welcomebot.app.roles import GuildRole, role_problems
+from welcomebot.commands.context import Handler
+from welcomebot.commands.errors import InvalidOption
+from welcomebot.commands.respond import Reply
+
+if TYPE_CHECKING:
+    from welcomebot.commands.context import CommandContext
+    from welcomebot.commands.model import Invocation
+
+__all__ = ["HANDLERS", "auto_role_problems", "describe"]
+
+#: Option name -> field name, per section (Discord option names use dashes).
+_FIELDS: dict[str, dict[str, str]] = {
+    "goodbye": {"enabled": "enabled", "channel": "channel_id", "template": "template", "card": "card"},
+    "dm": {"mode": "mode", "template": "template", "card": "card"},
+    "auto_delete": {"quick-leave-minutes": "quick_leave_minutes", "after-minutes": "after_minutes"},
+    "raid": {"enabled": "enabled", "joins": "joins", "seconds": "window_s", "group-size": "group_size",
+             "cards": "cards"},
+    "gate": {"min-account-age-hours": "min_account_age_hours", "rejoin-window-hours": "rejoin_window_hours"},
+    "catch_up": {"enabled": "enabled", "max-age-minutes": "max_age_minutes"},
+    "embed": {"enabled": "enabled", "title": "title", "colour": "colour"},
+}  # fmt: skip
+ROLE_OPTIONS = ("role1", "role2", "role3", "role4", "role5")
+
+
+def _guild(call: Invocation) -> int:
+    assert call.guild_id is not None, "the dispatcher refuses invocations outside a server"
+    return call.guild_id
+
+
+def _colour(text: Any) -> int:
+    value = str(text).strip().removeprefix("#")
+    if len(value) != 6 or any(c not in "0123456789abcdefABCDEF" for c in value):
+        raise InvalidOption(f"colour: {text!r} is not a colour like #5865f2; write # and six hex digits.")
+    return int(value, 16)
+
+
+async def _save(ctx: CommandContext, guild_id: int, section: str, changes: dict[str, Any]) -> Behaviour:
+    config = await ctx.config(guild_id)
+    current = msgspec.to_builtins(behaviour_of(config.options, guild_id=guild_id))
+    current[section] = {**current[section], **changes}
+    try:
+        behaviour = validate_behaviour(current, message_template=config.message_template)
+    except BehaviourError as exc:
+        raise InvalidOption(str(exc)) from exc
+    await ctx.save(guild_id, options=options_with(config.options, behaviour))
+    return behaviour
+
+
+def _section_handler(section: str) -> Handler:
+    async def run(ctx: CommandContext, call: Invocation) -> Reply:
+        names = _FIELDS[section]
+        changes = {names[k]: v for k, v in call.options.items() if k in names}
+        if "colour" in changes:
+            changes["colour"] = _colour(changes["colour"])
+        behaviour = await _save(ctx, _guild(call), section, changes)
+        return Reply("Saved. " + describe(behaviour, only=section))
+
+    return Handler(run)
+
+
+async def set_roles(ctx: CommandContext, call: Invocation) -> Reply:
+    guild_id = _guild(call)
+    role_ids = [int(call.options[name]) for name in ROLE_OPTIONS if call.options.get(name) is not None]
+    changes: dict[str, Any] = {"role_ids": role_ids}
+    if call.options.get("delay-seconds") is not None:
+        changes["delay_s"] = call.options["delay-seconds"]
+    behaviour = await _save(ctx, guild_id, "roles", changes)
+    text = "Saved. " + describe(behaviour, only="roles")
+    found = await auto_role_problems(ctx, guild_id, behaviour)
+    if found:
+        text += "\n⚠️ The roles cannot be given yet:\n" + "\n".join(f"- {p}" for p in found)
+    return Reply(text)
+
+
+async def show(ctx: CommandContext, call: Invocation) -> Reply:
+    guild_id = _guild(call)
+    config = await ctx.config(guild_id)
+    behaviour = behaviour_of(config.options, guild_id=guild_id)
+    lines = ["**Welcome behaviours**", describe(behaviour)]
+    found = await auto_role_problems(ctx, guild_id, behaviour)
+    if config.channel_problem is not None:
+        found.append(f"The last welcome could not be posted: {config.channel_problem}.")
+    lines.append("**To fix:**" if found else "Nothing to fix.")
+    lines.extend(f"- {p}" for p in found)
+    return Reply("\n".join(lines))
+
+
+async def auto_role_problems(ctx: CommandContext, guild_id: int, behaviour: Behaviour) -> list[str]:
+    """Why the auto-roles cannot be given (Manage Roles, hierarchy), for /behaviour and /preview."""
+    if not behaviour.roles.role_ids:
+        return []
+    guild = await ctx.api.get_guild(guild_id)
+    me = await ctx.api.get_guild_member(guild_id, await ctx.bot_id())
+    roles = {r.id: r for r in msgspec.convert(guild.get("roles", []), list[GuildRole], strict=False)}
+    return role_problems(guild_id, roles, [int(r) for r in me.get("roles", [])], behaviour.roles.role_ids)
+
+
+def describe(behaviour: Behaviour, *, only: str | None = None) -> str:
+    """The settings in words, one line per section (or just ``only``)."""
+    b = behaviour
+    lines = {
+        "goodbye": "Goodbyes: " + ("off" if not b.goodbye.enabled else
+                                   f"on, in {_channel(b.goodbye.channel_id)}{' with a card' if b.goodbye.card else ''}"
+                                   f": “{b.goodbye.template}”"),
+        "dm": "DM welcome: " + ("off" if b.dm.mode == "off" else
+                                f"{'instead of' if b.dm.mode == 'instead' else 'as well as'} the channel welcome"
+                                f"{' with a card' if b.dm.card else ''}: “{b.dm.template}”"),
+        "auto_delete": "Auto-delete: " + _auto_delete(b),
+        "roles": "Auto-roles: " + ("none" if not b.roles.role_ids else
+                                   " ".join(f"<@&{r}>" for r in b.roles.role_ids)
+                                   + (f" after {b.roles.delay_s:g} s" if b.roles.delay_s else "")),
+        "raid": "Raid mode: " + ("off" if not b.raid.enabled else
+                                 f"above {b.raid.joins} joins in {b.raid.window_s:g} s, one welcome per "
+                                 f"{b.raid.group_size} members{' with cards' if b.raid.cards else ', no cards'}"),
+        "gate": "Not welcomed: " + _gate(b),
+        "catch_up": "Catch-up after downtime: " + ("off" if not b.catch_up.enabled else
+                                                   f"on, up to {b.catch_up.max_age_minutes:g} minutes late"),
+        "embed": "Embed: " + ("off" if not b.embed.enabled else f"on, colour #{b.embed.colour:06x}"
+                              + (f", title “{b.embed.title}”" if b.embed.title else "")),
+    }  # fmt: skip
+    if only is not None:
+        return lines[only]
+    return "\n".join(lines.values())
+
+
+def _channel(channel_id: int | None) -> str:
+    return "the welcome channel" if channel_id is None else f"<#{channel_id}>"
+
+
+def _auto_delete(b: Behaviour) -> str:
+    parts = []
+    if b.auto_delete.quick_leave_minutes:
+        parts.append(f"a welcome when the member leaves within {b.auto_delete.quick_leave_minutes:g} minutes")
+    if b.auto_delete.after_minutes:
+        parts.append(f"every welcome after {b.auto_delete.after_minutes:g} minutes")
+    return "; ".join(parts) or "off"
+
+
+def _gate(b: Behaviour) -> str:
+    parts = []
+    if b.gate.min_account_age_hours:
+        parts.append(f"accounts younger than {b.gate.min_account_age_hours:g} hours")
+    if b.gate.rejoin_window_hours:
+        parts.append(f"members rejoining within {b.gate.rejoin_window_hours:g} hours")
+    return "; ".join(parts) or "everyone is welcomed"
+
+
+HANDLERS: dict[tuple[str, ...], Handler] = {
+    ("behaviour", "goodbye"): _section_handler("goodbye"),
+    ("behaviour", "dm"): _section_handler("dm"),
+    ("behaviour", "auto-delete"): _section_handler("auto_delete"),
+    ("behaviour", "raid"): _section_handler("raid"),
+    ("behaviour", "gate"): _section_handler("gate"),
+    ("behaviour", "catch-up"): _section_handler("catch_up"),
+    ("behaviour", "embed"): _section_handler("embed"),
+    ("behaviour", "roles"): Handler(set_roles, slow=True),
+    ("behaviour", "show"): Handler(show, slow=True),
+}
