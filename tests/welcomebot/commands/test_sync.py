@@ -67,7 +67,7 @@ async def test_cli_sync_registers_in_one_guild(tmp_path: Path):
                                      env=env, capture_stdout=True, capture_stderr=True, check=False)  # fmt: skip
         stats = await emu.control.stats()
     assert done.returncode == 0, done.stderr
-    assert b'"registered": ["welcome", "preview", "set-background", "card"]' in done.stdout
+    assert b'"registered": ["welcome", "preview", "set-background", "card", "behaviour"]' in done.stdout
     assert stats["requests"]["PUT /applications/{application_id}/guilds/{guild_id}/commands"] == 1
     assert bad.returncode == 2
     assert b"not a server id" in bad.stderr
