@@ -40,26 +40,30 @@ def design_for(theme: Theme, shape: Shape, tone: str) -> CardDesign:
     return CardDesign(theme=theme, shape=shape, accent_color="#ffcc00" if theme is not Theme.CENTERED else "#ffffff")
 
 
-@pytest.mark.parametrize("tone", ["light", "dark"])
-@pytest.mark.parametrize("shape", list(Shape))
-@pytest.mark.parametrize("theme", list(Theme))
-def test_theme_shape_golden(renderer: Renderer, theme: Theme, shape: Shape, tone: str):
-    width, height = THEME_SIZES[theme]
+def check(renderer: Renderer, size: tuple[int, int], design: CardDesign, golden: str, tone: str | None = None):
+    """Render Alice's card at ``size`` with ``design`` (on the ``tone`` image, if any) against ``golden``."""
     spec = CardSpec(
         name="Alice Wonder 🌸",
         server="Trio Lovers",
         member_count=1234,
         avatar=inputs()["avatar"],
-        background=inputs()[tone],
+        background=None if tone is None else inputs()[tone],
         background_key=tone,
-        width=width,
-        height=height,
-        design=design_for(theme, shape, tone),
+        width=size[0],
+        height=size[1],
+        design=design,
     )
     card = renderer.compose(spec)
-    assert card.size == (width, height)
-    problem = compare_golden(card, GOLDEN / f"{theme.value}_{shape.value}_{tone}.png", update=UPDATE)
+    assert card.size == size
+    problem = compare_golden(card, GOLDEN / f"{golden}.png", update=UPDATE)
     assert problem is None, problem
+
+
+@pytest.mark.parametrize("tone", ["light", "dark"])
+@pytest.mark.parametrize("shape", list(Shape))
+@pytest.mark.parametrize("theme", list(Theme))
+def test_theme_shape_golden(renderer: Renderer, theme: Theme, shape: Shape, tone: str):
+    check(renderer, THEME_SIZES[theme], design_for(theme, shape, tone), f"{theme.value}_{shape.value}_{tone}", tone)
 
 
 def test_builtin_backgrounds_golden(renderer: Renderer):
@@ -85,17 +89,6 @@ OTHER_SIZES = {Theme.CENTERED: (800, 300), Theme.SIDE: (1280, 500), Theme.BANNER
 @pytest.mark.parametrize("theme", list(Theme))
 def test_theme_at_another_size_golden(renderer: Renderer, theme: Theme):
     """Each theme away from its natural size (wider, smaller): the layout scales, nothing is cut off."""
+    design = CardDesign(theme=theme, background=BuiltinBackground(Builtin.SUNSET), accent_color="#ffcc00")
     width, height = OTHER_SIZES[theme]
-    spec = CardSpec(
-        name="Alice Wonder 🌸",
-        server="Trio Lovers",
-        member_count=1234,
-        avatar=inputs()["avatar"],
-        width=width,
-        height=height,
-        design=CardDesign(theme=theme, background=BuiltinBackground(Builtin.SUNSET), accent_color="#ffcc00"),
-    )
-    card = renderer.compose(spec)
-    assert card.size == (width, height)
-    problem = compare_golden(card, GOLDEN / f"{theme.value}_{width}x{height}.png", update=UPDATE)
-    assert problem is None, problem
+    check(renderer, (width, height), design, f"{theme.value}_{width}x{height}")
