@@ -234,6 +234,10 @@ class GuildWelcomer:
                 )
                 await trio.sleep(delay)
             else:
+                after = config.behaviour.auto_delete.after_minutes
+                if after > 0 and not batch[0].goodbye:
+                    # Before "posted": a crash in between re-posts with the nonce (same message) and schedules again.
+                    await self._log.schedule_delete(keys, channel_id, after * 60)
                 await self._posted(batch, keys, message_id)
                 if self._after_welcome is not None:
                     self._after_welcome(config, batch, channel_id, message_id)

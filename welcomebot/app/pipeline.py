@@ -78,6 +78,7 @@ class Pipeline:
         self._inboxes: dict[int, trio.MemorySendChannel[Join]] = {}
         self._nursery: trio.Nursery | None = None
         self._closing = trio.Event()
+        self._deletes_scheduled = trio.Event()
         self._stopped = trio.Event()
 
     @property
@@ -217,11 +218,37 @@ class Pipeline:
                 await self.deliver(event.guild_id, goodbye)
 
     def _after_welcome(self, config: WelcomeConfig, joins: list[Join], channel_id: int | None, message_id: int) -> None:
+        if config.behaviour.auto_delete.after_minutes > 0:
+            self._deletes_scheduled.set()
         roles = config.behaviour.roles
         if not roles.role_ids or self._actions is None or joins[0].goodbye:
             return
         for join in joins:
             self._spawn(self._give_roles, join, roles.role_ids, roles.delay_s)
+
+    async def run_deletes(self, *, batch: int = 50, idle_s: float = 60.0) -> None:
+        """Delete welcomes whose auto-delete time has come, from the durable schedule, until cancelled.
+
+        A welcome that cannot be deleted (gone, or the bot lost its permission) is logged and taken off the
+        schedule: retrying a refusal forever would only add invalid requests.
+        """
+        assert self._actions is not None, "auto-delete needs the pipeline's actions"
+        while True:
+            due = await self._log.due_deletes(batch)
+            for channel_id, message_id in due:
+                try:
+                    await self._actions.delete(channel_id, message_id)
+                except WelcomeBotError as exc:
+                    log.warning("an auto-delete failed; dropping it", extra={"channel_id": channel_id,
+                                                                             "message_id": message_id,
+                                                                             "error": str(exc)})  # fmt: skip
+            if due:
+                await self._log.deletes_done([m for _, m in due])
+                continue
+            wait = await self._log.next_delete_in()
+            with trio.move_on_after(idle_s if wait is None else max(0.0, min(idle_s, wait))):
+                await self._deletes_scheduled.wait()
+            self._deletes_scheduled = trio.Event()
 
     async def _give_roles(self, join: Join, role_ids: list[int], delay_s: float) -> None:
         assert self._actions is not None

@@ -103,6 +103,20 @@ class WelcomeLog(Protocol):
         """The member's latest welcome (not goodbye) in the log, None if they were never claimed."""
         ...
 
+    async def schedule_delete(self, keys: list[JoinKey], channel_id: int, after_s: float) -> None:
+        """Durably note that the welcome of ``keys`` in ``channel_id`` is to be deleted ``after_s`` from now."""
+        ...
+
+    async def due_deletes(self, limit: int) -> list[tuple[int, int]]:
+        """``(channel_id, message_id)`` of welcomes due for deletion now."""
+        ...
+
+    async def next_delete_in(self) -> float | None:
+        """Seconds until the next scheduled deletion (<= 0: due), None when nothing is scheduled."""
+        ...
+
+    async def deletes_done(self, message_ids: list[int]) -> None: ...
+
 
 class Members(Protocol):
     async def fetch(self, guild_id: int, user_id: int, joined_at: str) -> Join | None:

@@ -280,6 +280,7 @@ async def run_bot(
                 nursery.start_soon(_sync_commands, api, store, running.commands_synced)
                 await pipeline.finish_unfinished()
                 nursery.start_soon(_renew_claims, welcome_log)
+                nursery.start_soon(pipeline.run_deletes)
                 async with trio.open_nursery() as gateway:
                     await gateway.start(manager.run)
                     gateway.start_soon(pipeline.feed, receive, manager.handles)

@@ -30,6 +30,7 @@ class FakeLog:
         self.status: dict[JoinKey, str] = {}
         self.messages: dict[JoinKey, int] = {}
         self.nonces: dict[JoinKey, str] = {}
+        self.deletes: dict[JoinKey, tuple[int, float]] = {}  # key -> (channel, trio time due)
 
     async def claim(self, key: JoinKey) -> bool:
         await trio.lowlevel.checkpoint()
@@ -57,6 +58,28 @@ class FakeLog:
     async def unfinished(self) -> list[tuple[JoinKey, str | None]]:
         await trio.lowlevel.checkpoint()
         return [(k, self.nonces.get(k)) for k in sorted(k for k, s in self.status.items() if s == "claimed")]
+
+    async def schedule_delete(self, keys: list[JoinKey], channel_id: int, after_s: float) -> None:
+        await trio.lowlevel.checkpoint()
+        for key in keys:
+            self.deletes[key] = (channel_id, trio.current_time() + after_s)
+
+    async def due_deletes(self, limit: int) -> list[tuple[int, int]]:
+        await trio.lowlevel.checkpoint()
+        now = trio.current_time()
+        due = {(c, self.messages[k]) for k, (c, at) in self.deletes.items() if at <= now and k in self.messages}
+        return sorted(due)[:limit]
+
+    async def next_delete_in(self) -> float | None:
+        await trio.lowlevel.checkpoint()
+        if not self.deletes:
+            return None
+        return min(at for _, at in self.deletes.values()) - trio.current_time()
+
+    async def deletes_done(self, message_ids: list[int]) -> None:
+        await trio.lowlevel.checkpoint()
+        for key in [k for k in self.deletes if self.messages.get(k) in message_ids]:
+            del self.deletes[key]
 
     async def last(self, guild_id: int, user_id: int) -> LastWelcome | None:
         await trio.lowlevel.checkpoint()

@@ -80,6 +80,19 @@ class StoreWelcomeLog:
         row = await self._store.last_welcome(guild_id, user_id)
         return None if row is None else LastWelcome(*row)
 
+    async def schedule_delete(self, keys: list[JoinKey], channel_id: int, after_s: float) -> None:
+        await self._store.schedule_delete([_key(k) for k in keys], channel_id, self._now() + after_s)
+
+    async def due_deletes(self, limit: int) -> list[tuple[int, int]]:
+        return await self._store.due_deletes(self._now(), limit)
+
+    async def next_delete_in(self) -> float | None:
+        at = await self._store.next_delete_at()
+        return None if at is None else at - self._now()
+
+    async def deletes_done(self, message_ids: list[int]) -> None:
+        await self._store.deletes_done(message_ids)
+
     async def renew(self) -> int:
         return await self._store.renew_claims(self.owner, self._now(), LEASE_S)
 

@@ -73,6 +73,9 @@ class WelcomeLogRow(_Row):
     created_at: float
     updated_at: float
     nonce: str | None
+    #: Migration 0003; absent from dumps written before it (they restore as "not scheduled").
+    channel_id: int | None = None
+    delete_at: float | None = None
 
 
 class GatewaySessionRow(_Row):

@@ -290,6 +290,33 @@ class PostgresStore:
         )
         return None if status is None else str(status)
 
+    async def schedule_delete(self, keys: list[WelcomeKey], channel_id: int, delete_at: float) -> None:
+        await self._finish(_SCHEDULE_DELETE, keys, channel_id, delete_at)
+
+    async def due_deletes(self, now: float, limit: int) -> list[tuple[int, int]]:
+        rows = await self._run(
+            lambda c: c.fetch(
+                "SELECT channel_id, message_id FROM welcome_log WHERE delete_at <= $1 AND status = 'posted'"
+                " AND message_id IS NOT NULL GROUP BY channel_id, message_id ORDER BY MIN(delete_at) LIMIT $2",
+                now,
+                limit,
+            )
+        )
+        return [(int(r["channel_id"]), int(r["message_id"])) for r in rows]
+
+    async def next_delete_at(self) -> float | None:
+        found = await self._run(
+            lambda c: c.fetchval("SELECT MIN(delete_at) FROM welcome_log WHERE delete_at IS NOT NULL")
+        )
+        return None if found is None else float(found)
+
+    async def deletes_done(self, message_ids: list[int]) -> None:
+        await self._run(
+            lambda c: c.execute(
+                "UPDATE welcome_log SET delete_at = NULL WHERE message_id = ANY($1::bigint[])", message_ids
+            )
+        )
+
     async def last_welcome(self, guild_id: int, user_id: int) -> tuple[str, str, int | None, bool] | None:
         row = await self._run(
             lambda c: c.fetchrow(
@@ -541,6 +568,12 @@ UPDATE welcome_log AS w SET status = 'failed', reason = $4, updated_at = $5
 FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS k(guild_id, user_id, joined_at)
 WHERE w.guild_id = k.guild_id AND w.user_id = k.user_id AND w.joined_at = k.joined_at
 """
+_SCHEDULE_DELETE = """
+UPDATE welcome_log AS w SET channel_id = $4, delete_at = $5
+FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS k(guild_id, user_id, joined_at)
+WHERE w.guild_id = k.guild_id AND w.user_id = k.user_id AND w.joined_at = k.joined_at
+"""
+
 _ASSIGN_NONCE = """
 UPDATE welcome_log AS w SET nonce = $4
 FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS k(guild_id, user_id, joined_at)

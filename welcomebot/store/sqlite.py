@@ -223,6 +223,32 @@ class SqliteStore:
         )
         return None if row is None else (str(row[0]), str(row[1]), row[2], row[3] <= 1)
 
+    async def schedule_delete(self, keys: list[WelcomeKey], channel_id: int, delete_at: float) -> None:
+        await self._finish(keys, "channel_id = ?, delete_at = ?", (channel_id, delete_at))
+
+    async def due_deletes(self, now: float, limit: int) -> list[tuple[int, int]]:
+        rows = await self._run(
+            lambda c: c.execute(
+                "SELECT channel_id, message_id FROM welcome_log WHERE delete_at <= ? AND status = 'posted'"
+                " AND message_id IS NOT NULL GROUP BY channel_id, message_id ORDER BY MIN(delete_at) LIMIT ?",
+                (now, limit),
+            ).fetchall()
+        )
+        return [(int(r[0]), int(r[1])) for r in rows]
+
+    async def next_delete_at(self) -> float | None:
+        row = await self._run(
+            lambda c: c.execute("SELECT MIN(delete_at) FROM welcome_log WHERE delete_at IS NOT NULL").fetchone()
+        )
+        return None if row[0] is None else float(row[0])
+
+    async def deletes_done(self, message_ids: list[int]) -> None:
+        await self._run(
+            lambda c: c.executemany(
+                "UPDATE welcome_log SET delete_at = NULL WHERE message_id = ?", [(m,) for m in message_ids]
+            )
+        )
+
     async def prune_welcome_log(self, older_than: float) -> int:
         return await self._run(
             lambda c: (

@@ -178,3 +178,34 @@ async def test_roles_are_checked_against_the_bots_place_in_the_hierarchy(tmp_pat
     assert given == []
     assert roles == [low]
     assert stats["invalid_requests_total"] == 0, "the check comes before the request: no 403s"
+
+
+async def test_auto_delete_is_durable_across_a_restart(tmp_path, renderer):
+    with trio.fail_after(60):
+        async with running_emulator(guilds=1) as emu:
+            store = await SqliteStore.open(tmp_path / "w.sqlite3")
+            guild = (await emu.control.guilds())[0]
+            channel = guild["channels"][0]["id"]
+            await _configure(store, guild, {"auto_delete": {"after_minutes": 0.05}})
+            stop = trio.Event()
+            async with trio.open_nursery() as nursery:
+                settings = _settings(emu, tmp_path)
+                first = await nursery.start(lambda task_status: run_bot(
+                    settings, store, renderer=renderer, stop=stop, task_status=task_status))  # fmt: skip
+                await first.manager.handles[0].live.wait()
+                await emu.control.join(guild["id"])
+                await emu.control.wait_for_count(channel, 1)
+                stop.set()  # a clean stop: the welcome is finished (posted, its deletion scheduled) first
+            deletes_by_first = _deletes(first)
+
+            async def body(bot: Any) -> None:
+                await emu.control.wait_for_count(channel, 0)
+                assert _deletes(bot) == 1, "the restarted bot deleted it, from the stored schedule"
+
+            await _with_bot(emu, store, tmp_path, renderer, body)
+            await store.close()
+    assert deletes_by_first == 0
+
+
+def _deletes(bot: Any) -> int:
+    return sum(n for (route, _), n in bot.rest.requests.items() if route.startswith("DELETE"))

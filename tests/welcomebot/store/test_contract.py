@@ -65,6 +65,21 @@ async def test_last_welcome_is_the_newest_membership_and_knows_a_shared_message(
     assert await store.last_welcome(g, u) == (again.joined_at, "posted", 6, False), "a grouped welcome"
 
 
+async def test_scheduled_deletes_come_due_once_per_message(store):
+    assert await store.next_delete_at() is None
+    await store.claim_welcome(K1, "a", 0.0, 60)
+    await store.claim_welcome(K2, "a", 0.0, 60)
+    await store.schedule_delete([K1, K2], 77, 100.0)
+    assert await store.due_deletes(200.0, 10) == [], "not posted yet"
+    await store.mark_posted([K1, K2], 555, None, 1.0)
+    assert await store.next_delete_at() == 100.0
+    assert await store.due_deletes(99.0, 10) == []
+    assert await store.due_deletes(100.0, 10) == [(77, 555)], "one message welcoming two members: one deletion"
+    await store.deletes_done([555])
+    assert await store.due_deletes(1e9, 10) == []
+    assert await store.next_delete_at() is None
+
+
 async def test_prune_keeps_unfinished(store):
     await store.claim_welcome(K1, "a", 0.0, 60)
     await store.claim_welcome(K2, "a", 0.0, 60)
