@@ -162,7 +162,9 @@ class AnimatedCard:
         assert layout is not None, "start() first"
         if self._background is not None:
             moving = self._background.frame(self._background.index_at(t))
-            card = self.renderer.scrimmed(cover(moving, spec.width, spec.height), spec.design)
+            # Bilinear: a moving frame shown for ~50 ms does not need Lanczos, and it is 3x cheaper.
+            moving = cover(moving, spec.width, spec.height, Image.Resampling.BILINEAR)
+            card = self.renderer.scrimmed(moving, spec.design)
         else:
             card = self.renderer.background(spec).copy()
         if layout.avatar.w:

@@ -127,9 +127,11 @@ def _digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def cover(image: Image.Image, width: int, height: int) -> Image.Image:
+def cover(
+    image: Image.Image, width: int, height: int, resample: Image.Resampling = Image.Resampling.LANCZOS
+) -> Image.Image:
     """Scale and centre-crop ``image`` to fill ``width`` x ``height`` (CSS ``object-fit: cover``)."""
-    return ImageOps.fit(image.convert("RGB"), (width, height), Image.Resampling.LANCZOS)
+    return ImageOps.fit(image.convert("RGB"), (width, height), resample)
 
 
 def default_background(width: int, height: int) -> Image.Image:
@@ -178,6 +180,7 @@ class Renderer:
         self._lines: _LRU[tuple[str | None, str, TextSlot, RGB], _Line] = _LRU(256)
         self._drawers: _LRU[str, TextDrawer] = _LRU(8)
         self._colors: _LRU[str, RGB] = _LRU(1024)
+        self._scrims: _LRU[tuple[int, int, int, bool], Image.Image] = _LRU(8)
 
     # -- cached pieces -------------------------------------------------------------------------------------
     def template(self, source: str) -> Template:
@@ -235,7 +238,11 @@ class Renderer:
         """``image`` darkened where the text sits, as much as ``design.scrim`` asks."""
         if design.scrim == 0:
             return image
-        mask = _scrim_mask(image.width, image.height, design.scrim, design.theme != Theme.CENTERED)
+        key = (image.width, image.height, design.scrim, design.theme != Theme.CENTERED)
+        mask = self._scrims.get(key)
+        if mask is None:  # animated cards scrim every frame: the mask is made once
+            mask = _scrim_mask(*key)
+            self._scrims.put(key, mask)
         return Image.composite(Image.new("RGB", image.size), image, mask)
 
     def background(self, spec: CardSpec) -> Image.Image:
