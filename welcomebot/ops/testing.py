@@ -92,8 +92,8 @@ class WelcomebotProcess:
         """Both output streams reached end of file (the process has exited or closed them)."""
         return self._streams_open == 0
 
-    async def wait_for(self, event: str, *, after: int = 0) -> dict[str, Any]:
-        """The first record from index ``after`` on whose ``event`` starts with ``event``; waits for it."""
+    async def wait_for(self, event: str | tuple[str, ...], *, after: int = 0) -> dict[str, Any]:
+        """The first record from index ``after`` on whose ``event`` starts with ``event`` (or one of them)."""
         index = after
         while True:
             for record in self.records[index:]:

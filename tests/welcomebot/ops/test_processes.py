@@ -125,7 +125,8 @@ async def test_sigterm_mid_raid_then_restart_welcomes_every_join_once(tmp_path, 
 
             async with trio.open_nursery() as nursery:
                 second = await WelcomebotProcess.start(nursery, ["run"], env, output_check)
-                await second.wait_for("gateway session resumed")  # the first left its session resumable
+                connected = await second.wait_for(("gateway session resumed", "gateway ready"))
+                assert connected["event"] == "gateway session resumed", "the first left its session resumable"
                 await emu.control.wait_for_mentions(channel, len(joined), wait_s=240)
                 second.terminate()
                 assert await second.exited() == 0, second.stderr
