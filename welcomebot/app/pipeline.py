@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING
 import msgspec
 import trio
 
+from welcomebot.app.catchup import CatchUp
 from welcomebot.app.gate import joined_s
 from welcomebot.app.guild import GuildWelcomer, Observer
 from welcomebot.app.intake import to_router_event
 from welcomebot.app.model import GOODBYE_PREFIX, GuildInfo, Join, JoinKey, Outcome
-from welcomebot.app.router import MemberLeft, Router
+from welcomebot.app.router import GuildAvailable, MemberJoined, MemberLeft, Router
 from welcomebot.app.watermark import SeqWatermark
 from welcomebot.errors import WelcomeBotError
 from welcomebot.gateway.events import InteractionCreate
@@ -33,6 +34,7 @@ from welcomebot.gateway.events import InteractionCreate
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Mapping
 
+    from welcomebot.app.catchup import CatchUpState, Roster
     from welcomebot.app.channel_limit import ChannelTurns
     from welcomebot.app.ports import Actions, Cards, Configs, Members, Poster, WelcomeConfig, WelcomeLog
     from welcomebot.gateway.protocol import Dispatch
@@ -61,6 +63,7 @@ class Pipeline:
         actions: Actions | None = None,
         on_raid: Callable[[int, bool], None] | None = None,
         wall_clock: Callable[[], float] = time.time,
+        catch_up: tuple[CatchUpState, Roster] | None = None,
     ) -> None:
         self._configs = configs
         self._log = welcome_log
@@ -74,6 +77,12 @@ class Pipeline:
         self._actions = actions
         self._on_raid = on_raid
         self._wall_clock = wall_clock
+        #: Welcomes members who joined while the bot could not RESUME (None: not wired, as in unit tests).
+        self.catch_up: CatchUp | None = None
+        if catch_up is not None:
+            self.catch_up = CatchUp(state=catch_up[0], roster=catch_up[1], configs=configs, welcome=self._welcome_late,
+                                    guilds=lambda: self.guilds, wall_clock=wall_clock)  # fmt: skip
+        self._late_router: Router | None = None
         self.guilds: dict[int, GuildInfo] = {}
         self._inboxes: dict[int, trio.MemorySendChannel[Join]] = {}
         self._nursery: trio.Nursery | None = None
@@ -131,6 +140,7 @@ class Pipeline:
         """Route the dispatches of ``shards`` (one channel, each shard's in its order), checkpointing each
         session's safe sequence after every dispatch."""
         routers: dict[str, Router] = {}
+        fresh: set[str] = set()  # sessions that began with READY: the events of any outage before are lost
         async with dispatches:
             async for dispatch in dispatches:
                 session = dispatch.session_id
@@ -142,6 +152,8 @@ class Pipeline:
                         observer=self._observer, on_leave=self._left, wall_clock=self._wall_clock,
                     )  # fmt: skip
                     router.watermark = SeqWatermark(dispatch.seq - 1)
+                if dispatch.name == "READY":
+                    fresh.add(session)
                 event = to_router_event(dispatch, trio.current_time())
                 if isinstance(event, InteractionCreate):
                     if self._on_interaction is not None:
@@ -152,6 +164,11 @@ class Pipeline:
                     router.watermark.done(dispatch.seq)
                 else:
                     await router.handle(event, dispatch.seq)
+                    if self.catch_up is not None:
+                        if isinstance(event, MemberJoined):
+                            self.catch_up.routed(event.join)
+                        elif isinstance(event, GuildAvailable) and session in fresh:
+                            self._spawn(self.catch_up.guild, event.guild)
                 for handle in shards.values():
                     if handle.session_id == session:
                         handle.checkpoint(session, router.watermark.safe)
@@ -226,6 +243,19 @@ class Pipeline:
         for join in joins:
             self._spawn(self._give_roles, join, roles.role_ids, roles.delay_s)
 
+    async def _welcome_late(self, join: Join) -> None:
+        """A member the catch-up found: the router's checks and claim, marked late in the log."""
+        if self._late_router is None:
+            self._late_router = Router(
+                configs=self._configs, welcome_log=self._log, deliver=self._deliver_late, guilds=self.guilds,
+                observer=self._observer, wall_clock=self._wall_clock,
+            )  # fmt: skip
+        await self._late_router.consider(join)
+
+    async def _deliver_late(self, guild_id: int, join: Join) -> None:
+        await self._log.mark_late([join.key])
+        await self.deliver(guild_id, join)
+
     async def run_deletes(self, *, batch: int = 50, idle_s: float = 60.0) -> None:
         """Delete welcomes whose auto-delete time has come, from the durable schedule, until cancelled.
 
@@ -258,7 +288,7 @@ class Pipeline:
             log.warning("auto-roles not given: " + "; ".join(problems),
                         extra={"guild_id": join.guild_id, "user_id": join.user_id})  # fmt: skip
 
-    def _spawn(self, fn: Callable[..., Awaitable[None]], *args: object) -> None:
+    def _spawn(self, fn: Callable[..., Awaitable[object]], *args: object) -> None:
         """Run a side job (role, delete) in the pipeline's nursery; its failure is logged, never fatal."""
         if self._nursery is None:
             return

@@ -117,6 +117,10 @@ class WelcomeLog(Protocol):
 
     async def deletes_done(self, message_ids: list[int]) -> None: ...
 
+    async def mark_late(self, keys: list[JoinKey]) -> None:
+        """Note in the log that these claims were found by the catch-up after downtime."""
+        ...
+
 
 class Members(Protocol):
     async def fetch(self, guild_id: int, user_id: int, joined_at: str) -> Join | None:

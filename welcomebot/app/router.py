@@ -113,6 +113,10 @@ class Router:
         if seq is not None:
             self.watermark.done(seq)
 
+    async def consider(self, join: Join) -> None:
+        """Decide on, claim and deliver a join found outside the gateway's stream (the catch-up)."""
+        await self._consider(join)
+
     async def _consider(self, join: Join, *, from_update: bool = False) -> None:
         if join.bot:
             if not from_update:

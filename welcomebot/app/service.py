@@ -41,7 +41,7 @@ from welcomebot.rest.api import DiscordApi
 from welcomebot.rest.client import RestClient
 from welcomebot.rest.errors import Forbidden, NotFound
 from welcomebot.settings import Settings
-from welcomebot.store.adapters import CachedConfigs, StoreWelcomeLog
+from welcomebot.store.adapters import CachedConfigs, MetaCatchUpState, StoreWelcomeLog
 from welcomebot.store.api import Store
 from welcomebot.store.assets import GRACE_S, open_assets
 from welcomebot.store.backup import BackupStatus, periodic_backups
@@ -130,18 +130,28 @@ class RestMembers:
             member = await self._api.get_guild_member(guild_id, user_id)
         except (NotFound, Forbidden):
             return None
-        user = member["user"]
         if member.get("joined_at") != joined_at:
             return None  # they left and came back: that later join has its own welcome
-        return Join(
-            guild_id=guild_id,
-            user_id=user_id,
-            joined_at=joined_at,
-            username=user["username"],
-            global_name=user.get("global_name"),
-            avatar=user.get("avatar"),
-            bot=bool(user.get("bot")),
-        )
+        return _member_join(guild_id, member)
+
+    async def page(self, guild_id: int, *, after: int, limit: int) -> list[Join]:
+        """A page of the member list (user-id order) for the catch-up after downtime."""
+        members = await self._api.list_guild_members(guild_id, limit=limit, after=after)
+        return [_member_join(guild_id, m) for m in members if m.get("joined_at")]
+
+
+def _member_join(guild_id: int, member: dict[str, Any]) -> Join:
+    user = member["user"]
+    return Join(
+        guild_id=guild_id,
+        user_id=int(user["id"]),
+        joined_at=str(member["joined_at"]),
+        username=user["username"],
+        global_name=user.get("global_name"),
+        avatar=user.get("avatar"),
+        bot=bool(user.get("bot")),
+        pending=bool(member.get("pending")),
+    )
 
 
 class _Fanout:
@@ -249,6 +259,7 @@ async def run_bot(
             on_interaction=commands.submit,
             actions=RestActions(api, store, configs),
             on_raid=on_raid,
+            catch_up=(MetaCatchUpState(store), RestMembers(api)),
         )
         pipeline.guilds = guilds
         send, receive = trio.open_memory_channel[Dispatch](4096)
@@ -281,6 +292,9 @@ async def run_bot(
                 await pipeline.finish_unfinished()
                 nursery.start_soon(_renew_claims, welcome_log)
                 nursery.start_soon(pipeline.run_deletes)
+                if pipeline.catch_up is not None:
+                    await pipeline.catch_up.start()
+                    nursery.start_soon(pipeline.catch_up.run)
                 async with trio.open_nursery() as gateway:
                     await gateway.start(manager.run)
                     gateway.start_soon(pipeline.feed, receive, manager.handles)

@@ -31,6 +31,7 @@ class FakeLog:
         self.messages: dict[JoinKey, int] = {}
         self.nonces: dict[JoinKey, str] = {}
         self.deletes: dict[JoinKey, tuple[int, float]] = {}  # key -> (channel, trio time due)
+        self.late: set[JoinKey] = set()
 
     async def claim(self, key: JoinKey) -> bool:
         await trio.lowlevel.checkpoint()
@@ -80,6 +81,10 @@ class FakeLog:
         await trio.lowlevel.checkpoint()
         for key in [k for k in self.deletes if self.messages.get(k) in message_ids]:
             del self.deletes[key]
+
+    async def mark_late(self, keys: list[JoinKey]) -> None:
+        await trio.lowlevel.checkpoint()
+        self.late.update(keys)
 
     async def last(self, guild_id: int, user_id: int) -> LastWelcome | None:
         await trio.lowlevel.checkpoint()

@@ -182,6 +182,12 @@ class GatewayServer:
         if kind == "stop_acks":
             self._acks = not bool(fault.get("on", True))
             return
+        if kind == "expire":
+            # As if the resume window had passed for every disconnected session: a RESUME gets op 9.
+            for session in self._sessions.values():
+                if not session.connected:
+                    session.dead = True
+            return
         if kind == "refuse":
             # An outage: handshakes fail with 503 until lifted (live connections are left alone).
             self.refusing = bool(fault.get("on", True))

@@ -5,13 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import msgspec
+
 from welcomebot.app.behaviour import behaviour_of
+from welcomebot.app.catchup import Seen
 from welcomebot.app.model import JoinKey
 from welcomebot.app.ports import LastWelcome, WelcomeConfig
 from welcomebot.render.design import design_of
 from welcomebot.store.api import ClaimResult, GuildConfig, Store, WelcomeKey
 
-__all__ = ["CachedConfigs", "StoreWelcomeLog", "to_welcome_config"]
+__all__ = ["CachedConfigs", "MetaCatchUpState", "StoreWelcomeLog", "to_welcome_config"]
 
 #: A claim's lease: long enough for a welcome through a raid's queue; renewed while the process lives.
 LEASE_S = 900.0
@@ -93,9 +96,33 @@ class StoreWelcomeLog:
     async def deletes_done(self, message_ids: list[int]) -> None:
         await self._store.deletes_done(message_ids)
 
+    async def mark_late(self, keys: list[JoinKey]) -> None:
+        await self._store.mark_late([_key(k) for k in keys])
+
     async def renew(self) -> int:
         return await self._store.renew_claims(self.owner, self._now(), LEASE_S)
 
 
 def _key(key: JoinKey) -> WelcomeKey:
     return WelcomeKey(key.guild_id, key.user_id, key.joined_at)
+
+
+class MetaCatchUpState:
+    """The catch-up's "last sign of life" as one JSON value in the store's ``meta`` table."""
+
+    KEY = "catch_up_seen"
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def load(self) -> Seen | None:
+        raw = await self._store.get_meta(self.KEY)
+        if raw is None:
+            return None
+        try:
+            return msgspec.json.decode(raw, type=Seen)
+        except msgspec.DecodeError:
+            return None  # unreadable: treated as no record, like a first start
+
+    async def save(self, seen: Seen) -> None:
+        await self._store.set_meta(self.KEY, msgspec.json.encode(seen).decode())

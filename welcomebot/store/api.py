@@ -19,6 +19,7 @@ from welcomebot.store.dump import DUMP_TABLES, AssetRecord
 __all__ = [
     "ASSET_PREFIX",
     "DUMP_TABLES",
+    "LATE",
     "AssetRecord",
     "ClaimResult",
     "GuildConfig",
@@ -28,6 +29,8 @@ __all__ = [
     "asset_hashes",
 ]
 
+#: ``welcome_log.reason`` of a join welcomed by the catch-up after downtime (posted late).
+LATE = "late: joined while the bot was away; welcomed by the catch-up"
 DEFAULT_TEMPLATE = "Welcome to {server}, {user}! You are member #{count}."
 
 
@@ -106,6 +109,9 @@ class Store(Protocol):
 
     async def next_delete_at(self) -> float | None: ...
     async def deletes_done(self, message_ids: list[int]) -> None: ...
+    async def mark_late(self, keys: list[WelcomeKey]) -> None:
+        """Note in ``reason`` that these joins were found by the catch-up after downtime."""
+        ...
 
     async def load(self, shard_id: int) -> SavedSession | None: ...
     async def save(self, shard_id: int, session: SavedSession) -> None: ...

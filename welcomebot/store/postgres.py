@@ -32,7 +32,7 @@ import trio_asyncio
 from actors import ExponentialBackoff
 from welcomebot.errors import ConfigError
 from welcomebot.gateway.protocol import SavedSession
-from welcomebot.store.api import AssetRecord, ClaimResult, GuildConfig, WelcomeKey, asset_hashes
+from welcomebot.store.api import LATE, AssetRecord, ClaimResult, GuildConfig, WelcomeKey, asset_hashes
 from welcomebot.store.dump import (
     DUMP_TABLES,
     columns,
@@ -310,6 +310,9 @@ class PostgresStore:
         )
         return None if found is None else float(found)
 
+    async def mark_late(self, keys: list[WelcomeKey]) -> None:
+        await self._finish(_MARK_LATE, keys, LATE)
+
     async def deletes_done(self, message_ids: list[int]) -> None:
         await self._run(
             lambda c: c.execute(
@@ -568,6 +571,12 @@ UPDATE welcome_log AS w SET status = 'failed', reason = $4, updated_at = $5
 FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS k(guild_id, user_id, joined_at)
 WHERE w.guild_id = k.guild_id AND w.user_id = k.user_id AND w.joined_at = k.joined_at
 """
+_MARK_LATE = """
+UPDATE welcome_log AS w SET reason = $4
+FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS k(guild_id, user_id, joined_at)
+WHERE w.guild_id = k.guild_id AND w.user_id = k.user_id AND w.joined_at = k.joined_at
+"""
+
 _SCHEDULE_DELETE = """
 UPDATE welcome_log AS w SET channel_id = $4, delete_at = $5
 FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS k(guild_id, user_id, joined_at)

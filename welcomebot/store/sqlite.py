@@ -16,7 +16,7 @@ import msgspec
 import trio
 
 from welcomebot.gateway.protocol import SavedSession
-from welcomebot.store.api import AssetRecord, ClaimResult, GuildConfig, WelcomeKey, asset_hashes
+from welcomebot.store.api import LATE, AssetRecord, ClaimResult, GuildConfig, WelcomeKey, asset_hashes
 from welcomebot.store.dump import (
     DUMP_TABLES,
     columns,
@@ -241,6 +241,9 @@ class SqliteStore:
             lambda c: c.execute("SELECT MIN(delete_at) FROM welcome_log WHERE delete_at IS NOT NULL").fetchone()
         )
         return None if row[0] is None else float(row[0])
+
+    async def mark_late(self, keys: list[WelcomeKey]) -> None:
+        await self._finish(keys, "reason = ?", (LATE,))
 
     async def deletes_done(self, message_ids: list[int]) -> None:
         await self._run(

@@ -3,6 +3,7 @@
 Results come from the emulator's records (its control API), never from the bot's own word.
 """
 
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -209,3 +210,40 @@ async def test_auto_delete_is_durable_across_a_restart(tmp_path, renderer):
 
 def _deletes(bot: Any) -> int:
     return sum(n for (route, _), n in bot.rest.requests.items() if route.startswith("DELETE"))
+
+
+async def test_a_restart_past_the_resume_window_catches_up_the_outage_exactly_once(tmp_path, renderer):
+    with trio.fail_after(90):
+        async with running_emulator(guilds=1, start_ms=int(time.time() * 1000)) as emu:
+            store = await SqliteStore.open(tmp_path / "w.sqlite3")
+            guild = (await emu.control.guilds())[0]
+            channel = guild["channels"][0]["id"]
+            await _configure(store, guild, {"catch_up": {"enabled": True, "max_age_minutes": 30}})
+            joined: list[str] = []
+
+            async def before(bot: Any) -> None:
+                joined.append((await emu.control.join(guild["id"]))["user_id"])
+                await emu.control.wait_for_mentions(channel, 1)
+
+            await _with_bot(emu, store, tmp_path, renderer, before)  # then the process dies
+            during = [(await emu.control.join(guild["id"]))["user_id"] for _ in range(3)]
+            await emu.control.join(guild["id"], bot=True)  # bots are never welcomed
+            await emu.control.fault("gateway", kind="expire")  # down for longer than the resume window
+
+            async def after(bot: Any) -> None:
+                await emu.control.wait_for_mentions(channel, 4)
+                joined.append((await emu.control.join(guild["id"]))["user_id"])  # live again
+                await emu.control.wait_for_mentions(channel, 5)
+                assert bot.manager.identifies >= 1
+
+            await _with_bot(emu, store, tmp_path, renderer, after)
+            await store.close()
+            with sqlite3.connect(tmp_path / "w.sqlite3") as db:
+                reasons = dict(db.execute("SELECT user_id, reason FROM welcome_log WHERE status = 'posted'").fetchall())
+            late = [reasons.get(int(u)) for u in during]
+            messages = await emu.control.messages(channel)
+    welcomed = mentioned(messages)
+    assert sorted(welcomed) == sorted([*joined, *during]), "everyone once: the outage's joins caught up"
+    assert len(welcomed) == len(set(welcomed))
+    assert all(reason is not None and reason.startswith("late") for reason in late)
+    assert reasons[int(joined[0])] is None, "welcomed live, not late"
