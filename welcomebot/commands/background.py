@@ -41,7 +41,7 @@ async def set_background(ctx: CommandContext, call: Invocation) -> Reply:
     assert url is not None
     try:
         data = await fetch_image(url, ctx.image_policy)
-        image = await trio.to_thread.run_sync(normalize, data, ctx.image_policy)
+        image = await trio.to_thread.run_sync(normalize, data, ctx.image_policy, limiter=ctx.decoders)
     except ImageRejected as exc:
         raise InvalidOption(f"Background not changed: {exc}") from exc
     try:

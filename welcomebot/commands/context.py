@@ -69,6 +69,9 @@ class CommandContext:
     #: What an admin's background must satisfy, and which origins (the CDN) may be fetched over http.
     image_policy: FetchPolicy
     fonts: FontUploads | None = None
+    #: Decoding an upload can take hundreds of MB (a 40 MP image): at most two at a time, whatever the
+    #: dispatcher's concurrency.
+    decoders: trio.CapacityLimiter = field(default_factory=lambda: trio.CapacityLimiter(2), repr=False)
     wall_clock: Callable[[], float] = time.time
     _bot_id: int | None = field(default=None, repr=False)
     _bot_lock: trio.Lock = field(default_factory=trio.Lock, repr=False)
