@@ -146,6 +146,11 @@ class RestClient:
                     raise TransportError(f"{compiled} failed after {attempt} attempts: {type(exc).__name__}") from exc
                 await trio.sleep(next(backoff))
                 continue
+            except BaseException:
+                # Cancelled (a deadline, a drain) or a bug: the request may never be answered, so give back its
+                # place in the bucket and the global second now, or every later request would wait for it forever.
+                self.limits.release(route.key, compiled.major, trio.current_time(), global_limited=route.bot_auth)
+                raise
             now = trio.current_time()
             status = response.status_code
             self.requests[(route.key, status)] += 1

@@ -158,3 +158,25 @@ async def test_retries_are_bounded_and_typed():
         await DiscordApi(client).get_current_user()
     assert calls == 5
     await client.aclose()
+
+
+async def test_a_cancelled_request_gives_back_its_rate_limit_slot(autojump_clock):
+    # A request cancelled while waiting for its answer (a command's deadline, a drain) must free its place in
+    # the global second and in its bucket; otherwise every later request waits forever.
+    hang = True
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if hang:
+            await trio.sleep_forever()
+        return httpx.Response(200, json={"id": "1"})
+
+    client = RestClient(Secret("t"), api_base="http://discord.invalid/api/v10", transport=httpx.MockTransport(handler),
+                        global_per_second=1)  # fmt: skip
+    api = DiscordApi(client)
+    with trio.move_on_after(1):
+        await api.get_channel(1)
+    hang = False
+    with trio.fail_after(30):
+        assert await api.get_channel(1) == {"id": "1"}  # the same bucket
+        assert await api.get_channel(2) == {"id": "1"}  # another bucket, the same global second
+    await client.aclose()
