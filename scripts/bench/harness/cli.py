@@ -20,7 +20,7 @@ import trio
 
 from scripts.bench.harness.goals import evaluate
 from scripts.bench.harness.plots import write_plots
-from scripts.bench.harness.scenarios import REPO, SCENARIOS, Plan, ScenarioResult
+from scripts.bench.harness.scenarios import FULL, QUICK, REPO, SCENARIOS, Plan, ScenarioResult
 
 __all__ = ["main"]
 
@@ -86,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out: Path = args.out or REPO / "bench-results" / stamp
     out.mkdir(parents=True, exist_ok=True)
-    plan = Plan(quick=args.quick)
+    plan = QUICK if args.quick else FULL
     info = machine()
     started = time.monotonic()
     results, errors = trio.run(run_all, plan, names, out)

@@ -3,6 +3,7 @@ final collection of every welcome channel's messages."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,8 @@ class Sample:
     cpu_s: float
     rate_limited: int
     injected_429: int
+    #: The machine's 1-minute load average: the machine is shared, so the figures need this beside them.
+    load_1m: float = 0.0
 
 
 @dataclass
@@ -88,6 +91,7 @@ async def sample_forever(control: ControlClient, bot: BotProcess, start: float, 
             cpu_s=round(bot.cpu_total(), 2),
             rate_limited=int(stats["rate_limited_total"]),
             injected_429=int(stats["injected_failures"].get("429", 0)),
+            load_1m=os.getloadavg()[0],
         ))  # fmt: skip
         await trio.sleep(1.0)
 

@@ -24,7 +24,7 @@ from welcomebot.emulator.testing import ControlClient
 from welcomebot.store.api import GuildConfig
 from welcomebot.store.open import open_store
 
-__all__ = ["SCENARIOS", "Plan", "ScenarioResult"]
+__all__ = ["FULL", "QUICK", "SCENARIOS", "Plan", "ScenarioResult"]
 
 REPO = Path(__file__).resolve().parents[3]
 REST_LATENCY_S = 0.050
@@ -34,42 +34,24 @@ CHAOS_HEARTBEAT_MS = 5000
 
 @dataclass(frozen=True)
 class Plan:
-    """Sizes and durations: the issue's figures, or the ``--quick`` cut that fits in under 5 minutes."""
+    """Sizes and durations: the issue's figures (FULL), or the cut that fits in under 5 minutes (QUICK)."""
 
-    quick: bool = False
+    quick: bool
+    steady_s: float
+    raid_joins: int
+    raid_s: float
+    chaos_s: float
+    #: How long to wait for late welcomes after chaos; a miss costs all of it (a lost session's joins never come).
+    chaos_grace_s: float
+    scale_guilds: tuple[int, ...]
+    idle_s: float
+    render_cards: int
 
-    @property
-    def steady_s(self) -> float:
-        return 60.0 if self.quick else 300.0
 
-    @property
-    def raid_joins(self) -> int:
-        return 200 if self.quick else 2000
-
-    @property
-    def raid_s(self) -> float:
-        return 6.0 if self.quick else 60.0  # both 33 joins/s
-
-    @property
-    def chaos_s(self) -> float:
-        return 40.0 if self.quick else 300.0
-
-    @property
-    def chaos_grace_s(self) -> float:
-        """How long to wait for late welcomes; a miss costs all of it (joins in a lost session never come)."""
-        return 10.0 if self.quick else 60.0
-
-    @property
-    def scale_guilds(self) -> tuple[int, ...]:
-        return (1, 10_000) if self.quick else (1, 10_000, 50_000)
-
-    @property
-    def idle_s(self) -> float:
-        return 3.0 if self.quick else 30.0
-
-    @property
-    def render_cards(self) -> int:
-        return 30 if self.quick else 300
+FULL = Plan(quick=False, steady_s=300, raid_joins=2000, raid_s=60, chaos_s=300, chaos_grace_s=60,
+            scale_guilds=(1, 10_000, 50_000), idle_s=30, render_cards=300)  # fmt: skip
+QUICK = Plan(quick=True, steady_s=60, raid_joins=200, raid_s=6, chaos_s=40, chaos_grace_s=10,
+             scale_guilds=(1, 10_000), idle_s=3, render_cards=30)  # fmt: skip
 
 
 @dataclass
@@ -156,7 +138,9 @@ async def run_load(
         "joins_seen_by_emulator": stats["joins_sent"],
         "bot_max_rss_mb": max((s.rss_mb for s in samples if s.rss_mb is not None), default=None),
         "bot_cpu_s": samples[-1].cpu_s if samples else None,
-    }
+        "machine_load_1m": {"mean": round(sum(s.load_1m for s in samples) / len(samples), 2) if samples else None,
+                            "max": max((s.load_1m for s in samples), default=None)},
+    }  # fmt: skip
     return outcome, figures, samples
 
 
