@@ -8,7 +8,8 @@ welcome log and configs need, at a fraction of FULL's fsyncs.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -120,8 +121,7 @@ class SqliteStore:
         k = (key.guild_id, key.user_id, key.joined_at)
 
         def q(c: sqlite3.Connection) -> ClaimResult:
-            c.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(c):
                 inserted = c.execute(
                     "INSERT INTO welcome_log (guild_id, user_id, joined_at, status, owner, lease_until, created_at,"
                     " updated_at) VALUES (?, ?, ?, 'claimed', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -143,10 +143,6 @@ class SqliteStore:
                             "SELECT status FROM welcome_log WHERE guild_id = ? AND user_id = ? AND joined_at = ?", k
                         ).fetchone()[0]
                         result = ClaimResult.HELD if status == "claimed" else ClaimResult.DONE
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
             return result
 
         return await self._run(q)
@@ -165,9 +161,11 @@ class SqliteStore:
         rows = [(*values, k.guild_id, k.user_id, k.joined_at) for k in keys]
 
         def q(c: sqlite3.Connection) -> None:
-            c.execute("BEGIN IMMEDIATE")
-            c.executemany(f"UPDATE welcome_log SET {sets} WHERE guild_id = ? AND user_id = ? AND joined_at = ?", rows)  # noqa: S608
-            c.execute("COMMIT")
+            with _immediate(c):
+                c.executemany(
+                    f"UPDATE welcome_log SET {sets} WHERE guild_id = ? AND user_id = ? AND joined_at = ?",  # noqa: S608
+                    rows,
+                )
 
         await self._run(q)
 
@@ -186,18 +184,17 @@ class SqliteStore:
         each with the nonce of the message it was being posted in (if it got that far)."""
 
         def q(c: sqlite3.Connection) -> list[tuple[int, int, str, str | None]]:
-            c.execute("BEGIN IMMEDIATE")
-            rows = c.execute(
-                "SELECT guild_id, user_id, joined_at, nonce FROM welcome_log WHERE status = 'claimed'"
-                " AND (owner = ? OR lease_until < ?) ORDER BY created_at, joined_at",
-                (owner, now),
-            ).fetchall()
-            c.executemany(
-                "UPDATE welcome_log SET owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?"
-                " WHERE guild_id = ? AND user_id = ? AND joined_at = ?",
-                [(owner, now + lease_s, now, *r[:3]) for r in rows],
-            )
-            c.execute("COMMIT")
+            with _immediate(c):
+                rows = c.execute(
+                    "SELECT guild_id, user_id, joined_at, nonce FROM welcome_log WHERE status = 'claimed'"
+                    " AND (owner = ? OR lease_until < ?) ORDER BY created_at, joined_at",
+                    (owner, now),
+                ).fetchall()
+                c.executemany(
+                    "UPDATE welcome_log SET owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?"
+                    " WHERE guild_id = ? AND user_id = ? AND joined_at = ?",
+                    [(owner, now + lease_s, now, *r[:3]) for r in rows],
+                )
             return rows
 
         return [(WelcomeKey(*r[:3]), r[3]) for r in await self._run(q)]
@@ -366,8 +363,7 @@ class SqliteStore:
         checked = validate_dump(dump)
 
         def q(c: sqlite3.Connection) -> None:
-            c.execute("BEGIN IMMEDIATE")
-            try:
+            with _immediate(c):
                 counts = _counts(c)
                 if any(counts.values()):
                     raise StoreNotEmpty(counts)
@@ -377,15 +373,25 @@ class SqliteStore:
                         f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",  # noqa: S608
                         [stored_values(table, row) for row in rows],
                     )
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
 
         await self._run(q)
 
     async def is_empty(self) -> bool:
         return not any((await self._run(_counts)).values())
+
+
+@contextmanager
+def _immediate(c: sqlite3.Connection) -> Iterator[None]:
+    """A write transaction, rolled back if its body fails: one left open would swallow every later autocommit
+    write of this connection (never committed) and refuse every later BEGIN."""
+    c.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        c.execute("COMMIT")
+    except BaseException:
+        if c.in_transaction:  # SQLite rolls back by itself after some errors (disk full, I/O)
+            c.execute("ROLLBACK")
+        raise
 
 
 def _read_table(c: sqlite3.Connection, table: str) -> list[dict[str, Any]]:

@@ -5,10 +5,12 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from contextlib import closing
 
 import pytest
 import trio
 
+from welcomebot.store.api import ClaimResult, GuildConfig, WelcomeKey
 from welcomebot.store.errors import SchemaTooNew, StoreUnavailable
 from welcomebot.store.migrations import known_migrations
 from welcomebot.store.sqlite import SqliteStore
@@ -100,3 +102,28 @@ async def _missing_configs(path: str, committed: int) -> list[int]:
     missing = [i for i in range(committed + 1) if await store.get_guild_config(i) is None]
     await store.close()
     return missing
+
+
+@pytest.mark.parametrize("refused", ["assign_nonce", "take_unfinished"])
+async def test_a_refused_batch_write_leaves_no_transaction_open(tmp_path, refused):
+    path = tmp_path / "w.sqlite3"
+    store = await SqliteStore.open(path)
+    await store.claim_welcome(WelcomeKey(1, 2, "t"), "old", 0.0, 1.0)
+    with closing(sqlite3.connect(path)) as conn, conn:  # the database refuses one write, as a full disk would
+        conn.execute("CREATE TRIGGER refuse BEFORE UPDATE ON welcome_log WHEN NEW.nonce = 'bad' OR NEW.owner = 'bad'"
+                     " BEGIN SELECT RAISE(ABORT, 'refused'); END")  # fmt: skip
+    with pytest.raises(sqlite3.IntegrityError, match="refused"):
+        await _refused_write(store, refused)
+    # The connection works on, and what it writes next is committed (not held in a transaction left open).
+    assert await store.claim_welcome(WelcomeKey(1, 3, "t"), "me", 0.0, 600) is ClaimResult.CLAIMED
+    await store.put_guild_config(GuildConfig(guild_id=7))
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM guild_config").fetchone()[0] == 1
+    await store.close()
+
+
+async def _refused_write(store: SqliteStore, which: str) -> None:
+    if which == "assign_nonce":
+        await store.assign_nonce([WelcomeKey(1, 2, "t")], "bad")
+    else:
+        await store.take_unfinished("bad", 10.0, 600)
