@@ -85,7 +85,8 @@ class Pipeline:
         self._late_router: Router | None = None
         self.guilds: dict[int, GuildInfo] = {}
         self._inboxes: dict[int, trio.MemorySendChannel[Join]] = {}
-        self._nursery: trio.Nursery | None = None
+        self._nursery: trio.Nursery | None = None  # the guild actors
+        self._side: trio.Nursery | None = None  # side jobs: roles, deletes, catch-up
         self._closing = trio.Event()
         self._deletes_scheduled = trio.Event()
         self._stopped = trio.Event()
@@ -100,13 +101,20 @@ class Pipeline:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Host the guild actors until cancelled, or until :meth:`drain` lets them finish their queues."""
         try:
-            async with trio.open_nursery() as nursery:
-                self._nursery = nursery
-                task_status.started()
-                await self._closing.wait()
-                for inbox in list(self._inboxes.values()):
-                    inbox.close()
-                # leaving the block waits for every guild actor to finish what its inbox holds
+            async with trio.open_nursery() as side:
+                self._side = side
+                try:
+                    async with trio.open_nursery() as nursery:
+                        self._nursery = nursery
+                        task_status.started()
+                        await self._closing.wait()
+                        for inbox in list(self._inboxes.values()):
+                            inbox.close()
+                        # leaving the block waits for every guild actor to finish what its inbox holds
+                finally:
+                    # Side jobs are best effort and not durable (a role's delay can be a day): they never hold
+                    # up a stop.
+                    side.cancel_scope.cancel()
         finally:
             self._stopped.set()
 
@@ -289,17 +297,23 @@ class Pipeline:
                         extra={"guild_id": join.guild_id, "user_id": join.user_id})  # fmt: skip
 
     def _spawn(self, fn: Callable[..., Awaitable[object]], *args: object) -> None:
-        """Run a side job (role, delete) in the pipeline's nursery; its failure is logged, never fatal."""
-        if self._nursery is None:
+        """Run a side job (role, delete, catch-up) beside the guild actors; its failure is logged, never fatal."""
+        if self._side is None:
             return
 
         async def guarded() -> None:
+            job = getattr(fn, "__name__", "?")
             try:
                 await fn(*args)
             except WelcomeBotError as exc:
-                log.warning("welcome side job failed", extra={"job": getattr(fn, "__name__", "?"), "error": str(exc)})
+                log.warning("welcome side job failed", extra={"job": job, "error": str(exc)})
+            except trio.ClosedResourceError:
+                if not self._closing.is_set():
+                    raise
+                # deliver() refuses new joins while draining; what the job claimed is finished after restart.
+                log.info("welcome side job stopped by the drain", extra={"job": job})
 
-        self._nursery.start_soon(guarded)
+        self._side.start_soon(guarded)
 
 
 def _goodbye_from_key(key: JoinKey, nonce: str | None) -> Join:
