@@ -39,6 +39,8 @@ class CachedConfigs:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._cache: dict[int, WelcomeConfig | None] = {}
+        #: Bumped by every invalidation: a read that an invalidation overtook is returned but not cached.
+        self._invalidations = 0
         self.hits = 0
         self.misses = 0
 
@@ -47,12 +49,15 @@ class CachedConfigs:
             self.hits += 1
             return self._cache[guild_id]
         self.misses += 1
+        before = self._invalidations
         config = await self._store.get_guild_config(guild_id)
         result = None if config is None else to_welcome_config(config)
-        self._cache[guild_id] = result
+        if self._invalidations == before:
+            self._cache[guild_id] = result
         return result
 
     def invalidate(self, guild_id: int) -> None:
+        self._invalidations += 1
         self._cache.pop(guild_id, None)
 
 

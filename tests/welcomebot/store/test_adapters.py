@@ -1,6 +1,11 @@
+import sqlite3
+
+import trio
+
 from welcomebot.app.model import JoinKey
 from welcomebot.store.adapters import CachedConfigs, StoreWelcomeLog
 from welcomebot.store.api import GuildConfig
+from welcomebot.store.sqlite import SqliteStore
 
 
 async def test_cached_configs_hit_and_invalidate(store):
@@ -27,3 +32,34 @@ async def test_welcome_log_port(store):
     await restarted.posted([key], 77, 12.0)
     assert await restarted.unfinished() == []
     assert not await restarted.claim(key)
+
+
+class _PausedReads(SqliteStore):
+    """Config reads that stop after reading, until released: a command saves in between."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+        super().__init__(conn, path)
+        self.read = trio.Event()
+        self.release = trio.Event()
+
+    async def get_guild_config(self, guild_id: int) -> GuildConfig | None:
+        config = await super().get_guild_config(guild_id)
+        self.read.set()
+        await self.release.wait()
+        return config
+
+
+async def test_a_save_during_a_cache_miss_is_not_hidden_by_the_older_read(tmp_path):
+    store = await _PausedReads.open(tmp_path / "w.sqlite3")
+    assert isinstance(store, _PausedReads)
+    configs = CachedConfigs(store)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(configs.get, 1)  # a welcome reads the config: none yet
+        await store.read.wait()
+        await store.put_guild_config(GuildConfig(guild_id=1, welcome_channel_id=2))  # /welcome channel saves one
+        configs.invalidate(1)
+        store.release.set()
+    config = await configs.get(1)
+    assert config is not None, "the read that started before the save was cached after its invalidation"
+    assert config.channel_id == 2
+    await store.close()
