@@ -14,6 +14,7 @@ pool job per frame, so a raid's static cards are never stuck behind a whole anim
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -50,6 +51,9 @@ class RenderedCards:
         self._avatars = avatars
         self._cdn = cdn_base
         self._pool = pool
+        # An animated card holds its frames until it is encoded (48 frames of 1024x450 RGBA: ~90 MB), and
+        # its steps interleave with every other card's: without a bound, a raid would hold them all at once.
+        self._animating = trio.CapacityLimiter(pool.threads)
         self._background = background
         self._on_render = on_render
 
@@ -77,7 +81,7 @@ class RenderedCards:
         )
         started = trio.current_time()
         try:
-            data = await render_card(self._pool, self._renderer, spec, priority)
+            data = await render_card(self._pool, self._renderer, spec, priority, animating=self._animating)
         except RenderError as exc:
             log.warning("card render failed; welcoming with text only",
                         extra={"guild_id": join.guild_id, "user_id": join.user_id, "error": str(exc)})  # fmt: skip
@@ -105,14 +109,17 @@ class RenderedCards:
         return None
 
 
-async def render_card(pool: ThreadPoolActor, renderer: Renderer, spec: CardSpec, priority: int) -> bytes:
-    """The encoded card, rendered in ``pool``: one job for a static card, one per step for an animated one."""
+async def render_card(pool: ThreadPoolActor, renderer: Renderer, spec: CardSpec, priority: int, *,
+                      animating: trio.CapacityLimiter | None = None) -> bytes:  # fmt: skip
+    """The encoded card, rendered in ``pool``: one job for a static card, one per step for an animated one
+    (at most ``animating``'s total of animated cards in progress at once)."""
     if not spec.design.animated or spec.format != "webp":
         return await pool.run(renderer.render, spec, priority=priority)
-    job = AnimatedCard(renderer, spec)
-    frames = await pool.run(job.start, priority=priority)
-    if frames == 0:  # nothing moves: the static card
-        return await pool.run(renderer.render, spec, priority=priority)
-    for index in range(frames):
-        await pool.run(job.frame, index, priority=priority)
-    return await pool.run(job.finish, priority=priority)
+    async with animating if animating is not None else contextlib.nullcontext():
+        job = AnimatedCard(renderer, spec)
+        frames = await pool.run(job.start, priority=priority)
+        if frames == 0:  # nothing moves: the static card
+            return await pool.run(renderer.render, spec, priority=priority)
+        for index in range(frames):
+            await pool.run(job.frame, index, priority=priority)
+        return await pool.run(job.finish, priority=priority)

@@ -4,6 +4,7 @@ animations interleaved with static cards in the render pool, stored designs deco
 import io
 
 import httpx
+import msgspec
 import pytest
 import trio
 import trio.testing
@@ -90,3 +91,51 @@ def test_stored_design_is_decoded_and_a_broken_one_falls_back(caplog):
     broken = GuildConfig(guild_id=5, options={"design": {"theme": "from-a-future-version"}})
     assert to_welcome_config(broken).design == CardDesign()
     assert "stored card design is invalid" in caplog.text
+
+
+class CountingPool(ThreadPoolActor):
+    """Counts animated cards in progress: from their ``start`` step until their ``finish``."""
+
+    def __init__(self, threads: int) -> None:
+        super().__init__(threads)
+        self.in_progress = self.most = 0
+
+    async def run(self, fn, *args, priority=Priority.BATCH):  # type: ignore[override]
+        step = getattr(fn, "__name__", "")
+        if step == "start":
+            self.in_progress += 1
+            self.most = max(self.most, self.in_progress)
+        try:
+            return await super().run(fn, *args, priority=priority)
+        finally:
+            if step == "finish":
+                self.in_progress -= 1
+
+
+async def test_animated_cards_in_progress_are_bounded_by_the_pool(renderer):
+    """Each one holds its frames until encoded (~90 MB): a raid must not hold a card's worth per member at once."""
+    frames = [dark_background(160, 90).rotate(i * 10) for i in range(3)]
+    moving = image_bytes(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=60, loop=0)
+
+    async def background(ref: str) -> bytes:
+        await trio.lowlevel.checkpoint()
+        return moving
+
+    pool = CountingPool(2)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(404))) as http:
+        cards = RenderedCards(renderer, AvatarFetcher(http), cdn_base="http://cdn.invalid", pool=pool,
+                              background=background)  # fmt: skip
+        animated = msgspec.structs.replace(config(CardDesign(animated=True)), background_ref="asset:moving")
+        results = []
+
+        async def one(i: int) -> None:
+            results.append(await cards.render(Join(guild_id=1, user_id=i, joined_at="a", username=f"u{i}"), animated,
+                                              None))  # fmt: skip
+
+        with trio.fail_after(120):
+            async with trio.open_nursery() as nursery:
+                for i in range(6):
+                    nursery.start_soon(one, i)
+    assert len(results) == 6
+    assert all(card is not None and card.filename.endswith(".webp") for card in results)
+    assert pool.most == 2
