@@ -6,7 +6,6 @@ DMs map 50007 to :class:`DmClosed`; roles are checked against Discord's hierarch
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -75,8 +74,14 @@ class RestActions:
         return []
 
     async def delete(self, channel_id: int, message_id: int) -> None:
-        with contextlib.suppress(NotFound):  # already gone: deleted by a moderator, or its channel with it
+        try:
             await self._api.delete_message(channel_id, message_id)
+        except NotFound:
+            pass  # already gone: deleted by a moderator, or its channel with it
+        except Forbidden as exc:
+            # The bot lost access to the channel: asking again would only add invalid requests.
+            where = {"channel_id": channel_id, "message_id": message_id, "error": str(exc)}
+            log.warning("cannot delete a welcome; leaving it", extra=where)
 
     async def channel_problem(self, guild_id: int, problem: str | None) -> None:
         config = await self._store.get_guild_config(guild_id)

@@ -267,23 +267,28 @@ class Pipeline:
     async def run_deletes(self, *, batch: int = 50, idle_s: float = 60.0) -> None:
         """Delete welcomes whose auto-delete time has come, from the durable schedule, until cancelled.
 
-        A welcome that cannot be deleted (gone, or the bot lost its permission) is logged and taken off the
-        schedule: retrying a refusal forever would only add invalid requests.
+        A welcome that cannot be deleted (gone, or the bot lost its permission) is taken off the schedule by
+        :meth:`Actions.delete`, which does not raise for those: retrying a refusal forever would only add invalid
+        requests. Any other failure (Discord or the network down) keeps it scheduled, tried again ``idle_s`` later.
         """
         assert self._actions is not None, "auto-delete needs the pipeline's actions"
         while True:
             due = await self._log.due_deletes(batch)
+            deleted: list[int] = []
             for channel_id, message_id in due:
                 try:
                     await self._actions.delete(channel_id, message_id)
                 except WelcomeBotError as exc:
-                    log.warning("an auto-delete failed; dropping it", extra={"channel_id": channel_id,
-                                                                             "message_id": message_id,
-                                                                             "error": str(exc)})  # fmt: skip
-            if due:
-                await self._log.deletes_done([m for _, m in due])
+                    log.warning("an auto-delete failed; trying again later", extra={"channel_id": channel_id,
+                                                                                    "message_id": message_id,
+                                                                                    "error": str(exc)})  # fmt: skip
+                else:
+                    deleted.append(message_id)
+            if deleted:
+                await self._log.deletes_done(deleted)
+            if due and len(deleted) == len(due):
                 continue
-            wait = await self._log.next_delete_in()
+            wait = idle_s if due else await self._log.next_delete_in()
             with trio.move_on_after(idle_s if wait is None else max(0.0, min(idle_s, wait))):
                 await self._deletes_scheduled.wait()
             self._deletes_scheduled = trio.Event()

@@ -162,7 +162,8 @@ class Actions(Protocol):
         ...
 
     async def delete(self, channel_id: int, message_id: int) -> None:
-        """Delete a welcome; one already gone is not an error."""
+        """Delete a welcome; one already gone, or one the bot may no longer delete, is not an error (it is
+        logged): raise only for a failure worth trying again (Discord or the network down)."""
         ...
 
     async def channel_problem(self, guild_id: int, problem: str | None) -> None:

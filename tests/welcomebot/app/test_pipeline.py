@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import msgspec
 import trio
 
-from welcomebot.app.behaviour import AutoRoles, Behaviour, CatchUp
+from welcomebot.app.behaviour import AutoDelete, AutoRoles, Behaviour, CatchUp
 from welcomebot.app.catchup import Seen
 from welcomebot.app.channel_limit import ChannelTurns
 from welcomebot.app.model import Join, JoinKey
@@ -17,6 +17,7 @@ from welcomebot.gateway.events import GuildCreate
 from welcomebot.gateway.protocol import Dispatch
 from welcomebot.gateway.session import MemorySessionStore
 from welcomebot.gateway.shard import ShardConfig, run_shard
+from welcomebot.rest.errors import TransportError
 from welcomebot.secret import Secret
 
 
@@ -169,3 +170,34 @@ async def test_a_catch_up_running_into_the_drain_stops_quietly(autojump_clock):
         nursery.cancel_scope.cancel()
     # Whatever the catch-up claimed stays claimed for the next start to finish; nothing was posted twice.
     assert len(poster.welcomed_user_ids()) == len(set(poster.welcomed_user_ids())) <= 1
+
+
+class FlakyDeletes(FakeActions):
+    """Deletes fail as if Discord could not be reached, ``failures`` times."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def delete(self, channel_id: int, message_id: int) -> None:
+        if self.failures:
+            self.failures -= 1
+            await trio.lowlevel.checkpoint()
+            raise TransportError(f"DELETE /channels/{channel_id}/messages/{message_id} failed after 5 attempts")
+        await super().delete(channel_id, message_id)
+
+
+async def test_an_auto_delete_that_fails_while_discord_is_down_is_tried_again(autojump_clock):
+    behaviour = Behaviour(auto_delete=AutoDelete(after_minutes=1))
+    configs = FakeConfigs({5: WelcomeConfig(guild_id=5, channel_id=50, message_template="hi", behaviour=behaviour)})
+    log, poster, actions = FakeLog(), FakePoster(), FlakyDeletes(failures=2)
+    pipeline = make_pipeline(configs, log, poster, actions=actions)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(pipeline.run)
+        nursery.start_soon(pipeline.run_deletes)
+        await pipeline.deliver(5, Join(guild_id=5, user_id=1, joined_at="a", username="a"))
+        await poster.wait_for_welcomes(1)
+        await trio.sleep(10 * 60)  # due after a minute; two failures, each tried again a minute later
+        nursery.cancel_scope.cancel()
+    assert actions.deleted == [(50, poster.posts[0].message_id)]
+    assert log.deletes == {}
