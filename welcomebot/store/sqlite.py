@@ -27,7 +27,7 @@ from welcomebot.store.dump import (
     stored_values,
     validate_dump,
 )
-from welcomebot.store.errors import StoreNotEmpty, StoreUnavailable
+from welcomebot.store.errors import StoreError, StoreNotEmpty, StoreUnavailable
 from welcomebot.store.migrations import apply_migrations
 
 __all__ = ["SqliteStore"]
@@ -73,6 +73,8 @@ class SqliteStore:
                 return await trio.to_thread.run_sync(fn, self._conn, limiter=self._limiter)
             except sqlite3.OperationalError as exc:
                 raise StoreUnavailable(f"SQLite at {self.path} failed: {exc}") from exc
+            except sqlite3.Error as exc:  # a constraint, a corrupt file: the caller degrades on StoreError
+                raise StoreError(f"SQLite at {self.path} refused a statement: {exc}") from exc
 
     # --- guild config -------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import pytest
 import trio
 
 from welcomebot.store.api import ClaimResult, GuildConfig, WelcomeKey
-from welcomebot.store.errors import SchemaTooNew, StoreUnavailable
+from welcomebot.store.errors import SchemaTooNew, StoreError, StoreUnavailable
 from welcomebot.store.migrations import known_migrations
 from welcomebot.store.sqlite import SqliteStore
 
@@ -112,7 +112,7 @@ async def test_a_refused_batch_write_leaves_no_transaction_open(tmp_path, refuse
     with closing(sqlite3.connect(path)) as conn, conn:  # the database refuses one write, as a full disk would
         conn.execute("CREATE TRIGGER refuse BEFORE UPDATE ON welcome_log WHEN NEW.nonce = 'bad' OR NEW.owner = 'bad'"
                      " BEGIN SELECT RAISE(ABORT, 'refused'); END")  # fmt: skip
-    with pytest.raises(sqlite3.IntegrityError, match="refused"):
+    with pytest.raises(StoreError, match=r"SQLite at .* refused a statement: refused"):
         await _refused_write(store, refused)
     # The connection works on, and what it writes next is committed (not held in a transaction left open).
     assert await store.claim_welcome(WelcomeKey(1, 3, "t"), "me", 0.0, 600) is ClaimResult.CLAIMED
