@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 import msgspec
+import trio
 import trio_asyncio
 
 from actors import ExponentialBackoff
@@ -37,7 +38,7 @@ from welcomebot.store.dump import (
     DUMP_TABLES,
     columns,
     decode_stored,
-    normalize_rows,
+    normalize_dump,
     row_values,
     stored_values,
     validate_dump,
@@ -426,7 +427,7 @@ class PostgresStore:
                 return {table: await _read_table(c, table) for table in DUMP_TABLES}
 
         raw = await self._run(q)
-        return {table: normalize_rows(table, rows) for table, rows in raw.items()}
+        return await trio.to_thread.run_sync(normalize_dump, raw)
 
     async def import_rows(self, dump: Mapping[str, list[dict[str, Any]]]) -> None:
         checked = validate_dump(dump)

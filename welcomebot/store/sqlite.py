@@ -22,7 +22,7 @@ from welcomebot.store.dump import (
     DUMP_TABLES,
     columns,
     decode_stored,
-    normalize_rows,
+    normalize_dump,
     row_values,
     stored_values,
     validate_dump,
@@ -359,7 +359,7 @@ class SqliteStore:
                 c.execute("COMMIT")
 
         raw = await self._run(q)
-        return {table: normalize_rows(table, rows) for table, rows in raw.items()}
+        return await trio.to_thread.run_sync(normalize_dump, raw)
 
     async def import_rows(self, dump: Mapping[str, list[dict[str, Any]]]) -> None:
         checked = validate_dump(dump)

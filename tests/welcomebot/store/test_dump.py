@@ -1,8 +1,11 @@
 """The dump's row types follow the schema; asset references are found wherever a config holds them."""
 
 import sqlite3
+import threading
+from typing import Any
 
-from welcomebot.store.api import asset_hashes
+from welcomebot.store import dump
+from welcomebot.store.api import GuildConfig, asset_hashes
 from welcomebot.store.dump import DUMP_TABLES, KEYS, columns
 from welcomebot.store.sqlite import SqliteStore
 
@@ -23,3 +26,18 @@ def test_asset_hashes_searches_nested_values():
         "b",
         "c",
     }
+
+
+async def test_exported_rows_are_normalized_off_the_trio_thread(store, monkeypatch):
+    threads: list[int] = []
+    normalize = dump.normalize_rows
+
+    def recording(table: str, rows: Any) -> list[dict[str, Any]]:
+        threads.append(threading.get_ident())
+        return normalize(table, rows)
+
+    monkeypatch.setattr(dump, "normalize_rows", recording)
+    await store.put_guild_config(GuildConfig(guild_id=1))
+    await store.export_rows()
+    assert len(threads) == len(DUMP_TABLES)
+    assert threading.get_ident() not in threads, "a big welcome log would stall the gateway and the welcomes"
