@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -83,6 +84,7 @@ class Pipeline:
             self.catch_up = CatchUp(state=catch_up[0], roster=catch_up[1], configs=configs, welcome=self._welcome_late,
                                     guilds=lambda: self.guilds, wall_clock=wall_clock)  # fmt: skip
         self._late_router: Router | None = None
+        self._quick_deleted: deque[int] = deque(maxlen=1024)
         self.guilds: dict[int, GuildInfo] = {}
         self._inboxes: dict[int, trio.MemorySendChannel[Join]] = {}
         self._nursery: trio.Nursery | None = None  # the guild actors
@@ -233,7 +235,9 @@ class Pipeline:
         # A grouped welcome also greets others: it stays.
         if quick_s > 0 and last is not None and last.message_id is not None and last.status == "posted" and last.alone:
             joined = joined_s(last.joined_at)
-            if joined is not None and self._wall_clock() - joined < quick_s and self._actions is not None:
+            quick = joined is not None and self._wall_clock() - joined < quick_s
+            if quick and self._actions is not None and last.message_id not in self._quick_deleted:
+                self._quick_deleted.append(last.message_id)  # a replayed remove must not delete twice (404s count)
                 self._spawn(self._actions.delete, config.channel_id, last.message_id)
         if behaviour.goodbye.enabled and event.user is not None and not event.user.bot:
             goodbye = msgspec.structs.replace(

@@ -1,0 +1,278 @@
+"""Welcome behaviours on fakes and the mock clock: the guild actor, the router's gates, the pipeline's side jobs,
+the catch-up's window."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import trio
+import trio.testing
+
+from welcomebot.app.behaviour import validate_behaviour
+from welcomebot.app.catchup import MARGIN_S, CatchUp, Seen
+from welcomebot.app.channel_limit import ChannelTurns
+from welcomebot.app.guild import GuildWelcomer
+from welcomebot.app.model import GuildInfo, Join, Outcome
+from welcomebot.app.pipeline import Pipeline
+from welcomebot.app.ports import WelcomeConfig
+from welcomebot.app.router import MemberJoined, MemberLeft, Router
+from welcomebot.app.testing import FakeActions, FakeCards, FakeConfigs, FakeLog, FakePoster, RecordingObserver
+
+GUILD = 1 << 22
+CHANNEL = 77
+GOODBYES = 78
+NOW = 1_795_000_000.0  # epoch seconds: 2026-11-18
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
+def join(uid: int, *, at: float | None = 0.0, joined: float = NOW - 10, **fields: Any) -> Join:
+    # Account ids from NOW - 30 days: old enough for every gate used below.
+    user_id = (int((NOW - 30 * 86400 - 1_420_070_400) * 1000) << 22) + uid
+    return Join(guild_id=GUILD, user_id=user_id, joined_at=iso(joined), username=f"user{uid}", received_at=at,
+                **fields)  # fmt: skip
+
+
+def config(**behaviour: Any) -> WelcomeConfig:
+    return WelcomeConfig(guild_id=GUILD, channel_id=CHANNEL, message_template="Welcome {user}!",
+                         behaviour=validate_behaviour(behaviour))  # fmt: skip
+
+
+class Rig:
+    def __init__(self, **behaviour: Any) -> None:
+        self.configs = FakeConfigs({GUILD: config(**behaviour)})
+        self.log = FakeLog()
+        self.poster = FakePoster(post_seconds=0.05)
+        self.actions = FakeActions()
+        self.observer = RecordingObserver()
+        self.raids: list[bool] = []
+        self.after: list[tuple[list[int], int | None]] = []
+        self.actor = GuildWelcomer(
+            GUILD, configs=self.configs, welcome_log=self.log, cards=FakeCards(render_seconds=0.01),
+            poster=self.poster, guilds={GUILD: GuildInfo(guild_id=GUILD, name="Cozy", member_count=50)},
+            channel_turn=ChannelTurns().turn, observer=self.observer, actions=self.actions,
+            after_welcome=lambda c, joins, channel, m: self.after.append(([j.user_id for j in joins], channel)),
+            on_raid=lambda g, raiding: self.raids.append(raiding), wall_clock=lambda: NOW,
+        )  # fmt: skip
+
+    async def run(self, joins: list[Join]) -> None:
+        send, receive = trio.open_memory_channel[Join](len(joins) + 1)
+        for j in joins:
+            assert await self.log.claim(j.key)
+            send.send_nowait(j)
+        send.close()
+        await self.actor.run(receive)
+
+
+async def test_dm_instead_posts_only_closed_dms_in_the_channel(autojump_clock):
+    rig = Rig(dm={"mode": "instead", "template": "Hi {name}", "card": True})
+    a, b = join(1), join(2)
+    rig.actions.closed_dms.add(b.user_id)
+    await rig.run([a, b])
+    assert rig.actions.dms == [(a.user_id, "Hi user1", 1)]
+    assert rig.poster.welcomed_user_ids() == [b.user_id]
+    assert set(rig.log.status.values()) == {"posted"}
+    assert rig.observer.outcomes == {Outcome.POSTED: 2}
+
+
+async def test_dm_also_keeps_the_channel_welcome(autojump_clock):
+    rig = Rig(dm={"mode": "also"})
+    a = join(1)
+    await rig.run([a])
+    assert [d[0] for d in rig.actions.dms] == [a.user_id]
+    assert rig.poster.welcomed_user_ids() == [a.user_id]
+
+
+async def test_embed_carries_the_text_and_the_card(autojump_clock):
+    rig = Rig(embed={"enabled": True, "title": "Hello {name}", "colour": 0x112233})
+    a = join(1)
+    await rig.run([a])
+    (post,) = rig.poster.posts
+    assert post.content == f"<@{a.user_id}>", "mentions stay in the content so they ping"
+    assert post.embeds == [{"description": f"Welcome <@{a.user_id}>!", "color": 0x112233, "title": "Hello user1",
+                            "image": {"url": f"attachment://welcome-{a.user_id}.png"}}]  # fmt: skip
+
+
+async def test_goodbyes_go_alone_to_their_own_channel(autojump_clock):
+    rig = Rig(goodbye={"enabled": True, "channel_id": GOODBYES, "template": "Bye {name}"})
+    w1, bye, w2 = join(1), join(2, goodbye=True), join(3)
+    await rig.run([w1, bye, w2])
+    assert [(p.channel_id, p.content) for p in rig.poster.posts if p.channel_id == GOODBYES] == [
+        (GOODBYES, "Bye user2")
+    ]
+    assert [p.channel_id for p in rig.poster.posts].count(CHANNEL) == 2
+    assert bye.key.joined_at.startswith("goodbye:")
+    assert rig.after[1] == ([bye.user_id], GOODBYES)
+
+
+async def test_raid_mode_groups_then_calms_down(autojump_clock):
+    rig = Rig(raid={"enabled": True, "joins": 10, "window_s": 5, "group_size": 30})
+    send, receive = trio.open_memory_channel[Join](500)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(rig.actor.run, receive)
+        raid = [join(uid, at=None) for uid in range(100)]
+        for j in raid:
+            assert await rig.log.claim(j.key)
+            await send.send(msgspec.structs.replace(j, received_at=trio.current_time()))
+            await trio.sleep(0.01)
+        await rig.poster.wait_for_welcomes(100)
+        await trio.sleep(30)  # virtual time: the raid calms down
+        late = join(1000, at=trio.current_time())
+        assert await rig.log.claim(late.key)
+        await send.send(late)
+        await rig.poster.wait_for_welcomes(101)
+        send.close()
+    sizes = [len(p.mentions) for p in rig.poster.posts]
+    assert rig.poster.welcomed_user_ids() == [j.user_id for j in [*raid, late]]
+    assert max(sizes) == 30
+    assert all(not p.files for p in rig.poster.posts if len(p.mentions) > 10), "no cards in raid groups"
+    assert rig.raids == [True, False]
+    assert sizes[-1] == 1
+    assert len(rig.poster.posts[-1].files) == 1
+
+
+async def test_auto_delete_is_scheduled_before_posted(autojump_clock):
+    rig = Rig(auto_delete={"after_minutes": 2})
+    a = join(1)
+    await rig.run([a])
+    assert rig.log.deletes[a.key][0] == CHANNEL
+    assert rig.log.deletes[a.key][1] - trio.current_time() > 100
+
+
+def router(log: FakeLog, cfg: WelcomeConfig, delivered: list[Join], observer: RecordingObserver,
+           on_leave: Any = None) -> Router:  # fmt: skip
+    async def deliver(guild_id: int, j: Join) -> None:
+        delivered.append(j)
+
+    return Router(configs=FakeConfigs({GUILD: cfg}), welcome_log=log, deliver=deliver, guilds={}, observer=observer,
+                  wall_clock=lambda: NOW, on_leave=on_leave)  # fmt: skip
+
+
+async def test_router_gates_young_accounts_and_rejoins():
+    log, observer = FakeLog(), RecordingObserver()
+    delivered: list[Join] = []
+    r = router(log, config(gate={"min_account_age_hours": 24 * 60, "rejoin_window_hours": 2}), delivered, observer)
+    await r.handle(MemberJoined(join(1)))  # a 30-day-old account: too young for 60 days
+    assert delivered == []
+    r = router(log, config(gate={"rejoin_window_hours": 2}), delivered, observer)
+    first = join(2, joined=NOW - 3600)
+    await r.handle(MemberJoined(first))
+    log.status[first.key] = "posted"
+    await r.handle(MemberJoined(join(2, joined=NOW - 60)))  # back within 2 hours
+    await r.handle(MemberJoined(join(3, joined=NOW - 60)))
+    assert [j.user_id for j in delivered] == [first.user_id, join(3).user_id]
+    assert observer.outcomes[Outcome.SKIPPED_YOUNG_ACCOUNT] == 1
+    assert observer.outcomes[Outcome.SKIPPED_REJOIN] == 1
+
+
+async def test_goodbye_is_claimed_once_per_membership_and_a_quick_leaver_loses_the_welcome():
+    log, poster, actions = FakeLog(), FakePoster(), FakeActions()
+    cfg = config(goodbye={"enabled": True}, auto_delete={"quick_leave_minutes": 5})
+    pipeline = Pipeline(configs=FakeConfigs({GUILD: cfg}), welcome_log=log, members=None,  # type: ignore[arg-type]
+                        cards=FakeCards(), poster=poster, turns=ChannelTurns(), observer=RecordingObserver(),
+                        actions=actions, wall_clock=lambda: NOW)  # fmt: skip
+    member = join(1, joined=NOW - 60)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(pipeline.run)
+        assert await log.claim(member.key)
+        await pipeline.deliver(GUILD, member)
+        await poster.wait_for_welcomes(1)
+        left = MemberLeft(GUILD, member.user_id, msgspec.structs.replace(member, joined_at=""))
+        await pipeline._left(left)
+        await pipeline._left(left)  # a RESUME replays the remove: the claim drops it
+        await poster.wait_for_welcomes(2)
+        await pipeline.drain()
+    goodbyes = [k for k in log.status if k.joined_at.startswith("goodbye:")]
+    assert [k.joined_at for k in goodbyes] == ["goodbye:" + member.joined_at]
+    assert actions.deleted == [(CHANNEL, poster.posts[0].message_id)]
+    assert len(poster.posts) == 2
+
+
+async def test_auto_roles_wait_for_their_delay(autojump_clock):
+    log, poster, actions = FakeLog(), FakePoster(), FakeActions()
+    cfg = config(roles={"role_ids": [5, 6], "delay_s": 60})
+    pipeline = Pipeline(configs=FakeConfigs({GUILD: cfg}), welcome_log=log, members=None,  # type: ignore[arg-type]
+                        cards=FakeCards(), poster=poster, turns=ChannelTurns(), observer=RecordingObserver(),
+                        actions=actions, wall_clock=lambda: NOW)  # fmt: skip
+    member = join(1)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(pipeline.run)
+        assert await log.claim(member.key)
+        await pipeline.deliver(GUILD, member)
+        await poster.wait_for_welcomes(1)
+        posted_at = trio.current_time()
+        await trio.sleep(59)
+        assert actions.roles == []
+        await trio.sleep(2)
+        assert actions.roles == [(GUILD, member.user_id, [5, 6])]
+        assert trio.current_time() - posted_at >= 60
+        await pipeline.drain()
+
+
+class State:
+    def __init__(self, seen: Seen | None) -> None:
+        self.seen = seen
+        self.saved: list[Seen] = []
+
+    async def load(self) -> Seen | None:
+        return self.seen
+
+    async def save(self, seen: Seen) -> None:
+        self.saved.append(seen)
+
+
+class Roster:
+    def __init__(self, members: list[Join]) -> None:
+        self.members = sorted(members, key=lambda m: m.user_id)
+        self.pages = 0
+
+    async def page(self, guild_id: int, *, after: int, limit: int) -> list[Join]:
+        self.pages += 1
+        return [m for m in self.members if m.user_id > after][:limit]
+
+
+async def test_catch_up_welcomes_only_who_joined_after_the_last_routed_join():
+    last = join(1, joined=NOW - 600)
+    during = [join(u, joined=NOW - 300 + u) for u in range(2, 5)]
+    older = join(5, joined=NOW - 3000)  # welcomed long ago, or deliberately not
+    just_after = [join(6, joined=NOW - 599)]  # one second after the checkpoint
+    found: list[Join] = []
+
+    async def welcome(j: Join) -> None:
+        found.append(j)
+
+    cfg = config(catch_up={"enabled": True, "max_age_minutes": 30})
+    state = State(Seen(NOW - 200, {GUILD: 5}, {GUILD: last.joined_at}))
+    roster = Roster([last, *during, older, *just_after])
+    catch_up = CatchUp(state=state, roster=roster, configs=FakeConfigs({GUILD: cfg}), welcome=welcome,
+                       guilds=dict, wall_clock=lambda: NOW)  # fmt: skip
+    await catch_up.start()
+    assert await catch_up.guild(GuildInfo(guild_id=GUILD, name="g", member_count=5)) == 0, "did not grow"
+    assert await catch_up.guild(GuildInfo(guild_id=GUILD, name="g", member_count=9)) == 4
+    assert sorted(j.user_id for j in found) == sorted(j.user_id for j in [*during, *just_after])
+    assert all(j.late for j in found)
+    found.clear()
+    short = config(catch_up={"enabled": True, "max_age_minutes": 5})
+    catch_up = CatchUp(state=state, roster=roster, configs=FakeConfigs({GUILD: short}), welcome=welcome,
+                       guilds=dict, wall_clock=lambda: NOW)  # fmt: skip
+    await catch_up.start()
+    await catch_up.guild(GuildInfo(guild_id=GUILD, name="g", member_count=9))
+    assert sorted(j.user_id for j in found) == sorted(j.user_id for j in during), "max age bounds the window"
+    assert MARGIN_S > 0
+
+
+async def test_no_catch_up_on_a_first_start_or_when_off():
+    async def welcome(j: Join) -> None:
+        raise AssertionError("nobody to welcome")
+
+    on = config(catch_up={"enabled": True})
+    first = CatchUp(state=State(None), roster=Roster([join(1)]), configs=FakeConfigs({GUILD: on}), welcome=welcome,
+                    guilds=dict, wall_clock=lambda: NOW)  # fmt: skip
+    await first.start()
+    assert await first.guild(GuildInfo(guild_id=GUILD, name="g", member_count=9)) == 0
+    off = CatchUp(state=State(Seen(NOW - 100)), roster=Roster([join(1)]), configs=FakeConfigs({GUILD: config()}),
+                  welcome=welcome, guilds=dict, wall_clock=lambda: NOW)  # fmt: skip
+    await off.start()
+    assert await off.guild(GuildInfo(guild_id=GUILD, name="g", member_count=9)) == 0
