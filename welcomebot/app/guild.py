@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
-from welcomebot.app.message import compose, embed_json
+from welcomebot.app.message import MAX_CONTENT, compose, embed_json
 from welcomebot.app.model import Join, JoinKey, Outcome, welcome_nonce
 from welcomebot.app.ports import CardFile, Cards, ChannelBroken, Configs, DmClosed, WelcomeConfig, WelcomeLog
 from welcomebot.app.raid import RaidDetector
@@ -120,6 +120,8 @@ class GuildWelcomer:
                     and not self._waiting[0].goodbye
                 ):
                     batch.append(self._waiting.popleft())
+                while len(batch) > 1 and first.nonce is None and self._too_long(config, batch):
+                    self._waiting.appendleft(batch.pop())  # named in the next message instead of cut off
                 cards = not raiding or config.behaviour.raid.cards
                 await self._welcome(config, channel_id, batch, cards=cards)
 
@@ -242,6 +244,13 @@ class GuildWelcomer:
                 if self._after_welcome is not None:
                     self._after_welcome(config, batch, channel_id, message_id)
                 return
+
+    def _too_long(self, config: WelcomeConfig, batch: list[Join]) -> bool:
+        """Would naming all of ``batch`` overflow Discord's limit (2,000 characters, 4,096 in an embed)?"""
+        template = config.behaviour.goodbye.template if batch[0].goodbye else config.message_template
+        limit = 4096 if config.behaviour.embed.enabled else MAX_CONTENT
+        full = compose(template, batch, self._guilds.get(self.guild_id), now_s=self._wall_clock(), limit=1 << 20)
+        return len(full) > limit or (config.behaviour.embed.enabled and len(batch) * 24 > MAX_CONTENT)
 
     def _content(
         self, config: WelcomeConfig, batch: list[Join], guild: GuildInfo | None, files: list[CardFile]

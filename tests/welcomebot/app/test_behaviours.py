@@ -276,3 +276,14 @@ async def test_no_catch_up_on_a_first_start_or_when_off():
                   welcome=welcome, guilds=dict, wall_clock=lambda: NOW)  # fmt: skip
     await off.start()
     assert await off.guild(GuildInfo(guild_id=GUILD, name="g", member_count=9)) == 0
+
+
+async def test_a_group_that_would_overflow_the_message_is_split_not_cut(autojump_clock):
+    rig = Rig(raid={"enabled": True, "joins": 5, "window_s": 5, "group_size": 50})
+    rig.configs.configs[GUILD] = msgspec.structs.replace(rig.configs.configs[GUILD],
+                                                         message_template="x" * 1500 + " {user}")  # fmt: skip
+    raid = [join(uid, at=0.0) for uid in range(60)]
+    await rig.run(raid)
+    assert rig.poster.welcomed_user_ids() == [j.user_id for j in raid]
+    assert all(len(p.content) <= 2000 for p in rig.poster.posts)
+    assert all(f"<@{u}>" in p.content for p in rig.poster.posts for u in p.mentions), "every member named"
