@@ -8,7 +8,6 @@ setting and the position of the problem, so the admin knows what to change.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -16,6 +15,7 @@ import msgspec
 from msgspec import Meta
 
 from welcomebot.errors import WelcomeBotError
+from welcomebot.options import stored_section, with_section
 from welcomebot.render.errors import TemplateError
 from welcomebot.render.template import MAX_MESSAGE_TEMPLATE_LENGTH, MESSAGE_PLACEHOLDERS, parse_template
 
@@ -35,8 +35,6 @@ __all__ = [
     "options_with",
     "validate_behaviour",
 ]
-
-log = logging.getLogger(__name__)
 
 MAX_AUTO_ROLES = 5
 #: Discord's embed limits (resources/message.mdx, "Embed Limits").
@@ -160,14 +158,10 @@ def _message_limit(behaviour: Behaviour, setting: str) -> int:
 
 def behaviour_of(options: Mapping[str, Any], *, guild_id: int | None = None) -> Behaviour:
     """The stored behaviours of a guild; settings that no longer decode count as off (and are logged)."""
-    try:
-        return validate_behaviour(options.get("behaviour"))
-    except BehaviourError as exc:
-        log.warning("stored behaviour settings are invalid; using the defaults", extra={"guild_id": guild_id,
-                                                                                        "error": str(exc)})  # fmt: skip
-        return Behaviour()
+    return stored_section(options, "behaviour", validate_behaviour, Behaviour, BehaviourError,
+                          what="behaviour settings", guild_id=guild_id)  # fmt: skip
 
 
 def options_with(options: Mapping[str, Any], behaviour: Behaviour) -> dict[str, Any]:
     """``options`` with ``behaviour`` stored in it (other options, such as the card design, are kept)."""
-    return {**options, "behaviour": msgspec.to_builtins(behaviour)}
+    return with_section(options, "behaviour", behaviour)

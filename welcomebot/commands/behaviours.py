@@ -144,21 +144,24 @@ def _channel(channel_id: int | None) -> str:
 
 
 def _auto_delete(b: Behaviour) -> str:
-    parts = []
-    if b.auto_delete.quick_leave_minutes:
-        parts.append(f"a welcome when the member leaves within {b.auto_delete.quick_leave_minutes:g} minutes")
-    if b.auto_delete.after_minutes:
-        parts.append(f"every welcome after {b.auto_delete.after_minutes:g} minutes")
-    return "; ".join(parts) or "off"
+    return _either(
+        (b.auto_delete.quick_leave_minutes, "a welcome when the member leaves within {:g} minutes"),
+        (b.auto_delete.after_minutes, "every welcome after {:g} minutes"),
+        none="off",
+    )
 
 
 def _gate(b: Behaviour) -> str:
-    parts = []
-    if b.gate.min_account_age_hours:
-        parts.append(f"accounts younger than {b.gate.min_account_age_hours:g} hours")
-    if b.gate.rejoin_window_hours:
-        parts.append(f"members rejoining within {b.gate.rejoin_window_hours:g} hours")
-    return "; ".join(parts) or "everyone is welcomed"
+    return _either(
+        (b.gate.min_account_age_hours, "accounts younger than {:g} hours"),
+        (b.gate.rejoin_window_hours, "members rejoining within {:g} hours"),
+        none="everyone is welcomed",
+    )
+
+
+def _either(*settings: tuple[float, str], none: str) -> str:
+    """The settings that are on (non-zero), each as its phrase; ``none`` when all are off."""
+    return "; ".join(phrase.format(value) for value, phrase in settings if value) or none
 
 
 HANDLERS: dict[tuple[str, ...], Handler] = {

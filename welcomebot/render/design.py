@@ -8,13 +8,13 @@ reads the short form people type (``builtin:aurora``, ``#1e1f22``, ``#ff0080,#79
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Final, TypeAlias
 
 import msgspec
 
+from welcomebot.options import stored_section, with_section
 from welcomebot.render.backgrounds import RGB, Builtin, parse_hex
 from welcomebot.render.errors import RenderError
 from welcomebot.render.layout import DEFAULT_RING
@@ -40,7 +40,6 @@ __all__ = [
     "rgb",
 ]
 
-log = logging.getLogger(__name__)
 
 Color = Annotated[str, msgspec.Meta(pattern=r"^#[0-9a-fA-F]{6}$")]
 #: An asset reference as the store writes it (``welcomebot.store.api.ASSET_PREFIX`` + sha256 hex).
@@ -150,17 +149,13 @@ def design_to_options(design: CardDesign) -> dict[str, Any]:
 
 def design_of(options: Mapping[str, Any], *, guild_id: int | None = None) -> CardDesign:
     """A guild's stored design; one that no longer decodes (an older version's value) gives the defaults."""
-    try:
-        return decode_design(options.get("design"))
-    except DesignError as exc:
-        log.warning("stored card design is invalid; using the defaults", extra={"guild_id": guild_id,
-                                                                                "error": str(exc)})  # fmt: skip
-        return CardDesign()
+    return stored_section(options, "design", decode_design, CardDesign, DesignError, what="card design",
+                          guild_id=guild_id)  # fmt: skip
 
 
 def options_with_design(options: Mapping[str, Any], design: CardDesign) -> dict[str, Any]:
     """``options`` with ``design`` stored in it (the other options, such as behaviours, are kept)."""
-    return {**options, "design": design_to_options(design)}
+    return with_section(options, "design", design)
 
 
 def parse_color(text: str, option: str = "color") -> str:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import trio
 
+from tests.welcomebot.commands.conftest import bot_settings
 from welcomebot.app.actions import RestActions
 from welcomebot.app.behaviour import options_with, validate_behaviour
 from welcomebot.app.service import run_bot
@@ -21,7 +22,6 @@ from welcomebot.render import Renderer
 from welcomebot.rest.api import DiscordApi
 from welcomebot.rest.client import RestClient
 from welcomebot.secret import Secret
-from welcomebot.settings import Settings
 from welcomebot.store.adapters import CachedConfigs
 from welcomebot.store.api import GuildConfig
 from welcomebot.store.sqlite import SqliteStore
@@ -30,11 +30,6 @@ from welcomebot.store.sqlite import SqliteStore
 @pytest.fixture(scope="module")
 def renderer() -> Renderer:
     return Renderer()
-
-
-def _settings(emu: RunningEmulator, tmp_path: Path) -> Settings:
-    return Settings(token=Secret(emu.info.token), api_base=emu.info.api_base, cdn_base=emu.info.cdn_base,
-                    data_dir=tmp_path)  # fmt: skip
 
 
 async def _configure(store: SqliteStore, guild: dict[str, Any], behaviour: dict[str, Any], **fields: Any) -> None:
@@ -52,7 +47,7 @@ async def _with_bot(emu: RunningEmulator, store: SqliteStore, tmp_path: Path, re
                     body: Callable[[Any], Any], **kwargs: Any) -> None:  # fmt: skip
     async with trio.open_nursery() as nursery:
         bot = await nursery.start(lambda task_status: run_bot(
-            _settings(emu, tmp_path), store, renderer=renderer, task_status=task_status, **kwargs))  # fmt: skip
+            bot_settings(emu, tmp_path), store, renderer=renderer, task_status=task_status, **kwargs))  # fmt: skip
         await bot.manager.handles[0].live.wait()
         await body(bot)
         nursery.cancel_scope.cancel()
@@ -190,7 +185,7 @@ async def test_auto_delete_is_durable_across_a_restart(tmp_path, renderer):
             await _configure(store, guild, {"auto_delete": {"after_minutes": 0.05}})
             stop = trio.Event()
             async with trio.open_nursery() as nursery:
-                settings = _settings(emu, tmp_path)
+                settings = bot_settings(emu, tmp_path)
                 first = await nursery.start(lambda task_status: run_bot(
                     settings, store, renderer=renderer, stop=stop, task_status=task_status))  # fmt: skip
                 await first.manager.handles[0].live.wait()
