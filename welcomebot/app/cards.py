@@ -23,11 +23,14 @@ import trio
 from actors import Priority, ThreadPoolActor
 from welcomebot.app.model import GuildInfo, Join
 from welcomebot.app.ports import CardFile, WelcomeConfig
-from welcomebot.render import AvatarFetcher, CardSpec, Renderer, RenderError, avatar_url, display_name
+from welcomebot.render import DEFAULT_LINES, AvatarFetcher, CardSpec, Renderer, RenderError, avatar_url, display_name
 from welcomebot.render.animated import AnimatedCard
 from welcomebot.render.themes import THEME_SIZES
 
-__all__ = ["AVATAR_PIXELS", "RenderedCards", "render_card"]
+__all__ = ["AVATAR_PIXELS", "GOODBYE_LINES", "RenderedCards", "render_card"]
+
+#: The goodbye card's text: the guild's design, other words.
+GOODBYE_LINES = ("Goodbye, {user}", "{server} will miss you")
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,7 @@ class RenderedCards:
             design=design,
             font=font,
             font_key=design.font,
+            lines=GOODBYE_LINES if join.goodbye else DEFAULT_LINES,
         )
         started = trio.current_time()
         try:
@@ -88,7 +92,8 @@ class RenderedCards:
             return None
         if self._on_render is not None:
             self._on_render(trio.current_time() - started)
-        return CardFile(f"welcome-{join.user_id}.{spec.format}", data, f"Welcome card for {name}"[:1024])
+        kind = "goodbye" if join.goodbye else "welcome"
+        return CardFile(f"{kind}-{join.user_id}.{spec.format}", data, f"{kind.title()} card for {name}"[:1024])
 
     async def _asset(self, ref: str | None) -> bytes | None:
         if ref is None or self._background is None:

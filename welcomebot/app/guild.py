@@ -122,7 +122,7 @@ class GuildWelcomer:
                     batch.append(self._waiting.popleft())
                 while len(batch) > 1 and first.nonce is None and self._too_long(config, batch):
                     self._waiting.appendleft(batch.pop())  # named in the next message instead of cut off
-                cards = not raiding or config.behaviour.raid.cards
+                cards = config.behaviour.goodbye.card if first.goodbye else not raiding or config.behaviour.raid.cards
                 await self._welcome(config, channel_id, batch, cards=cards)
 
     async def _next(self, inbox: trio.MemoryReceiveChannel[Join], idle_s: float) -> Join | None:

@@ -287,3 +287,19 @@ async def test_a_group_that_would_overflow_the_message_is_split_not_cut(autojump
     assert rig.poster.welcomed_user_ids() == [j.user_id for j in raid]
     assert all(len(p.content) <= 2000 for p in rig.poster.posts)
     assert all(f"<@{u}>" in p.content for p in rig.poster.posts for u in p.mentions), "every member named"
+
+
+async def test_goodbye_cards_only_when_asked(autojump_clock):
+    rig = Rig(goodbye={"enabled": True, "card": False})
+    await rig.run([join(1, goodbye=True)])
+    assert rig.poster.posts[0].files == []
+    rig = Rig(goodbye={"enabled": True, "card": True})
+    await rig.run([join(1, goodbye=True)])
+    assert len(rig.poster.posts[0].files) == 1
+
+
+def test_the_goodbye_card_lines_render():
+    from welcomebot.app.cards import GOODBYE_LINES
+    from welcomebot.render import CardSpec, Renderer
+
+    assert Renderer().render(CardSpec(name="Zoë", server="Cozy", lines=GOODBYE_LINES))[:4] == b"RIFF"
