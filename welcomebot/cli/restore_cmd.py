@@ -40,6 +40,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except (BackupInvalid, StoreNotEmpty) as exc:
         print(f"welcomebot: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the asset files could not be written (full disk, a read-only or odd data directory)
+        print(f"welcomebot: error: could not write the restored files ({exc}); nothing was restored: check "
+              "WELCOMEBOT_DATA_DIR and its free space", file=sys.stderr)  # fmt: skip
+        return 2
     print(json.dumps(summary.public()))
     return 0
 

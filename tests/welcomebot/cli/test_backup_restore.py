@@ -81,3 +81,18 @@ def test_a_truncated_archive_exits_2_with_one_line_and_restores_nothing(tmp_path
     assert result.stderr.count("\n") == 1
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "target").exists(), "refused before anything was written, the database included"
+
+
+def test_an_unwritable_data_dir_exits_2_with_one_line_and_restores_nothing(tmp_path):
+    trio.run(_seed, tmp_path / "source")
+    archive = tmp_path / "b.tar.gz"
+    assert _run("backup", "--out", str(archive), data_dir=tmp_path / "source").returncode == 0
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "assets").write_text("not a directory")  # where the asset files must go
+
+    result = _run("restore", str(archive), data_dir=target)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("welcomebot: error: could not write the restored files ")
+    assert result.stderr.count("\n") == 1
+    assert trio.run(_config, target) is None, "nothing restored"
