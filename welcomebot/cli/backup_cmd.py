@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from welcomebot.cli._types import Subparsers
 from welcomebot.settings import Settings
 from welcomebot.store.assets import open_assets
 from welcomebot.store.backup import BackupSummary, write_backup
+from welcomebot.store.errors import StoreError, StoreUnavailable
 from welcomebot.store.open import open_store
 
 __all__ = ["register"]
@@ -41,7 +43,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     out: Path = args.out
     if out.is_dir():
         out = out / f"welcomebot-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.tar.gz"
-    summary = trio.run(_backup, settings, out)
+    try:
+        summary = trio.run(_backup, settings, out)
+    except StoreUnavailable:
+        raise  # the CLI's own one line and exit 2, like every command's
+    except (OSError, StoreError) as exc:  # an unwritable --out, a full disk, a damaged asset file
+        print(f"welcomebot: error: no backup was written: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(summary.public()))
     return 0
 

@@ -96,3 +96,14 @@ def test_an_unwritable_data_dir_exits_2_with_one_line_and_restores_nothing(tmp_p
     assert result.stderr.startswith("welcomebot: error: could not write the restored files ")
     assert result.stderr.count("\n") == 1
     assert trio.run(_config, target) is None, "nothing restored"
+
+
+def test_an_unwritable_out_exits_2_with_one_line(tmp_path):
+    trio.run(_seed, tmp_path / "source")
+    (tmp_path / "file").write_text("not a directory")
+
+    result = _run("backup", "--out", str(tmp_path / "file" / "b.tar.gz"), data_dir=tmp_path / "source")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("welcomebot: error: no backup was written: ")
+    assert result.stderr.count("\n") == 1
+    assert result.stdout == ""
