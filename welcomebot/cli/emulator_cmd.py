@@ -38,6 +38,13 @@ def register(sub: Subparsers) -> None:
         default=41250,
         help="gateway heartbeat interval (default 41250)",
     )
+    parser.add_argument(
+        "--start-ms",
+        type=int,
+        default=None,
+        help="the world's clock at start, in ms since 1970 (default: a fixed 2025-11-24, for repeatable ids); "
+        "give the current time when the bot compares Discord's timestamps with its own clock",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -57,6 +64,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         members=args.members,
         seed=args.seed,
         heartbeat_interval_ms=args.heartbeat_interval_ms,
+        start_ms=args.start_ms,
     )
     trio.run(_serve, config)
     return 0

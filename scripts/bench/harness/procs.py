@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -58,8 +59,10 @@ async def emulator_process(
     workdir: Path, *, guilds: int, members: int = 0, heartbeat_interval_ms: int = 41250, start_timeout_s: float = 180
 ) -> AsyncIterator[EmulatorInfo]:
     """Run ``welcomebot emulator`` for the block; yields what it printed on its first line."""
+    # Discord's clock is the real one (the bot's catch-up compares joined_at with its own clock).
     command = [*welcomebot_command(), "emulator", "--guilds", str(guilds), "--members", str(members),
-               "--heartbeat-interval-ms", str(heartbeat_interval_ms)]  # fmt: skip
+               "--heartbeat-interval-ms", str(heartbeat_interval_ms),
+               "--start-ms", str(int(time.time() * 1000))]  # fmt: skip
     with (workdir / "emulator.log").open("ab") as log:
         process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE, stderr=log)
         try:

@@ -19,6 +19,7 @@ from scripts.bench.harness.load import Event, Sample, Target, collect_messages, 
 from scripts.bench.harness.postgres import PrivatePostgres, private_postgres
 from scripts.bench.harness.procs import BotProcess, HarnessError, emulator_process
 from scripts.bench.harness.sysstat import rss_mb
+from welcomebot.app.behaviour import options_with, validate_behaviour
 from welcomebot.emulator.app import EmulatorInfo
 from welcomebot.emulator.testing import ControlClient
 from welcomebot.store.api import GuildConfig
@@ -30,6 +31,8 @@ REPO = Path(__file__).resolve().parents[3]
 REST_LATENCY_S = 0.050
 #: Chaos uses a short heartbeat so lost ACKs are noticed within the run (Discord's is 41.25 s).
 CHAOS_HEARTBEAT_MS = 5000
+#: Chaos guilds opt in to catch-up after downtime, so joins in a lost session are welcomed late, not missed.
+CATCH_UP = options_with({}, validate_behaviour({"catch_up": {"enabled": True}}))
 
 
 @dataclass(frozen=True)
@@ -72,20 +75,23 @@ class World:
     ready_s: float
 
 
-async def seed_configs(database_url: str, targets: Sequence[Target]) -> None:
+async def seed_configs(database_url: str, targets: Sequence[Target], options: dict[str, Any]) -> None:
     """Configure every guild's first channel for welcomes before the bot starts (as the sandbox does)."""
     async with open_store(database_url) as store:
         for t in targets:
-            await store.put_guild_config(GuildConfig(guild_id=t.guild_id, welcome_channel_id=t.channel_id))
+            await store.put_guild_config(GuildConfig(guild_id=t.guild_id, welcome_channel_id=t.channel_id,
+                                                     options=options))  # fmt: skip
 
 
 @asynccontextmanager
 async def bot_world(
-    workdir: Path, *, guilds: int, heartbeat_interval_ms: int = 41250, database_url: str | None = None
-) -> AsyncIterator[World]:
+    workdir: Path, *, guilds: int, heartbeat_interval_ms: int = 41250, database_url: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> AsyncIterator[World]:  # fmt: skip
     """Emulator process, configs seeded, bot process started and ready; both stopped at the end.
 
-    The store is SQLite in the scenario's directory unless ``database_url`` names another.
+    The store is SQLite in the scenario's directory unless ``database_url`` names another; every guild gets
+    the default settings unless ``options`` (GuildConfig.options) says otherwise.
     """
     await trio.Path(workdir).mkdir(parents=True, exist_ok=True)
     async with emulator_process(workdir, guilds=guilds, heartbeat_interval_ms=heartbeat_interval_ms) as info:
@@ -93,7 +99,7 @@ async def bot_world(
         try:
             targets = [Target(int(g["id"]), int(g["channels"][0]["id"])) for g in await control.guilds()]
             database_url = database_url or f"sqlite:///{workdir / 'data' / 'welcomebot.sqlite3'}"
-            await seed_configs(database_url, targets)
+            await seed_configs(database_url, targets, options or {})
             bot = BotProcess(workdir, info, database_url)
             await bot.start()
             try:
@@ -231,7 +237,7 @@ async def chaos(plan: Plan, workdir: Path) -> ScenarioResult:
     async with (
         private_postgres() as pg,
         bot_world(workdir, guilds=1000, heartbeat_interval_ms=CHAOS_HEARTBEAT_MS,
-                  database_url=None if pg is None else pg.dsn) as world,
+                  database_url=None if pg is None else pg.dsn, options=CATCH_UP) as world,
     ):  # fmt: skip
         await world.control.fault("rest", latency_s=REST_LATENCY_S)
         notes: list[tuple[float, str]] = []
@@ -249,6 +255,7 @@ async def chaos(plan: Plan, workdir: Path) -> ScenarioResult:
         "gateway_identifies": sum(s["identify_count"] for s in sessions),
         "gateway_resumes": sum(s["resume_count"] for s in sessions),
         "gateway_closes": gateway.get("closes", {}),
+        "catch_up_after_downtime": True,
         "store": "postgresql (private server, restarted once)" if pg is not None else
                  "sqlite (PostgreSQL server programs not found: no PostgreSQL restart)",
     }, outcome, samples, sorted(ran + notes))  # fmt: skip
