@@ -67,21 +67,23 @@ def apply_migrations(conn: sqlite3.Connection, backend: Backend = "sqlite") -> i
     """Bring an SQLite database up to date; returns the schema version."""
     conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
                  " applied_at REAL NOT NULL DEFAULT (strftime('%s','now')))")  # fmt: skip
-    current = sqlite_schema_version(conn)
-    _refuse_newer(current, backend)
-    for version, name, sql in known_migrations(backend):
-        if version <= current:
-            continue
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _statements(sql):
-                conn.execute(statement)
-            conn.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (version, name))
-            conn.execute("COMMIT")
-        except BaseException:
+    # The version is read under the write lock: another process (a `welcomebot migrate` beside a starting bot)
+    # may have migrated between our connecting and our turn to write.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = sqlite_schema_version(conn)
+        _refuse_newer(current, backend)
+        for version, name, sql in known_migrations(backend):
+            if version > current:
+                for statement in _statements(sql):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (version, name))
+                current = version
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
             conn.execute("ROLLBACK")
-            raise
-        current = version
+        raise
     return int(current)
 
 

@@ -12,7 +12,7 @@ import trio
 
 from welcomebot.store.api import ClaimResult, GuildConfig, WelcomeKey
 from welcomebot.store.errors import SchemaTooNew, StoreError, StoreUnavailable
-from welcomebot.store.migrations import known_migrations
+from welcomebot.store.migrations import apply_migrations, known_migrations
 from welcomebot.store.sqlite import SqliteStore
 
 
@@ -127,3 +127,21 @@ async def _refused_write(store: SqliteStore, which: str) -> None:
         await store.assign_nonce([WelcomeKey(1, 2, "t")], "bad")
     else:
         await store.take_unfinished("bad", 10.0, 600)
+
+
+def test_two_processes_migrating_at_once_apply_each_migration_once(tmp_path):
+    path = tmp_path / "w.sqlite3"
+    with (
+        closing(sqlite3.connect(path, isolation_level=None)) as first,
+        closing(sqlite3.connect(path, isolation_level=None)) as second,
+    ):
+
+        def other_process_first(statement: str) -> None:
+            # The other process migrates just before this one takes the write lock.
+            if statement.startswith("BEGIN IMMEDIATE"):
+                first.set_trace_callback(None)
+                apply_migrations(second)
+
+        first.set_trace_callback(other_process_first)
+        assert apply_migrations(first) == len(known_migrations("sqlite"))
+        assert first.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == len(known_migrations("sqlite"))
