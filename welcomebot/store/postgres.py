@@ -561,31 +561,18 @@ WITH claim AS (
 SELECT (SELECT fresh FROM claim), (SELECT status FROM old), (SELECT mine FROM old)
 """
 
-# Batch updates: one statement for all keys, matched against three parallel arrays ($1-$3).
-_MARK_POSTED = """
-UPDATE welcome_log AS w SET status = 'posted', message_id = $4, latency_ms = $5, updated_at = $6
-FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS k(guild_id, user_id, joined_at)
-WHERE w.guild_id = k.guild_id AND w.user_id = k.user_id AND w.joined_at = k.joined_at
-"""
-_MARK_FAILED = """
-UPDATE welcome_log AS w SET status = 'failed', reason = $4, updated_at = $5
-FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS k(guild_id, user_id, joined_at)
-WHERE w.guild_id = k.guild_id AND w.user_id = k.user_id AND w.joined_at = k.joined_at
-"""
-_MARK_LATE = """
-UPDATE welcome_log AS w SET reason = $4
-FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS k(guild_id, user_id, joined_at)
-WHERE w.guild_id = k.guild_id AND w.user_id = k.user_id AND w.joined_at = k.joined_at
-"""
 
-_SCHEDULE_DELETE = """
-UPDATE welcome_log AS w SET channel_id = $4, delete_at = $5
-FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS k(guild_id, user_id, joined_at)
-WHERE w.guild_id = k.guild_id AND w.user_id = k.user_id AND w.joined_at = k.joined_at
-"""
+def _batch_update(sets: str) -> str:
+    """One statement for all keys, matched against three parallel arrays ($1-$3); ``sets`` uses $4 on."""
+    return (
+        f"UPDATE welcome_log AS w SET {sets}"  # noqa: S608  # our constant SET clauses only
+        " FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS k(guild_id, user_id, joined_at)"
+        " WHERE w.guild_id = k.guild_id AND w.user_id = k.user_id AND w.joined_at = k.joined_at"
+    )
 
-_ASSIGN_NONCE = """
-UPDATE welcome_log AS w SET nonce = $4
-FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS k(guild_id, user_id, joined_at)
-WHERE w.guild_id = k.guild_id AND w.user_id = k.user_id AND w.joined_at = k.joined_at
-"""
+
+_MARK_POSTED = _batch_update("status = 'posted', message_id = $4, latency_ms = $5, updated_at = $6")
+_MARK_FAILED = _batch_update("status = 'failed', reason = $4, updated_at = $5")
+_MARK_LATE = _batch_update("reason = $4")
+_SCHEDULE_DELETE = _batch_update("channel_id = $4, delete_at = $5")
+_ASSIGN_NONCE = _batch_update("nonce = $4")
