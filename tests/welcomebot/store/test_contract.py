@@ -4,7 +4,7 @@ import msgspec
 import pytest
 
 from welcomebot.gateway.protocol import SavedSession
-from welcomebot.store.api import DUMP_TABLES, AssetRecord, ClaimResult, GuildConfig, WelcomeKey
+from welcomebot.store.api import DUMP_TABLES, LATE, AssetRecord, ClaimResult, GuildConfig, WelcomeKey
 from welcomebot.store.errors import DumpInvalid, StoreNotEmpty
 
 K1 = WelcomeKey(1 << 22, 10 << 22, "2026-11-24T10:00:00.000000+00:00")
@@ -78,6 +78,15 @@ async def test_scheduled_deletes_come_due_once_per_message(store):
     await store.deletes_done([555])
     assert await store.due_deletes(1e9, 10) == []
     assert await store.next_delete_at() is None
+
+
+async def test_late_welcomes_are_noted_in_the_reason_and_only_theirs(store):
+    for key in (K1, K2):
+        await store.claim_welcome(key, "a", 0.0, 60)
+    await store.mark_late([K1])
+    await store.mark_posted([K1, K2], 999, 42.0, 1.0)
+    reasons = {(r["user_id"], r["status"]): r["reason"] for r in (await store.export_rows())["welcome_log"]}
+    assert reasons == {(K1.user_id, "posted"): LATE, (K2.user_id, "posted"): None}
 
 
 async def test_prune_keeps_unfinished(store):
