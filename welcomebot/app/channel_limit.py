@@ -35,6 +35,11 @@ class ChannelTurns:
             await trio.sleep(wait)
             wait = window.try_take(trio.current_time())
 
+    def last_slot(self, channel_id: int) -> bool:
+        """Whether the next message takes the window's last slot (the one after waits for the reset)."""
+        window = self._windows.get(channel_id)
+        return window is not None and window.remaining(trio.current_time()) == 1
+
     def forget(self, channel_id: int) -> None:
         """Drop a channel's window (its guild actor was evicted)."""
         self._windows.pop(channel_id, None)

@@ -4,7 +4,9 @@ The loop is deliberately simple: take the oldest waiting join, wait for the chan
 per-channel bucket mirrors Discord's 5 messages / 5 s), then take whatever else arrived meanwhile, up to
 10 members, into the same message. At a trickle every member gets their own message at once; in a raid
 the wait for the bucket is exactly when the queue fills, so messages carry 10 cards each and the guild
-is welcomed at the best speed Discord allows, in join order.
+is welcomed at the best speed Discord allows, in join order. One refinement for bursts: the window's last
+message waits up to :data:`LAST_SLOT_GATHER_S` for company (before its turn is taken, so the turn still
+mirrors the moment Discord sees the post), since whoever arrives just after it would wait for the reset.
 
 Claims happen before a join reaches this actor (the router claims, so the gateway sequence can be
 checkpointed in order); this actor finishes each claim as posted or failed.
@@ -16,7 +18,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
@@ -29,6 +31,7 @@ from welcomebot.errors import WelcomeBotError
 
 if TYPE_CHECKING:
     from welcomebot.app.behaviour import RaidMode
+    from welcomebot.app.channel_limit import ChannelTurns
     from welcomebot.app.model import GuildInfo
     from welcomebot.app.ports import Actions, Poster
 
@@ -38,6 +41,9 @@ log = logging.getLogger(__name__)
 
 #: Discord allows 10 attachments per message.
 MAX_CARDS_PER_MESSAGE = 10
+#: How long the window's last message waits for more members to ride along: one more second for the first
+#: member of that message, against up to five for each member who would otherwise wait for the reset.
+LAST_SLOT_GATHER_S = 1.0
 #: Delays between attempts when Discord keeps failing (5xx, timeouts) after the REST client's own retries.
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 
@@ -62,7 +68,7 @@ class GuildWelcomer:
         cards: Cards,
         poster: Poster,
         guilds: Mapping[int, GuildInfo],
-        channel_turn: Callable[[int], Awaitable[None]],
+        turns: ChannelTurns,
         observer: Observer,
         actions: Actions | None = None,
         after_welcome: Callable[[WelcomeConfig, list[Join], int | None, int], None] | None = None,
@@ -75,7 +81,7 @@ class GuildWelcomer:
         self._cards = cards
         self._poster = poster
         self._guilds = guilds
-        self._channel_turn = channel_turn
+        self._turns = turns
         self._observer = observer
         self._actions = actions
         self._after_welcome = after_welcome
@@ -107,7 +113,9 @@ class GuildWelcomer:
                 detector = self._detector(config)
                 if detector is not None and first.nonce is None:
                     self._feed(detector, first)
-                await self._channel_turn(channel_id)
+                if first.nonce is None and not first.goodbye and self._turns.last_slot(channel_id):
+                    await self._gather(inbox, config, detector)
+                await self._turns.turn(channel_id)
                 raiding = self._take_more(inbox, config, detector)
                 limit = config.behaviour.raid.group_size if raiding else MAX_CARDS_PER_MESSAGE
                 batch = [first]
@@ -167,19 +175,36 @@ class GuildWelcomer:
         if self._on_raid is not None:
             self._on_raid(self.guild_id, detector.raiding)
 
+    def _room(self, config: WelcomeConfig, detector: RaidDetector | None) -> int:
+        """How many may wait besides the message's first member (one group)."""
+        return (config.behaviour.raid.group_size if detector is not None else MAX_CARDS_PER_MESSAGE) - 1
+
+    def _admit(self, join: Join, detector: RaidDetector | None) -> None:
+        self._waiting.append(join)
+        if detector is not None and join.nonce is None:
+            self._feed(detector, join)
+
+    async def _gather(
+        self, inbox: trio.MemoryReceiveChannel[Join], config: WelcomeConfig, detector: RaidDetector | None
+    ) -> None:
+        """Wait briefly for joins to ride along in the window's last message (see the module's docstring)."""
+        with trio.move_on_after(LAST_SLOT_GATHER_S):
+            while len(self._waiting) < self._room(config, detector):
+                try:
+                    self._admit(await inbox.receive(), detector)
+                except trio.EndOfChannel:
+                    return
+
     def _take_more(
         self, inbox: trio.MemoryReceiveChannel[Join], config: WelcomeConfig, detector: RaidDetector | None
     ) -> bool:
         """Move what arrived meanwhile into the waiting line (at most one group); True while raiding."""
-        room = (config.behaviour.raid.group_size if detector is not None else MAX_CARDS_PER_MESSAGE) - 1
-        while len(self._waiting) < room:
+        while len(self._waiting) < self._room(config, detector):
             try:
                 more = inbox.receive_nowait()
             except (trio.WouldBlock, trio.EndOfChannel):
                 break
-            self._waiting.append(more)
-            if detector is not None and more.nonce is None:
-                self._feed(detector, more)
+            self._admit(more, detector)
         if detector is None:
             return False
         if not self._waiting and inbox.statistics().current_buffer_used == 0:

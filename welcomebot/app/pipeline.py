@@ -208,7 +208,7 @@ class Pipeline:
             cards=self._cards,
             poster=self._poster,
             guilds=self.guilds,
-            channel_turn=self._turns.turn,
+            turns=self._turns,
             observer=self._observer,
             actions=self._actions,
             after_welcome=self._after_welcome,

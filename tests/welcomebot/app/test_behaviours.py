@@ -52,7 +52,7 @@ class Rig:
         self.actor = GuildWelcomer(
             GUILD, configs=self.configs, welcome_log=self.log, cards=FakeCards(render_seconds=0.01),
             poster=self.poster, guilds={GUILD: GuildInfo(guild_id=GUILD, name="Cozy", member_count=50)},
-            channel_turn=ChannelTurns().turn, observer=self.observer, actions=self.actions,
+            turns=ChannelTurns(), observer=self.observer, actions=self.actions,
             after_welcome=lambda c, joins, channel, m: self.after.append(([j.user_id for j in joins], channel)),
             on_raid=lambda g, raiding: self.raids.append(raiding), wall_clock=lambda: NOW,
         )  # fmt: skip

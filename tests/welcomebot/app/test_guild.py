@@ -6,7 +6,7 @@ import trio.testing
 
 from actors import FixedWindow
 from welcomebot.app.channel_limit import ChannelTurns
-from welcomebot.app.guild import MAX_CARDS_PER_MESSAGE, GuildWelcomer
+from welcomebot.app.guild import LAST_SLOT_GATHER_S, MAX_CARDS_PER_MESSAGE, GuildWelcomer
 from welcomebot.app.message import compose
 from welcomebot.app.model import ChannelProblem, GuildInfo, Join, Outcome, welcome_nonce
 from welcomebot.app.ports import WelcomeConfig
@@ -44,7 +44,7 @@ class Rig:
             cards=self.cards,
             poster=self.poster,
             guilds=self.guilds,
-            channel_turn=self.turns.turn,
+            turns=self.turns,
             observer=self.observer,
         )
 
@@ -99,15 +99,32 @@ async def test_a_join_arriving_during_the_wait_rides_along(autojump_clock):
     send, receive = trio.open_memory_channel[Join](100)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(rig.actor.run, receive)
-        for uid in range(1, 6):  # use the whole window
+        for uid in range(1, 6):  # use the whole window; the last message waits for company, and none comes
             await send.send(join(uid))
-            await trio.sleep(0.1)
+            await trio.sleep(0.1 if uid < 5 else LAST_SLOT_GATHER_S + 0.1)
         for uid in range(6, 9):  # these wait for the reset and go out together
             await send.send(join(uid))
         await trio.sleep(10)
         send.close()
-    assert [p.mentions for p in rig.poster.posts][-1] == [6, 7, 8]
+    assert [p.mentions for p in rig.poster.posts] == [[1], [2], [3], [4], [5], [6, 7, 8]]
     assert "<@6>, <@7> and <@8>" in rig.poster.posts[-1].content
+
+
+async def test_the_windows_last_message_waits_briefly_for_company(autojump_clock):
+    """A burst of 8, 0.3 s apart: without the wait, 6-8 would wait for the reset, ~5 s after the first."""
+    rig = Rig()
+    send, receive = trio.open_memory_channel[Join](100)
+    start = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(rig.actor.run, receive)
+        for uid in range(1, 9):
+            await send.send(join(uid, at=trio.current_time()))
+            await trio.sleep(0.3)
+        await trio.sleep(10)
+        send.close()
+    posts = rig.poster.posts
+    assert [p.mentions for p in posts] == [[1], [2], [3], [4], [5, 6, 7, 8]]
+    assert posts[-1].at - start < 1.2 + LAST_SLOT_GATHER_S + 0.5, "everyone within the first window"
 
 
 async def test_forbidden_channel_is_skipped_until_config_changes(autojump_clock):
