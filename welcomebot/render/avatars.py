@@ -117,7 +117,7 @@ class AvatarFetcher:
     The httpx client is injected (tests use ``httpx.MockTransport``); time comes from ``trio.current_time()``.
     """
 
-    def __init__(self, client: httpx.AsyncClient, *, ttl: float = 3600.0, max_entries: int = 1024) -> None:
+    def __init__(self, client: httpx.AsyncClient, *, ttl: float = 3600.0, max_entries: int = 128) -> None:
         self._client = client
         self._ttl = ttl
         self._max = max_entries

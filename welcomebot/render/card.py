@@ -167,7 +167,9 @@ class Renderer:
 
     fonts: FontSet = field(default_factory=FontSet.discover)
     background_cache: int = 32
-    avatar_cache: int = 512
+    #: Members join once, so shaped avatars are rarely drawn twice (a retried batch, repeated previews):
+    #: a small cache, as each entry is a full-size RGBA image.
+    avatar_cache: int = 64
 
     def __post_init__(self) -> None:
         self.avatar_fallbacks = 0
