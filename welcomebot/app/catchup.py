@@ -9,7 +9,10 @@ ago) goes through the router's usual checks and claim, so one already welcomed i
 Where the outage began is per guild: the ``joined_at`` of the last join the router took (Discord's clock;
 every join after it in the gateway's order was lost with the session), else our last sign of life less a
 margin. Both are in a small record in the store (``meta``), rewritten every ``every_s`` seconds by
-:meth:`CatchUp.run` with the member counts the gateway reported; it is read once, at start-up.
+:meth:`CatchUp.run` with the member counts the gateway reported; it is read once, at start-up. A shard that
+loses its session while the process runs (a fresh READY on a shard already live) is caught up the same way,
+from what this process knew when that session ended. Nobody who joined before the run that saw them began
+is looked at: they joined before that bot was there, not during an outage.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ class Seen(msgspec.Struct, frozen=True):
     counts: dict[int, int] = {}
     #: The ``joined_at`` of the last join routed, per guild.
     joined: dict[int, str] = {}
+    #: When the run that wrote this began listening (0: unknown, a record from an older version).
+    started: float = 0.0
 
 
 class CatchUpState(Protocol):
@@ -78,6 +83,10 @@ class CatchUp:
         self._wall_clock = wall_clock
         self._budget_s = budget_s
         self._before: Seen | None = None
+        #: Per shard that lost its session while this process ran: what we knew when its session ended.
+        self._lost: dict[int, Seen] = {}
+        self._heard: dict[int, float] = {}  # per shard: the last event routed (wall clock)
+        self._started = wall_clock()
         self._joined: dict[int, str] = {}
         self._changed = trio.Event()
         self.late = 0
@@ -87,6 +96,21 @@ class CatchUp:
         self._before = await self._state.load()
         if self._before is not None:
             self._joined.update(self._before.joined)
+
+    def heard(self, shard_id: int) -> None:
+        """An event of ``shard_id`` was routed: its session was alive until now."""
+        self._heard[shard_id] = self._wall_clock()
+
+    def session_ready(self, shard_id: int) -> None:
+        """A fresh session (READY) on ``shard_id``. On a shard already heard from in this run, the session before
+        was lost: its guilds' outage began at its last event, with the member counts known then (the new
+        session's GUILD_CREATEs have not updated them yet)."""
+        last = self._heard.get(shard_id)
+        if last is not None:
+            self._lost[shard_id] = Seen(last, self._counts(), dict(self._joined), started=self._started)
+
+    def _counts(self) -> dict[int, int]:
+        return {g.guild_id: g.member_count for g in self._guilds().values() if g.member_count is not None}
 
     def routed(self, join: Join) -> None:
         """The router took ``join`` from the gateway: the outage of its guild can only begin after it."""
@@ -99,8 +123,7 @@ class CatchUp:
         """Record our sign of life every ``every_s`` seconds, and soon after joins (at most every ``gap_s``)."""
         triggered = False
         while True:
-            counts = {g.guild_id: g.member_count for g in self._guilds().values() if g.member_count is not None}
-            await self._state.save(Seen(self._wall_clock(), counts, dict(self._joined)))
+            await self._state.save(Seen(self._wall_clock(), self._counts(), dict(self._joined), started=self._started))
             if triggered:
                 await trio.sleep(gap_s)  # a raid's joins are recorded together, not one write each
             with trio.move_on_after(every_s):
@@ -108,9 +131,9 @@ class CatchUp:
             triggered = self._changed.is_set()
             self._changed = trio.Event()
 
-    async def guild(self, guild: GuildInfo) -> int:
+    async def guild(self, guild: GuildInfo, shard_id: int | None = None) -> int:
         """Welcome ``guild``'s members who joined during the outage; returns how many were handed on."""
-        before = self._before
+        before = self._lost.get(shard_id, self._before) if shard_id is not None else self._before
         if before is None:
             return 0  # the first run: there was no outage, only a new bot
         config = await self._configs.get(guild.guild_id)
@@ -123,23 +146,31 @@ class CatchUp:
         last = before.joined.get(guild.guild_id)
         began = joined_s(last) if last is not None else None
         since = max(
-            before.at - MARGIN_S if began is None else began, now - config.behaviour.catch_up.max_age_minutes * 60
+            before.at - MARGIN_S if began is None else began,
+            before.started,
+            now - config.behaviour.catch_up.max_age_minutes * 60,
         )
         pages = math.ceil((guild.member_count or PAGE) / PAGE) + 1  # members joining meanwhile add a page
         handed = 0
         after = 0
-        with trio.move_on_after(self._budget_s) as budget:
-            for _ in range(pages):
-                members = await self._roster.page(guild.guild_id, after=after, limit=PAGE)
-                for member in members:
-                    joined = joined_s(member.joined_at)
-                    if joined is not None and since < joined <= now and not member.bot:
-                        await self._welcome(msgspec.structs.replace(member, late=True))
-                        handed += 1
-                if len(members) < PAGE:
+        # The budget is checked between members, never by cancelling one: a cancel between its claim and its
+        # hand-over would leave it claimed under our live lease, unwelcomed until the next restart.
+        deadline = trio.current_time() + self._budget_s
+        out_of_time = False
+        for _ in range(pages):
+            members = await self._roster.page(guild.guild_id, after=after, limit=PAGE)
+            for member in members:
+                if trio.current_time() >= deadline:
+                    out_of_time = True
                     break
-                after = members[-1].user_id
-        if budget.cancelled_caught:
+                joined = joined_s(member.joined_at)
+                if joined is not None and since < joined <= now and not member.bot:
+                    await self._welcome(msgspec.structs.replace(member, late=True))
+                    handed += 1
+            if out_of_time or len(members) < PAGE:
+                break
+            after = members[-1].user_id
+        if out_of_time:
             log.warning("catch-up stopped at its time budget", extra={"guild_id": guild.guild_id})
         self.late += handed
         log.info("caught up after downtime", extra={"guild_id": guild.guild_id, "count": handed})

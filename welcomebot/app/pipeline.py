@@ -162,8 +162,12 @@ class Pipeline:
                         observer=self._observer, on_leave=self._left, wall_clock=self._wall_clock,
                     )  # fmt: skip
                     router.watermark = SeqWatermark(dispatch.seq - 1)
+                handle = next((h for h in shards.values() if h.session_id == session), None)
+                shard_id = None if handle is None else handle.shard_id
                 if dispatch.name == "READY":
                     fresh.add(session)
+                    if self.catch_up is not None and shard_id is not None:
+                        self.catch_up.session_ready(shard_id)
                 event = to_router_event(dispatch, trio.current_time())
                 if isinstance(event, InteractionCreate):
                     if self._on_interaction is not None:
@@ -178,10 +182,11 @@ class Pipeline:
                         if isinstance(event, MemberJoined):
                             self.catch_up.routed(event.join)
                         elif isinstance(event, GuildAvailable) and session in fresh:
-                            self._spawn(self.catch_up.guild, event.guild)
-                for handle in shards.values():
-                    if handle.session_id == session:
-                        handle.checkpoint(session, router.watermark.safe)
+                            self._spawn(self.catch_up.guild, event.guild, shard_id)
+                if handle is not None:
+                    handle.checkpoint(session, router.watermark.safe)
+                    if self.catch_up is not None:
+                        self.catch_up.heard(handle.shard_id)
 
     async def deliver(self, guild_id: int, join: Join) -> None:
         while True:

@@ -263,6 +263,65 @@ async def test_catch_up_welcomes_only_who_joined_after_the_last_routed_join():
     assert MARGIN_S > 0
 
 
+async def test_a_session_lost_mid_run_is_caught_up_from_what_this_run_knew():
+    """A first run (no record of a previous one) whose shard 0 gets a fresh READY after an op 9."""
+    clock = {"now": NOW - 100}
+    guilds = {GUILD: GuildInfo(guild_id=GUILD, name="g", member_count=5)}
+    found: list[Join] = []
+
+    async def welcome(j: Join) -> None:
+        found.append(j)
+
+    before_bot = join(1, joined=NOW - 3600)  # joined before this bot ever ran
+    during = [join(u, joined=NOW - 30 + u) for u in range(2, 5)]
+    catch_up = CatchUp(state=State(None), roster=Roster([before_bot, *during]),
+                       configs=FakeConfigs({GUILD: config(catch_up={"enabled": True})}), welcome=welcome,
+                       guilds=lambda: guilds, wall_clock=lambda: clock["now"])  # fmt: skip
+    await catch_up.start()
+    catch_up.session_ready(0)  # the first READY of this run: nothing was lost
+    assert await catch_up.guild(GuildInfo(guild_id=GUILD, name="g", member_count=5), 0) == 0
+    clock["now"] = NOW - 40
+    catch_up.heard(0)  # the last event of the session that is about to be lost
+    clock["now"] = NOW
+    catch_up.session_ready(0)  # counts snapshot: 5, before the new GUILD_CREATE says 8
+    assert await catch_up.guild(GuildInfo(guild_id=GUILD, name="g", member_count=8), 0) == 3
+    assert [j.user_id for j in found] == [j.user_id for j in during]
+    assert await catch_up.guild(GuildInfo(guild_id=GUILD, name="g", member_count=8), 1) == 0, "other shards: no"
+
+
+async def test_catch_up_never_looks_before_the_previous_run_began():
+    found: list[Join] = []
+
+    async def welcome(j: Join) -> None:
+        found.append(j)
+
+    owner = join(1, joined=NOW - 290)  # joined before the previous run began, within the margin of its record
+    during = join(2, joined=NOW - 100)
+    state = State(Seen(NOW - 250, {GUILD: 1}, started=NOW - 280))
+    catch_up = CatchUp(state=state, roster=Roster([owner, during]),
+                       configs=FakeConfigs({GUILD: config(catch_up={"enabled": True})}), welcome=welcome,
+                       guilds=dict, wall_clock=lambda: NOW)  # fmt: skip
+    await catch_up.start()
+    assert await catch_up.guild(GuildInfo(guild_id=GUILD, name="g", member_count=2)) == 1
+    assert [j.user_id for j in found] == [during.user_id]
+
+
+async def test_the_catch_up_budget_never_cuts_a_welcome_in_half(autojump_clock):
+    finished: list[int] = []
+
+    async def slow_welcome(j: Join) -> None:
+        await trio.sleep(2)  # claim, mark late, hand over: one step, never cancelled half-way
+        finished.append(j.user_id)
+
+    members = [join(u, joined=NOW - 100 + u) for u in range(1, 6)]
+    catch_up = CatchUp(state=State(Seen(NOW - 200, {GUILD: 1})), roster=Roster(members),
+                       configs=FakeConfigs({GUILD: config(catch_up={"enabled": True})}), welcome=slow_welcome,
+                       guilds=dict, wall_clock=lambda: NOW, budget_s=3)  # fmt: skip
+    await catch_up.start()
+    handed = await catch_up.guild(GuildInfo(guild_id=GUILD, name="g", member_count=6))
+    assert handed == len(finished) == 2, "the budget stops between members"
+
+
 async def test_no_catch_up_on_a_first_start_or_when_off():
     async def welcome(j: Join) -> None:
         raise AssertionError("nobody to welcome")

@@ -5,6 +5,7 @@ with the control API so a raid of 1,000 takes seconds; the bot learns the window
 as it would from Discord.
 """
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -48,7 +49,13 @@ class Run:
 
 @asynccontextmanager
 async def bot_against(
-    emu: RunningEmulator, tmp_path: Path, renderer: Renderer, *, configure: bool = True, database_url: str = ""
+    emu: RunningEmulator,
+    tmp_path: Path,
+    renderer: Renderer,
+    *,
+    configure: bool = True,
+    database_url: str = "",
+    options: dict[str, Any] | None = None,
 ) -> AsyncIterator[Run]:
     """A configured store (SQLite in ``tmp_path`` unless ``database_url`` names another) and a live bot;
     cancelled (like a dying process) when the block ends, unless it was stopped and drained before."""
@@ -57,7 +64,7 @@ async def bot_against(
         if configure:
             for g in guilds:
                 config = GuildConfig(guild_id=int(g["id"]), welcome_channel_id=int(g["channels"][0]["id"]),
-                                     updated_at=1)  # fmt: skip
+                                     options=options or {}, updated_at=1)  # fmt: skip
                 await store.put_guild_config(config)
         settings = Settings(token=Secret(emu.info.token), api_base=emu.info.api_base, cdn_base=emu.info.cdn_base,
                             data_dir=tmp_path)  # fmt: skip
@@ -151,6 +158,27 @@ async def test_gateway_trouble_mid_raid_loses_and_doubles_nothing(tmp_path, rend
             sessions = await emu.control.sessions()
     assert mentions(messages) == joined
     assert len(sessions) >= 1
+
+
+async def test_joins_while_a_session_is_lost_mid_run_are_caught_up_exactly_once(tmp_path, renderer):
+    """An op 9 that cannot be resumed: Discord never replays the gap, the catch-up pages the member list."""
+    catch_up = {"behaviour": {"catch_up": {"enabled": True, "max_age_minutes": 30}}}
+    with trio.fail_after(120):
+        async with (
+            running_emulator(guilds=1, start_ms=int(time.time() * 1000)) as emu,
+            bot_against(emu, tmp_path, renderer, options=catch_up) as run,
+        ):
+            gid, channel = run.guilds[0]["id"], channel_of(run.guilds[0])
+            joined = [(await emu.control.join(gid))["user_id"] for _ in range(10)]
+            await emu.control.wait_for_mentions(channel, 10)
+            await emu.control.fault("gateway", kind="invalid_session", resumable=False)
+            joined += [(await emu.control.join(gid))["user_id"] for _ in range(10)]  # lost with the session
+            messages = await emu.control.wait_for_mentions(channel, 20)
+            joined += [(await emu.control.join(gid))["user_id"]]  # and the new session welcomes as usual
+            messages = await emu.control.wait_for_mentions(channel, 21)
+    welcomed = mentions(messages)
+    assert sorted(welcomed) == sorted(joined), "every member once"
+    assert welcomed == joined, "user ids grow with join time, so the member list's order is the join order"
 
 
 async def test_screened_members_are_welcomed_once_after_they_pass(tmp_path, renderer):
