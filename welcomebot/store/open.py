@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, closing
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -65,5 +65,7 @@ async def schema_status(database_url: str) -> tuple[int, int]:
 def _sqlite_version(path: str) -> int:
     if path == ":memory:" or not Path(path).exists():
         return 0
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+    # as_uri() escapes what a URI would read otherwise ('%41' in a folder name is not an 'A'); closing(): the
+    # connection's own context manager only ends a transaction.
+    with closing(sqlite3.connect(Path(path).absolute().as_uri() + "?mode=ro", uri=True)) as conn:
         return sqlite_schema_version(conn)

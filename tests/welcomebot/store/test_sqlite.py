@@ -13,6 +13,7 @@ import trio
 from welcomebot.store.api import ClaimResult, GuildConfig, WelcomeKey
 from welcomebot.store.errors import SchemaTooNew, StoreError, StoreUnavailable
 from welcomebot.store.migrations import apply_migrations, known_migrations
+from welcomebot.store.open import open_store, schema_status
 from welcomebot.store.sqlite import SqliteStore
 
 
@@ -145,3 +146,11 @@ def test_two_processes_migrating_at_once_apply_each_migration_once(tmp_path):
         first.set_trace_callback(other_process_first)
         assert apply_migrations(first) == len(known_migrations("sqlite"))
         assert first.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == len(known_migrations("sqlite"))
+
+
+async def test_schema_status_reads_the_file_open_store_migrated(tmp_path):
+    url = f"sqlite:///{tmp_path}/data%41/w.sqlite3"  # '%41' is a plain name on disk, not an escaped 'A'
+    async with open_store(url):
+        pass
+    latest = len(known_migrations("sqlite"))
+    assert await schema_status(url) == (latest, latest)
