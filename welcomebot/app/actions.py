@@ -87,6 +87,7 @@ class RestActions:
         config = await self._store.get_guild_config(guild_id)
         if config is None or config.channel_problem == problem:
             return
-        # updated_at stays: the problem is not a new configuration, and the actor retries only after one.
-        await self._store.put_guild_config(msgspec.structs.replace(config, channel_problem=problem))
-        self._configs.invalidate(guild_id)
+        # updated_at stays: the problem is not a new configuration, and the actor retries only after one. Only
+        # that column, and only on the config just read: a command may have saved a new channel meanwhile.
+        if await self._store.set_channel_problem(guild_id, problem, version=config.updated_at):
+            self._configs.invalidate(guild_id)

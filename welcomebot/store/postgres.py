@@ -221,6 +221,17 @@ class PostgresStore:
     async def delete_guild_config(self, guild_id: int) -> None:
         await self._run(lambda c: c.execute("DELETE FROM guild_config WHERE guild_id = $1", guild_id))
 
+    async def set_channel_problem(self, guild_id: int, problem: str | None, *, version: float) -> bool:
+        done = await self._run(
+            lambda c: c.execute(
+                "UPDATE guild_config SET channel_problem = $1 WHERE guild_id = $2 AND updated_at = $3",
+                problem,
+                guild_id,
+                version,
+            )
+        )
+        return _count(done) > 0
+
     # --- welcome log --------------------------------------------------------------------------------
 
     async def claim_welcome(self, key: WelcomeKey, owner: str, now: float, lease_s: float) -> ClaimResult:

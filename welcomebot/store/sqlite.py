@@ -117,6 +117,18 @@ class SqliteStore:
     async def delete_guild_config(self, guild_id: int) -> None:
         await self._run(lambda c: c.execute("DELETE FROM guild_config WHERE guild_id = ?", (guild_id,)))
 
+    async def set_channel_problem(self, guild_id: int, problem: str | None, *, version: float) -> bool:
+        return bool(
+            await self._run(
+                lambda c: (
+                    c.execute(
+                        "UPDATE guild_config SET channel_problem = ? WHERE guild_id = ? AND updated_at = ?",
+                        (problem, guild_id, version),
+                    ).rowcount
+                )
+            )
+        )
+
     # --- welcome log --------------------------------------------------------------------------------
 
     async def claim_welcome(self, key: WelcomeKey, owner: str, now: float, lease_s: float) -> ClaimResult:

@@ -1,7 +1,9 @@
 import sqlite3
+from typing import Any, cast
 
 import trio
 
+from welcomebot.app.actions import RestActions
 from welcomebot.app.model import JoinKey
 from welcomebot.store.adapters import CachedConfigs, StoreWelcomeLog
 from welcomebot.store.api import GuildConfig
@@ -62,4 +64,23 @@ async def test_a_save_during_a_cache_miss_is_not_hidden_by_the_older_read(tmp_pa
     config = await configs.get(1)
     assert config is not None, "the read that started before the save was cached after its invalidation"
     assert config.channel_id == 2
+    await store.close()
+
+
+async def test_a_channel_problem_never_overwrites_a_config_saved_meanwhile(tmp_path):
+    store = await _PausedReads.open(tmp_path / "w.sqlite3")
+    assert isinstance(store, _PausedReads)
+    store.release.set()
+    await store.put_guild_config(GuildConfig(guild_id=1, welcome_channel_id=2, updated_at=1.0))
+    store.read, store.release = trio.Event(), trio.Event()
+    actions = RestActions(cast(Any, None), store, CachedConfigs(store))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(actions.channel_problem, 1, "no access to channel 2")  # a post to channel 2 failed
+        await store.read.wait()
+        await store.put_guild_config(GuildConfig(guild_id=1, welcome_channel_id=3, updated_at=2.0))  # /welcome channel
+        store.release.set()
+    config = await store.get_guild_config(1)
+    assert config is not None
+    assert config.welcome_channel_id == 3, "the admin's new channel was reverted"
+    assert config.channel_problem is None, "the old channel's problem is not the new config's"
     await store.close()

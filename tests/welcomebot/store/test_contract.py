@@ -206,3 +206,14 @@ async def test_import_refuses_a_bad_dump_and_writes_nothing(store, other_store, 
     with pytest.raises(DumpInvalid, match=message):
         await other_store.import_rows(dump)
     assert await other_store.is_empty()
+
+
+async def test_a_channel_problem_goes_on_the_config_it_was_found_with_only(store):
+    await store.put_guild_config(GuildConfig(guild_id=5, welcome_channel_id=6, message_template="hi", updated_at=1.0))
+    assert await store.set_channel_problem(5, "no access", version=1.0)
+    assert await store.get_guild_config(5) == GuildConfig(guild_id=5, welcome_channel_id=6, message_template="hi",
+                                                          channel_problem="no access", updated_at=1.0)  # fmt: skip
+    await store.put_guild_config(GuildConfig(guild_id=5, welcome_channel_id=7, updated_at=2.0))
+    assert not await store.set_channel_problem(5, "old news", version=1.0)
+    assert await store.get_guild_config(5) == GuildConfig(guild_id=5, welcome_channel_id=7, updated_at=2.0)
+    assert not await store.set_channel_problem(9, "no such guild", version=1.0)
