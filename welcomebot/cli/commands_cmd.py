@@ -23,8 +23,9 @@ def register(sub: Subparsers) -> None:
         "commands",
         help="register the admin slash commands with Discord",
         description=(
-            "Manage the slash commands (/welcome, /preview, /set-background). `welcomebot run` registers them "
-            "by itself when they changed; use `sync` to do it now, e.g. with --guild to try a new version on "
+            "Manage the slash commands (/welcome, /preview, /set-background, /card, /behaviour). `welcomebot "
+            "run` registers them by itself when they changed; use `sync` to do it now, e.g. with --guild to try "
+            "a new version on "
             "one server first (guild commands update at once, global ones within about an hour)."
         ),
     )

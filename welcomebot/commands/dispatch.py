@@ -9,6 +9,8 @@ message as is, anything else as a short apology (the details go to the log).
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Final
 
 import trio
@@ -50,6 +52,9 @@ class Dispatcher:
         self._limiter = trio.CapacityLimiter(max_running)
         self._max_tasks = max_running + max_waiting
         self._tasks = 0
+        #: One command at a time per guild: handlers read, change and save the guild's settings, and two at
+        #: once (two admins, or a double click) would each save over the other's change. Dropped when free.
+        self._guild_locks: dict[int, trio.Lock] = {}
         self._nursery: trio.Nursery | None = None
         self.answered = 0
         self.dropped = 0
@@ -93,6 +98,17 @@ class Dispatcher:
         finally:
             self._tasks -= 1
 
+    @asynccontextmanager
+    async def _guild_turn(self, guild_id: int | None) -> AsyncIterator[None]:
+        assert guild_id is not None, "authorized invocations come from a guild"
+        lock = self._guild_locks.setdefault(guild_id, trio.Lock())
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked():  # nobody holds it or was handed it: forget it
+                self._guild_locks.pop(guild_id, None)
+
     async def _reply(self, call: Invocation, handler: Handler | None) -> Reply:
         extra = {"interaction_id": call.id, "command": call.command, "guild_id": call.guild_id}
         try:
@@ -101,7 +117,7 @@ class Dispatcher:
                 raise CommandError(f"{call.command} is not a command of this bot version; Discord will update "
                                    "the command list shortly.")  # fmt: skip
             with trio.fail_after(HANDLER_TIMEOUT_S):
-                async with self._limiter:
+                async with self._guild_turn(call.guild_id), self._limiter:
                     reply = await handler.run(self._ctx, call)
             log.info("command answered", extra=extra)
             return reply

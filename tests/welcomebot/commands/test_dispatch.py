@@ -16,8 +16,9 @@ from welcomebot.commands.respond import Reply
 from welcomebot.gateway.events import InteractionCreate
 
 
-def interaction(name: str, iid: int = 1, permissions: str = "32") -> InteractionCreate:
-    return msgspec.convert({"id": iid, "application_id": 2, "type": 2, "token": "t", "guild_id": 3, "channel_id": 4,
+def interaction(name: str, iid: int = 1, permissions: str = "32", guild_id: int = 3) -> InteractionCreate:
+    return msgspec.convert({"id": iid, "application_id": 2, "type": 2, "token": "t", "guild_id": guild_id,
+                            "channel_id": 4,
                             "member": {"user": {"id": 5, "username": "ada"}, "permissions": permissions},
                             "data": {"name": name}}, InteractionCreate, strict=False)  # fmt: skip
 
@@ -110,3 +111,31 @@ async def test_a_crash_while_answering_is_contained(autojump_clock: Any, handler
     await run(api, interaction("quick", 1), interaction("slow", 2), answers=1)
     assert texts(api) == ["", "done after 5"], "the other command is still answered"
     assert "answering a command crashed" in caplog.text
+
+
+async def test_commands_of_one_guild_take_turns_and_other_guilds_do_not_wait(
+    autojump_clock: Any, handlers: dict[Any, Handler]
+) -> None:
+    """Handlers read, change and save a guild's settings: two at once would save over each other."""
+    running: dict[int, int] = {}
+    overlaps: list[int] = []
+    finished: dict[int, float] = {}
+
+    async def change(ctx: CommandContext, call: Invocation) -> Reply:
+        assert call.guild_id is not None
+        running[call.guild_id] = running.get(call.guild_id, 0) + 1
+        if running[call.guild_id] > 1:
+            overlaps.append(call.guild_id)
+        await trio.sleep(2)
+        running[call.guild_id] -= 1
+        finished[call.id] = trio.current_time()
+        return Reply("saved")
+
+    handlers[("change",)] = Handler(change)
+    api = FakeApi()
+    dispatcher = await run(api, interaction("change", 1), interaction("change", 2),
+                           interaction("change", 3, guild_id=9))  # fmt: skip
+    assert overlaps == []
+    start = min(finished.values()) - 2
+    assert sorted(t - start for t in finished.values()) == [2, 2, 4], "guild 9 ran beside guild 3's first"
+    assert dispatcher._guild_locks == {}, "no lock is kept for a guild with no command running"
