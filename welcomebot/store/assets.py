@@ -127,6 +127,8 @@ class AssetStore:
             if await self._store.get_asset(content_hash) is not None:
                 if not await trio.to_thread.run_sync(path.exists):
                     await trio.to_thread.run_sync(write_atomic, path, data)  # heal a file lost from disk
+                # Its config is saved after this returns: a collection in between must see a fresh upload.
+                await self._store.touch_asset(content_hash, self._now())
                 return asset_ref(content_hash)
             used = await self._store.asset_usage(guild_id)
             if used + len(data) > self.quota_guild:

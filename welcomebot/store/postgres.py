@@ -416,6 +416,13 @@ class PostgresStore:
     async def delete_asset(self, content_hash: str) -> None:
         await self._run(lambda c: c.execute("DELETE FROM background_asset WHERE content_hash = $1", content_hash))
 
+    async def touch_asset(self, content_hash: str, now: float) -> None:
+        await self._run(
+            lambda c: c.execute(
+                "UPDATE background_asset SET created_at = $1 WHERE content_hash = $2", now, content_hash
+            )
+        )
+
     async def asset_usage(self, guild_id: int) -> int:
         used = await self._run(
             lambda c: c.fetchval("SELECT COALESCE(SUM(size), 0) FROM background_asset WHERE owner_guild = $1", guild_id)

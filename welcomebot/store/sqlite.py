@@ -343,6 +343,13 @@ class SqliteStore:
     async def delete_asset(self, content_hash: str) -> None:
         await self._run(lambda c: c.execute("DELETE FROM background_asset WHERE content_hash = ?", (content_hash,)))
 
+    async def touch_asset(self, content_hash: str, now: float) -> None:
+        await self._run(
+            lambda c: c.execute(
+                "UPDATE background_asset SET created_at = ? WHERE content_hash = ?", (now, content_hash)
+            )
+        )
+
     async def asset_usage(self, guild_id: int) -> int:
         row = await self._run(
             lambda c: c.execute(

@@ -184,3 +184,13 @@ async def test_cards_draw_the_background_an_asset_ref_names(db, tmp_path):
             corner = Image.open(io.BytesIO(card.data)).convert("L").crop((0, 0, 40, 40))
             brightness.append(ImageStat.Stat(corner).mean[0])
     assert brightness[0] > brightness[1] + 40, f"the light asset must show as a lighter card: {brightness}"
+
+
+async def test_an_upload_of_bytes_already_stored_is_fresh_again_for_the_collection(assets, db, clock):
+    clock.now -= 2 * GRACE_S
+    ref = await assets.put(1, b"an old background nobody uses", "image/png", 1, 1)
+    clock.now += 2 * GRACE_S
+    assert await assets.put(2, b"an old background nobody uses", "image/png", 1, 1) == ref  # chosen again
+    report = await assets.collect_garbage()  # before the admin's config is saved
+    assert report.rows == 0
+    assert await assets.open(ref) == b"an old background nobody uses"

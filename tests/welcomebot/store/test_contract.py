@@ -127,6 +127,8 @@ async def test_asset_rows_and_usage(store):
     assert [a.content_hash for a in await store.list_assets()] == [H1, H2, H3]
     assert (await store.asset_usage(5), await store.asset_usage(6), await store.asset_usage(7)) == (140, 1, 0)
     assert await store.total_asset_usage() == 141
+    await store.touch_asset(H2, 999.0)
+    assert (await store.get_asset(H2)) == msgspec.structs.replace(_asset(H2, 5, 40), created_at=999.0)
     await store.delete_asset(H1)
     assert await store.get_asset(H1) is None
     assert await store.total_asset_usage() == 41
