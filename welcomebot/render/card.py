@@ -179,7 +179,9 @@ class Renderer:
         self._masks: _LRU[tuple[Shape, int, int], tuple[Image.Image, Image.Image]] = _LRU(32)
         self._layouts: _LRU[tuple[Theme, int, int, int, bool, int], CardLayout] = _LRU(32)
         self._templates: _LRU[str, Template] = _LRU(1024)
-        self._lines: _LRU[tuple[str | None, str, TextSlot, RGB], _Line] = _LRU(256)
+        # Up to ~0.5 MB each (RGBA line + shadow), and a member's name line is rarely drawn twice: a guild's
+        # fixed lines are what this saves, and only the active guilds' matter.
+        self._lines: _LRU[tuple[str | None, str, TextSlot, RGB], _Line] = _LRU(64)
         self._drawers: _LRU[str, TextDrawer] = _LRU(8)
         self._colors: _LRU[str, RGB] = _LRU(1024)
         self._scrims: _LRU[tuple[int, int, int, bool], Image.Image] = _LRU(8)
