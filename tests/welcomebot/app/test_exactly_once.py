@@ -15,11 +15,10 @@ from typing import Any
 import pytest
 import trio
 
+from tests.welcomebot.commands.conftest import bot_settings
 from welcomebot.app.service import BotOptions, RunningBot, run_bot
 from welcomebot.emulator.testing import RunningEmulator, running_emulator
 from welcomebot.render import Renderer
-from welcomebot.secret import Secret
-from welcomebot.settings import Settings
 from welcomebot.store.api import GuildConfig
 from welcomebot.store.open import open_store
 
@@ -66,8 +65,7 @@ async def bot_against(
                 config = GuildConfig(guild_id=int(g["id"]), welcome_channel_id=int(g["channels"][0]["id"]),
                                      options=options or {}, updated_at=1)  # fmt: skip
                 await store.put_guild_config(config)
-        settings = Settings(token=Secret(emu.info.token), api_base=emu.info.api_base, cdn_base=emu.info.cdn_base,
-                            data_dir=tmp_path)  # fmt: skip
+        settings = bot_settings(emu, tmp_path)
         async with trio.open_nursery() as nursery:
             stop = trio.Event()
             bot: RunningBot = await nursery.start(

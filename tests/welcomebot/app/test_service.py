@@ -1,11 +1,11 @@
 """The whole bot (run_bot) against the emulator: sandbox summary, restart mid-raid, broken channels, fatal codes."""
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
 
+from tests.welcomebot.commands.conftest import bot_settings
 from welcomebot.app.sandbox import SandboxOptions, run_sandbox
 from welcomebot.app.service import BotOptions, run_bot
 from welcomebot.emulator.testing import running_emulator
@@ -44,11 +44,6 @@ async def _configure(store: SqliteStore, emu: Any) -> list[dict[str, Any]]:
     return guilds
 
 
-def _settings(emu, tmp_path: Path) -> Settings:
-    return Settings(token=Secret(emu.info.token), api_base=emu.info.api_base, cdn_base=emu.info.cdn_base,
-                    data_dir=tmp_path)  # fmt: skip
-
-
 async def test_restart_mid_raid_loses_no_member_and_doubles_none(tmp_path, renderer):
     with trio.fail_after(120):
         async with running_emulator(guilds=1, heartbeat_interval_ms=2000) as emu:
@@ -59,7 +54,7 @@ async def test_restart_mid_raid_loses_no_member_and_doubles_none(tmp_path, rende
             joined: list[str] = []
             async with trio.open_nursery() as nursery:
                 bot = await nursery.start(lambda task_status: run_bot(
-                    _settings(emu, tmp_path), store, options=BotOptions(drain_timeout=0.01), renderer=renderer,
+                    bot_settings(emu, tmp_path), store, options=BotOptions(drain_timeout=0.01), renderer=renderer,
                     task_status=task_status))  # fmt: skip
                 await bot.manager.handles[0].live.wait()
                 for _ in range(40):
@@ -70,7 +65,7 @@ async def test_restart_mid_raid_loses_no_member_and_doubles_none(tmp_path, rende
                 joined.append((await emu.control.join(guild["id"]))["user_id"])
             async with trio.open_nursery() as nursery:
                 bot = await nursery.start(lambda task_status: run_bot(
-                    _settings(emu, tmp_path), store, options=BotOptions(), renderer=renderer,
+                    bot_settings(emu, tmp_path), store, options=BotOptions(), renderer=renderer,
                     task_status=task_status))  # fmt: skip
                 await emu.control.wait_for_mentions(channel, len(joined))
                 nursery.cancel_scope.cancel()
@@ -88,7 +83,7 @@ async def test_forbidden_channel_does_not_stall_other_guilds(tmp_path, renderer)
             await emu.control.deny_bot(broken["channels"][0]["id"], SEND_MESSAGES)
             async with trio.open_nursery() as nursery:
                 bot = await nursery.start(lambda task_status: run_bot(
-                    _settings(emu, tmp_path), store, renderer=renderer, task_status=task_status))  # fmt: skip
+                    bot_settings(emu, tmp_path), store, renderer=renderer, task_status=task_status))  # fmt: skip
                 await bot.manager.handles[0].live.wait()
                 for _ in range(3):
                     await emu.control.join(broken["id"])
