@@ -243,9 +243,9 @@ async def run_bot(
             on_render=observer.rendered,
         )
         guilds: dict[int, GuildInfo] = {}
-        policy = FetchPolicy.trusting(settings.cdn_base, settings.api_base)
+        policy = FetchPolicy.trusting(settings.cdn_base, api_base=settings.api_base)
         fonts = StoredFonts(
-            assets, FetchPolicy.trusting(settings.cdn_base, settings.api_base, max_bytes=MAX_FONT_BYTES)
+            assets, FetchPolicy.trusting(settings.cdn_base, api_base=settings.api_base, max_bytes=MAX_FONT_BYTES)
         )
         commands = Dispatcher(CommandContext(api, store, configs, guilds, cards, assets, policy, fonts=fonts))
         pipeline = Pipeline(

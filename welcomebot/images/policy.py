@@ -7,7 +7,9 @@ a public unicast address (IPv4 embedded in IPv6 is unwrapped and checked too). T
 of exactly these addresses, so a DNS answer cannot change between the check and the connection.
 
 Trusted origins (the operator's own CDN or emulator base URLs, ``scheme://host:port``) may use http and
-loopback or private addresses; nothing else may.
+loopback or private addresses; nothing else may. On the origins of the CDN and of Discord's API (one origin
+in the emulator) only links under the CDN base's path are fetched (:func:`check_path`): an avatar, an
+attachment or a background link never reaches the API or the emulator's control API.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import idna
 import msgspec
@@ -30,6 +32,7 @@ __all__ = [
     "IPAddress",
     "Target",
     "check_addresses",
+    "check_path",
     "check_target",
     "forbidden_reason",
     "parse_host_address",
@@ -61,6 +64,11 @@ class FetchPolicy(msgspec.Struct, frozen=True, kw_only=True):
     #: ``scheme://host:port`` of the configured CDN / emulator: http and non-public addresses are allowed
     #: there and only there.
     trusted_origins: frozenset[str] = frozenset()
+    #: ``scheme://host:port/path/`` of the CDN base: on a ``guarded_origins`` origin only links under one
+    #: of these are fetched.
+    trusted_prefixes: frozenset[str] = frozenset()
+    #: The origins of the CDN and of Discord's API, where nothing outside ``trusted_prefixes`` is fetched.
+    guarded_origins: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         for name in ("max_bytes", "max_pixels", "min_width", "min_height", "max_output_pixels", "max_output_bytes"):
@@ -70,10 +78,18 @@ class FetchPolicy(msgspec.Struct, frozen=True, kw_only=True):
             raise ValueError("FetchPolicy: max_redirects must be >= 0 and timeouts positive")
 
     @classmethod
-    def trusting(cls, *base_urls: str, **limits: object) -> FetchPolicy:
-        """A policy that trusts the origins of ``base_urls`` (e.g. the CDN and API base settings)."""
-        origins = frozenset(parse_url(url).origin for url in base_urls)
-        return msgspec.convert({**limits, "trusted_origins": origins}, cls)
+    def trusting(cls, cdn_base: str | None = None, *, api_base: str | None = None, **limits: object) -> FetchPolicy:
+        """A policy that trusts the CDN base (its origin, only under its path) and fetches nothing from the
+        API base's origin outside it."""
+        bases: dict[str, list[str]] = {"trusted_origins": [], "trusted_prefixes": [], "guarded_origins": []}
+        if cdn_base is not None:
+            cdn = parse_url(cdn_base)
+            bases["trusted_origins"].append(cdn.origin)
+            bases["trusted_prefixes"].append(cdn.origin + cdn.path.rstrip("/") + "/")
+            bases["guarded_origins"].append(cdn.origin)
+        if api_base is not None:
+            bases["guarded_origins"].append(parse_url(api_base).origin)
+        return msgspec.convert({**limits, **bases}, cls)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,8 +215,25 @@ def too_large(max_bytes: int) -> ImageRejected:
     return ImageRejected(f"The image is larger than {max_bytes / MIB:.3g} MiB; upload a smaller file.")
 
 
+def check_path(target: Target, policy: FetchPolicy) -> None:
+    """On the CDN's or the API's origin, only links under the CDN base's path (no dot segments) are fetched."""
+    if target.origin not in policy.guarded_origins:
+        return
+    path = target.path.split("?", 1)[0]
+    segments = unquote(path).replace("\\", "/").split("/")
+    under_cdn = any((target.origin + path).startswith(prefix) for prefix in policy.trusted_prefixes)
+    if under_cdn and "." not in segments and ".." not in segments:
+        return
+    raise ImageRejected(
+        f"The link points at {target.origin}{path}, a part of Discord's servers that holds no images; "
+        "upload the image as an attachment or link to it on Discord's CDN."
+    )
+
+
 def check_target(target: Target, policy: FetchPolicy) -> None:
-    """Scheme and port rules: trusted origins may use anything, others only https on 443 or a port >= 1024."""
+    """Scheme and port rules: trusted origins may use anything, others only https on 443 or a port >= 1024;
+    then :func:`check_path`."""
+    check_path(target, policy)
     if target.origin in policy.trusted_origins:
         return
     if target.scheme != "https":

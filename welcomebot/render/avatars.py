@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +40,7 @@ DEFAULT_CDN: Final = "https://cdn.discordapp.com"
 ALLOWED_FORMATS: Final = ("PNG", "JPEG", "WEBP", "GIF")
 MAX_IMAGE_BYTES: Final = 10 * 1024 * 1024
 MAX_IMAGE_PIXELS: Final = 4096 * 4096
+_HASH: Final = re.compile(r"(a_)?[0-9a-zA-Z]{1,64}")
 
 
 def cdn_size(pixels: int) -> int:
@@ -51,9 +53,11 @@ def avatar_url(
 ) -> str:
     """The CDN URL for a user's avatar, big enough for ``pixels`` on the card (static PNG, first frame).
 
-    ``animated`` asks for the GIF of an animated (``a_``) avatar, for animated cards.
+    ``animated`` asks for the GIF of an animated (``a_``) avatar, for animated cards. A hash that is not
+    a hash (``../../_control/info?``: the member's profile is theirs to shape) gets the default avatar, so
+    the URL never leaves the CDN's avatar paths.
     """
-    if avatar_hash is None:
+    if avatar_hash is None or not _HASH.fullmatch(avatar_hash):
         return f"{cdn}/embed/avatars/{(user_id >> 22) % 6}.png"
     ext = "gif" if animated and avatar_hash.startswith("a_") else "png"
     return f"{cdn}/avatars/{user_id}/{avatar_hash}.{ext}?size={cdn_size(pixels)}"

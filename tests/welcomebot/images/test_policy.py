@@ -69,20 +69,60 @@ def test_parse_url_keeps_what_the_request_needs():
     assert parse_url("https://example.com/x").host_header == "example.com"
 
 
-def test_trusted_origin_allows_http_and_loopback_on_that_origin_only():
-    policy = FetchPolicy.trusting("http://127.0.0.1:8900/api/v10", "http://localhost:8901/cdn")
-    assert policy.trusted_origins == frozenset({"http://127.0.0.1:8900", "http://localhost:8901"})
+def test_trusted_origin_allows_http_and_loopback_on_the_cdn_origin_only():
+    policy = FetchPolicy.trusting("http://localhost:8901/cdn", api_base="http://127.0.0.1:8900/api/v10")
+    assert policy.trusted_origins == frozenset({"http://localhost:8901"})
     loopback = [ipaddress.ip_address("127.0.0.1")]
-    for url in ("http://127.0.0.1:8900/cdn/x.png", "http://2130706433:8900/x", "http://localhost:8901/a"):
+    for url in ("http://localhost:8901/cdn/x.png", "http://localhost:8901/cdn/attachments/1/2/a.png?ex=1"):
         target = parse_url(url)
         check_target(target, policy)
         assert check_addresses(target, loopback, policy) == loopback
     with pytest.raises(ImageRejected, match="Only https://"):
         check_target(parse_url("http://127.0.0.1:8901/x"), policy)
-    target = parse_url("https://127.0.0.1:8900/x")
+    target = parse_url("https://127.0.0.1:8902/x")
     check_target(target, policy)
     with pytest.raises(ImageRejected, match="loopback"):
         check_addresses(target, loopback, policy)
+
+
+#: The emulator serves the API, the CDN and its control API on one origin, as the probe found.
+EMULATOR = FetchPolicy.trusting("http://127.0.0.1:8900/cdn", api_base="http://127.0.0.1:8900/api/v10")
+REAL = FetchPolicy.trusting("https://cdn.discordapp.com", api_base="https://discord.com/api/v10")
+
+
+@pytest.mark.parametrize(
+    ("policy", "url"),
+    [
+        (EMULATOR, "http://127.0.0.1:8900/_control/info"),
+        (EMULATOR, "http://127.0.0.1:8900/api/v10/users/@me"),
+        (EMULATOR, "http://127.0.0.1:8900/cdn/../_control/info"),
+        (EMULATOR, "http://127.0.0.1:8900/cdn/%2e%2e/_control/info"),
+        (EMULATOR, "http://127.0.0.1:8900/cdn/x/%2E%2E%2F..%2F_control/info"),
+        (EMULATOR, "http://127.0.0.1:8900/cdn%2f..%2f_control/info"),
+        (EMULATOR, "http://127.0.0.1:8900/cdnx/a.png"),
+        (EMULATOR, "http://127.0.0.1:8900/"),
+        (EMULATOR, "http://2130706433:8900/_control/info"),
+        (REAL, "https://discord.com/api/v10/users/@me"),
+        (REAL, "https://discord.com/x.png"),
+        (REAL, "https://cdn.discordapp.com/avatars/1/../../x.png"),
+    ],
+)
+def test_links_to_the_api_or_control_paths_are_refused(policy: FetchPolicy, url: str):
+    with pytest.raises(ImageRejected, match="holds no images; upload the image as an attachment"):
+        check_target(parse_url(url), policy)
+
+
+@pytest.mark.parametrize(
+    ("policy", "url"),
+    [
+        (EMULATOR, "http://127.0.0.1:8900/cdn/attachments/1/2/bg.png"),
+        (EMULATOR, "http://127.0.0.1:8900/cdn/avatars/1/abc.png?size=256"),
+        (REAL, "https://cdn.discordapp.com/attachments/1/2/bg.png?ex=1&is=2&hm=3"),
+        (REAL, "https://images.example/bg.png"),
+    ],
+)
+def test_cdn_paths_and_other_hosts_are_fetched(policy: FetchPolicy, url: str):
+    check_target(parse_url(url), policy)
 
 
 def test_a_name_without_addresses_is_refused():

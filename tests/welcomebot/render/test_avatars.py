@@ -25,6 +25,12 @@ def test_avatar_urls():
     assert avatar_url(user_id, None, 180, cdn=CDN) == f"{CDN}/embed/avatars/{(user_id >> 22) % 6}.png"
 
 
+@pytest.mark.parametrize("hostile", ["../../_control/info?", "x/../../../api/v10/users/@me#", "%2e%2e", "a b", ""])
+def test_an_avatar_hash_that_is_no_hash_gets_the_default_avatar(hostile: str):
+    user_id = 80351110224678912
+    assert avatar_url(user_id, hostile, 180, cdn=CDN) == f"{CDN}/embed/avatars/{(user_id >> 22) % 6}.png"
+
+
 def test_decode_first_frame_of_animated_gif():
     frames = [Image.new("RGB", (32, 32), c) for c in ((255, 0, 0), (0, 0, 255))]
     data = image_bytes(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
