@@ -71,20 +71,22 @@ class BotOptions:
 
 @dataclass
 class Counters:
-    """Outcomes and latencies, for the summary, the metrics and the tests (the pipeline's Observer)."""
+    """Outcomes by count, for ``stats()`` and the tests (the pipeline's Observer).
+
+    Latency and render samples are not kept here: one per welcome would grow forever; the Prometheus
+    histograms of :class:`Metrics` hold them in fixed buckets.
+    """
 
     outcomes: dict[str, int] = field(default_factory=dict)
-    latencies: list[float] = field(default_factory=list)
-    render_seconds: list[float] = field(default_factory=list)
 
     def welcomed(self, outcome: Outcome, count: int = 1) -> None:
         self.outcomes[outcome.value] = self.outcomes.get(outcome.value, 0) + count
 
     def join_to_post(self, seconds: float) -> None:
-        self.latencies.append(seconds)
+        pass
 
     def rendered(self, seconds: float) -> None:
-        self.render_seconds.append(seconds)
+        pass
 
 
 class RestPoster:
@@ -194,7 +196,10 @@ class RunningBot:
             store_ok = True
         except (trio.TooSlowError, WelcomeBotError):
             store_ok = False
-        shards = [ShardHealth(i, h.connected, None, None) for i, h in sorted(self.manager.handles.items())]
+        shards = [
+            ShardHealth(i, h.connected, h.last_ack_at, h.heartbeat_interval)
+            for i, h in sorted(self.manager.handles.items())
+        ]
         return readiness(shards, store_ok, self.draining, trio.current_time())
 
     def stats(self) -> dict[str, Any]:
@@ -255,7 +260,7 @@ async def run_bot(
             cards=cards,
             poster=RestPoster(api),
             turns=ChannelTurns(),
-            observer=counters,
+            observer=observer,
             on_interaction=commands.submit,
             actions=RestActions(api, store, configs),
             on_raid=on_raid,

@@ -178,6 +178,8 @@ class GatewayProtocol:
         self._awaiting_ack = False
         self._last_beat_at: float | None = None
         self.latency: float | None = None
+        #: When the last HEARTBEAT_ACK arrived, kept across reconnects so readiness sees a run without ACKs.
+        self.last_ack_at: float | None = None
 
     def __repr__(self) -> str:  # never the token
         return f"<GatewayProtocol shard={self.shard} state={self.state.value} session={self.session_id}>"
@@ -213,6 +215,7 @@ class GatewayProtocol:
                 return self._on_dispatch(envelope)
             case Op.HEARTBEAT_ACK:
                 self._awaiting_ack = False
+                self.last_ack_at = now
                 if self._last_beat_at is not None:
                     self.latency = now - self._last_beat_at
                 return []

@@ -103,6 +103,9 @@ class ShardHandle:
         self.connected = False
         self.session_id: str | None = None
         self.latency: float | None = None
+        #: The last HEARTBEAT_ACK (trio clock) and the interval it should come in: /readyz's zombie check.
+        self.last_ack_at: float | None = None
+        self.heartbeat_interval: float | None = None
         self.identifies = 0
         self.resumes = 0
         #: Ended connections by reason (metrics).
@@ -329,6 +332,8 @@ class _Runner:
                     else:
                         payload = message.encode() if isinstance(message, str) else message
                     await handle(protocol.receive(payload, trio.current_time()), nursery)
+                    self.handle.last_ack_at = protocol.last_ack_at
+                    self.handle.heartbeat_interval = protocol.heartbeat_interval
                     wake[0].set()
             except ConnectionClosed as closed:
                 nursery.cancel_scope.cancel()

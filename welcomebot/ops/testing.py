@@ -13,7 +13,7 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, Final
 
@@ -21,7 +21,7 @@ import trio
 
 from welcomebot.emulator.app import EmulatorInfo
 
-__all__ = ["CANARY_TOKEN", "WelcomebotProcess", "bot_env", "find_tokens"]
+__all__ = ["CANARY_TOKEN", "WelcomebotProcess", "bot_env", "find_tokens", "until"]
 
 #: A token for tests that need one but no emulator: shaped like a real one, and it must never be logged.
 CANARY_TOKEN: Final = "MTAwMDAwMDAwMDAwMDAwMDAx.CaNaRy.welcomebot-canary-token-must-never-be-logged"  # noqa: S105
@@ -32,6 +32,17 @@ KNOWN_TOKENS: Final = (
     ("the canary token", re.compile(re.escape(CANARY_TOKEN))),
     ("an emulator bot token", re.compile(r"[A-Za-z0-9_-]+\.GwAbCd\.[0-9a-f]{38}")),
 )
+
+
+async def until(check: Callable[[], Awaitable[bool]], every: float = 0.05) -> None:
+    """Poll ``check`` until it is true: for state only readable by asking (``/readyz``, ``/metrics``).
+
+    Bound it with the test's ``trio.fail_after``.
+    """
+    while True:
+        if await check():
+            return
+        await trio.sleep(every)
 
 
 def find_tokens(text: str) -> list[str]:

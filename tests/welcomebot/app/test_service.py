@@ -2,15 +2,19 @@
 
 from typing import Any
 
+import httpx
 import pytest
 import trio
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.welcomebot.commands.conftest import bot_settings
 from welcomebot.app.sandbox import SandboxOptions, run_sandbox
 from welcomebot.app.service import BotOptions, run_bot
 from welcomebot.emulator.testing import running_emulator
 from welcomebot.emulator.world import SEND_MESSAGES
-from welcomebot.ops.testing import CANARY_TOKEN
+from welcomebot.ops.metrics import Metrics
+from welcomebot.ops.server import serve_ops
+from welcomebot.ops.testing import CANARY_TOKEN, until
 from welcomebot.render import Renderer
 from welcomebot.secret import Secret
 from welcomebot.settings import Settings
@@ -104,3 +108,67 @@ async def test_bad_token_is_fatal(tmp_path, renderer):
             await run_bot(settings, store, renderer=renderer)
         await store.close()
     assert CANARY_TOKEN not in str(info.value)
+
+
+async def test_metrics_count_failed_and_posted_welcomes(tmp_path, renderer):
+    """Every outcome reaches /metrics (the pipeline feeds the fan-out, not the run's counters alone)."""
+    with trio.fail_after(60):
+        async with running_emulator(guilds=2) as emu:
+            store = await SqliteStore.open(tmp_path / "w.sqlite3")
+            broken, healthy = await _configure(store, emu)
+            await emu.control.deny_bot(broken["channels"][0]["id"], SEND_MESSAGES)
+            metrics = Metrics()
+            async with trio.open_nursery() as nursery:
+                bot = await nursery.start(lambda task_status: run_bot(
+                    bot_settings(emu, tmp_path), store, renderer=renderer, metrics=metrics,
+                    task_status=task_status))  # fmt: skip
+                port = await nursery.start(serve_ops, "127.0.0.1", 0, metrics, bot.ready)
+                await bot.manager.handles[0].live.wait()
+                for _ in range(2):
+                    await emu.control.join(broken["id"])
+                    await emu.control.join(healthy["id"])
+                await emu.control.wait_for_mentions(healthy["channels"][0]["id"], 2)
+                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+
+                    async def counted() -> bool:  # an outcome is counted just after its post is recorded
+                        text = (await http.get("/metrics")).text
+                        welcomes.update(
+                            (s.labels["outcome"], s.value)
+                            for f in text_string_to_metric_families(text)
+                            if f.name == "welcomebot_welcomes"
+                            for s in f.samples
+                            if s.name == "welcomebot_welcomes_total"
+                        )
+                        return welcomes["skipped_channel_broken"] >= 1 and welcomes["posted"] >= 2
+
+                    welcomes: dict[str, float] = {}
+                    await until(counted)
+                nursery.cancel_scope.cancel()
+            await store.close()
+    assert welcomes["posted"] == 2
+    assert welcomes["skipped_channel_broken"] >= 1
+
+
+async def test_readiness_fails_when_heartbeat_acks_stop(tmp_path, renderer):
+    """A connection that stays open but is never ACKed (a zombie the reconnects do not cure) is not ready."""
+    with trio.fail_after(60):
+        async with running_emulator(guilds=1, heartbeat_interval_ms=300) as emu:
+            store = await SqliteStore.open(tmp_path / "w.sqlite3")
+            await _configure(store, emu)
+            async with trio.open_nursery() as nursery:
+                bot = await nursery.start(lambda task_status: run_bot(
+                    bot_settings(emu, tmp_path), store, renderer=renderer, task_status=task_status))  # fmt: skip
+
+                async def acked() -> bool:
+                    return bot.manager.handles[0].last_ack_at is not None and (await bot.ready())[0]
+
+                async def no_ack_reason() -> bool:
+                    return any("heartbeat ACK" in r for r in (await bot.ready())[1])
+
+                await until(acked)
+                await emu.control.fault("gateway", kind="stop_acks", on=True)
+                await until(no_ack_reason)
+                await emu.control.fault("gateway", kind="stop_acks", on=False)
+                await until(acked)
+                nursery.cancel_scope.cancel()
+            await store.close()
