@@ -1,7 +1,9 @@
 """What a welcome, goodbye or DM says: an admin's template filled in for one member or a group.
 
-Templates are validated when saved (:func:`welcomebot.app.behaviour.validate_behaviour`); one that no longer
-parses (saved by an older version) is replaced by the default rather than posted with raw braces.
+Members' names and usernames are escaped for Discord markdown (:func:`welcomebot.app.escape.escape_markdown`):
+the admin's template keeps its markdown, a member's name reads literally. Templates are validated when saved
+(:func:`welcomebot.app.behaviour.validate_behaviour`); one that no longer parses (saved by an older version) is
+replaced by the default rather than posted with raw braces.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from welcomebot.app.escape import escape_markdown
 from welcomebot.app.gate import account_age_text
 from welcomebot.render.errors import TemplateError
 from welcomebot.render.template import MESSAGE_PLACEHOLDERS, Template, ordinal, parse_template
@@ -46,8 +49,8 @@ def compose(source: str, joins: list[Join], guild: GuildInfo | None, *, now_s: f
         count = joins[0].member_number
     values = {
         "user": join_names([f"<@{j.user_id}>" for j in joins]),
-        "name": join_names([j.display_name for j in joins]),
-        "username": join_names([j.username for j in joins]),
+        "name": join_names([escape_markdown(j.display_name) for j in joins]),
+        "username": join_names([escape_markdown(j.username) for j in joins]),
         "server": "" if guild is None else guild.name,
         "count": "" if count is None else f"{count:,}",
         "ordinal": "" if count is None else ordinal(count),
