@@ -1,15 +1,16 @@
 """Catch-up after downtime: welcome the members who joined while the bot could not RESUME.
 
 A fresh IDENTIFY (READY instead of RESUMED) means the gateway's events of the outage are lost. For each
-guild that opted in and whose member count grew since we last saw it, the member list is paged in user-id
-order (Discord's only order; the REST client keeps to the route's bucket), bounded by the guild's size and
+guild that opted in, whatever its member count did (as many may have left as joined), the member list is paged
+in user-id order (Discord's only order; the REST client keeps to the route's bucket), bounded by the guild's size and
 a time budget, and every member who joined after our last sign of life (and at most ``max_age_minutes``
 ago) goes through the router's usual checks and claim, so one already welcomed is never welcomed again.
 
 Where the outage began is per guild: the ``joined_at`` of the last join the router took (Discord's clock;
 every join after it in the gateway's order was lost with the session), else our last sign of life less a
-margin. Both are in a small record in the store (``meta``), rewritten every ``every_s`` seconds by
-:meth:`CatchUp.run` with the member counts the gateway reported; it is read once, at start-up. A shard that
+margin. Both are in a small record per shard in the store (``meta``), so processes running other shards
+never read or overwrite it; it is read once per shard, at that shard's first catch-up (before this run
+rewrites it every ``every_s`` seconds in :meth:`CatchUp.run`). A shard that
 loses its session while the process runs (a fresh READY on a shard already live) is caught up the same way,
 from what this process knew when that session ended. Nobody who joined before the run that saw them began
 is looked at: they joined before that bot was there, not during an outage.
@@ -53,8 +54,10 @@ class Seen(msgspec.Struct, frozen=True):
 
 
 class CatchUpState(Protocol):
-    async def load(self) -> Seen | None: ...
-    async def save(self, seen: Seen) -> None: ...
+    """One :class:`Seen` per shard id: written only by the process that runs the shard."""
+
+    async def load(self, shard_id: int) -> Seen | None: ...
+    async def save(self, shard_id: int, seen: Seen) -> None: ...
 
 
 class Roster(Protocol):
@@ -82,7 +85,10 @@ class CatchUp:
         self._guilds = guilds
         self._wall_clock = wall_clock
         self._budget_s = budget_s
-        self._before: Seen | None = None
+        #: Per shard: the previous run's record, read before this run first overwrites it.
+        self._before: dict[int, Seen | None] = {}
+        self._loading: dict[int, trio.Event] = {}
+        self._shard_of: dict[int, int] = {}  # guild id -> the shard it was heard on
         #: Per shard that lost its session while this process ran: what we knew when its session ended.
         self._lost: dict[int, Seen] = {}
         self._heard: dict[int, float] = {}  # per shard: the last event routed (wall clock)
@@ -92,10 +98,28 @@ class CatchUp:
         self.late = 0
 
     async def start(self) -> None:
-        """Read the last sign of life of the previous run (before :meth:`run` overwrites it)."""
-        self._before = await self._state.load()
-        if self._before is not None:
-            self._joined.update(self._before.joined)
+        """Nothing to read up front: each shard's record is read at its first catch-up (:meth:`_previous`)."""
+        await trio.lowlevel.checkpoint()
+
+    async def _previous(self, shard_id: int) -> Seen | None:
+        """The previous run's record of ``shard_id``, read once (before :meth:`run` first writes that shard's)."""
+        loading = self._loading.get(shard_id)
+        if loading is None:
+            loading = self._loading[shard_id] = trio.Event()
+            try:
+                before = await self._state.load(shard_id)
+            except BaseException:
+                del self._loading[shard_id]  # the next catch-up of this shard reads it again
+                loading.set()
+                raise
+            self._before[shard_id] = before
+            if before is not None:
+                for guild_id, joined in before.joined.items():
+                    self._shard_of.setdefault(guild_id, shard_id)
+                    self._joined.setdefault(guild_id, joined)
+            loading.set()
+        await loading.wait()
+        return self._before.get(shard_id)
 
     def heard(self, shard_id: int) -> None:
         """An event of ``shard_id`` was routed: its session was alive until now."""
@@ -112,8 +136,10 @@ class CatchUp:
     def _counts(self) -> dict[int, int]:
         return {g.guild_id: g.member_count for g in self._guilds().values() if g.member_count is not None}
 
-    def routed(self, join: Join) -> None:
+    def routed(self, join: Join, shard_id: int | None = None) -> None:
         """The router took ``join`` from the gateway: the outage of its guild can only begin after it."""
+        if shard_id is not None:
+            self._shard_of[join.guild_id] = shard_id
         before = self._joined.get(join.guild_id)
         if before is None or (joined_s(join.joined_at) or 0.0) > (joined_s(before) or 0.0):
             self._joined[join.guild_id] = join.joined_at
@@ -123,7 +149,7 @@ class CatchUp:
         """Record our sign of life every ``every_s`` seconds, and soon after joins (at most every ``gap_s``)."""
         triggered = False
         while True:
-            await self._state.save(Seen(self._wall_clock(), self._counts(), dict(self._joined), started=self._started))
+            await self._save()
             if triggered:
                 await trio.sleep(gap_s)  # a raid's joins are recorded together, not one write each
             with trio.move_on_after(every_s):
@@ -131,17 +157,31 @@ class CatchUp:
             triggered = self._changed.is_set()
             self._changed = trio.Event()
 
+    async def _save(self) -> None:
+        """Each shard's record, with only its own guilds; a shard whose old record is unread is left alone."""
+        now = self._wall_clock()
+        counts = self._counts()
+        for shard_id in [s for s, e in self._loading.items() if e.is_set()]:
+            mine = {g for g, s in self._shard_of.items() if s == shard_id}
+            seen = Seen(
+                now,
+                {g: n for g, n in counts.items() if g in mine},
+                {g: j for g, j in self._joined.items() if g in mine},
+                started=self._started,
+            )
+            await self._state.save(shard_id, seen)
+
     async def guild(self, guild: GuildInfo, shard_id: int | None = None) -> int:
         """Welcome ``guild``'s members who joined during the outage; returns how many were handed on."""
-        before = self._lost.get(shard_id, self._before) if shard_id is not None else self._before
+        shard = 0 if shard_id is None else shard_id
+        self._shard_of[guild.guild_id] = shard
+        previous = await self._previous(shard)
+        before = self._lost.get(shard, previous)
         if before is None:
             return 0  # the first run: there was no outage, only a new bot
         config = await self._configs.get(guild.guild_id)
         if config is None or not config.enabled or config.channel_id is None or not config.behaviour.catch_up.enabled:
             return 0
-        old = before.counts.get(guild.guild_id)
-        if old is not None and guild.member_count is not None and guild.member_count <= old:
-            return 0  # nobody new (or as many left as joined): not worth paging the whole list
         now = self._wall_clock()
         last = before.joined.get(guild.guild_id)
         began = joined_s(last) if last is not None else None

@@ -180,7 +180,7 @@ class Pipeline:
                     await router.handle(event, dispatch.seq)
                     if self.catch_up is not None:
                         if isinstance(event, MemberJoined):
-                            self.catch_up.routed(event.join)
+                            self.catch_up.routed(event.join, shard_id)
                         elif isinstance(event, GuildAvailable) and session in fresh:
                             self._spawn(self.catch_up.guild, event.guild, shard_id)
                 if handle is not None:

@@ -113,15 +113,21 @@ def _key(key: JoinKey) -> WelcomeKey:
 
 
 class MetaCatchUpState:
-    """The catch-up's "last sign of life" as one JSON value in the store's ``meta`` table."""
+    """The catch-up's "last sign of life" per shard, as JSON values in the store's ``meta`` table.
+
+    One key per shard id, so a process never reads a peer's fresh record as its own (issue 19.4). The one
+    key of older versions is read when a shard has none yet: no longer written, it can only be older.
+    """
 
     KEY = "catch_up_seen"
 
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def load(self) -> Seen | None:
-        raw = await self._store.get_meta(self.KEY)
+    async def load(self, shard_id: int) -> Seen | None:
+        raw = await self._store.get_meta(f"{self.KEY}:{shard_id}")
+        if raw is None:
+            raw = await self._store.get_meta(self.KEY)
         if raw is None:
             return None
         try:
@@ -129,5 +135,5 @@ class MetaCatchUpState:
         except msgspec.DecodeError:
             return None  # unreadable: treated as no record, like a first start
 
-    async def save(self, seen: Seen) -> None:
-        await self._store.set_meta(self.KEY, msgspec.json.encode(seen).decode())
+    async def save(self, shard_id: int, seen: Seen) -> None:
+        await self._store.set_meta(f"{self.KEY}:{shard_id}", msgspec.json.encode(seen).decode())

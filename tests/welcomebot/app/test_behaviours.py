@@ -212,15 +212,19 @@ async def test_auto_roles_wait_for_their_delay(autojump_clock):
 
 
 class State:
+    """Every shard's record is ``seen`` until one is saved for it."""
+
     def __init__(self, seen: Seen | None) -> None:
         self.seen = seen
-        self.saved: list[Seen] = []
+        self.shards: dict[int, Seen] = {}
+        self.saved: list[tuple[int, Seen]] = []
 
-    async def load(self) -> Seen | None:
-        return self.seen
+    async def load(self, shard_id: int) -> Seen | None:
+        return self.shards.get(shard_id, self.seen)
 
-    async def save(self, seen: Seen) -> None:
-        self.saved.append(seen)
+    async def save(self, shard_id: int, seen: Seen) -> None:
+        self.shards[shard_id] = seen
+        self.saved.append((shard_id, seen))
 
 
 class Roster:
@@ -249,8 +253,8 @@ async def test_catch_up_welcomes_only_who_joined_after_the_last_routed_join():
     catch_up = CatchUp(state=state, roster=roster, configs=FakeConfigs({GUILD: cfg}), welcome=welcome,
                        guilds=dict, wall_clock=lambda: NOW)  # fmt: skip
     await catch_up.start()
-    assert await catch_up.guild(GuildInfo(guild_id=GUILD, name="g", member_count=5)) == 0, "did not grow"
-    assert await catch_up.guild(GuildInfo(guild_id=GUILD, name="g", member_count=9)) == 4
+    # The count is what it was (as many left as joined): the joiners are still looked for (issue 19.5).
+    assert await catch_up.guild(GuildInfo(guild_id=GUILD, name="g", member_count=5)) == 4
     assert sorted(j.user_id for j in found) == sorted(j.user_id for j in [*during, *just_after])
     assert all(j.late for j in found)
     found.clear()
@@ -287,6 +291,29 @@ async def test_a_session_lost_mid_run_is_caught_up_from_what_this_run_knew():
     assert await catch_up.guild(GuildInfo(guild_id=GUILD, name="g", member_count=8), 0) == 3
     assert [j.user_id for j in found] == [j.user_id for j in during]
     assert await catch_up.guild(GuildInfo(guild_id=GUILD, name="g", member_count=8), 1) == 0, "other shards: no"
+
+
+async def test_catch_up_state_is_per_shard_and_never_read_from_a_peers_record():
+    """Issue 19.4: a peer running shard 1 keeps writing its record; shard 0's outage is still looked back over."""
+    found: list[Join] = []
+
+    async def welcome(j: Join) -> None:
+        found.append(j)
+
+    during = join(2, joined=NOW - 100)  # joined while shard 0's process was down
+    state = State(None)
+    state.shards = {0: Seen(NOW - 120, {GUILD: 1}), 1: Seen(NOW - 1, {})}  # shard 1: a live peer's fresh record
+    catch_up = CatchUp(state=state, roster=Roster([during]),
+                       configs=FakeConfigs({GUILD: config(catch_up={"enabled": True})}), welcome=welcome,
+                       guilds=lambda: {GUILD: GuildInfo(guild_id=GUILD, name="g", member_count=1)},
+                       wall_clock=lambda: NOW)  # fmt: skip
+    assert await catch_up.guild(GuildInfo(guild_id=GUILD, name="g", member_count=1), 0) == 1
+    assert [j.user_id for j in found] == [during.user_id]
+    with trio.move_on_after(0.5):
+        await catch_up.run(every_s=10)
+    assert [s for s, _ in state.saved] == [0], "only the shard this process caught up is written"
+    assert state.saved[0][1].counts == {GUILD: 1}
+    assert state.shards[1] == Seen(NOW - 1, {}), "the peer's record is untouched"
 
 
 async def test_catch_up_never_looks_before_the_previous_run_began():

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import trio
 
@@ -201,6 +202,51 @@ async def test_auto_delete_is_durable_across_a_restart(tmp_path, renderer):
             await _with_bot(emu, store, tmp_path, renderer, body)
             await store.close()
     assert deletes_by_first == 0
+
+
+async def test_a_catch_up_welcomes_the_outages_joiners_though_as_many_left(tmp_path, renderer):
+    """Issue 19.5: 3 joins and 3 leaves while the bot was away leave the member count where it was."""
+    with trio.fail_after(90):
+        async with running_emulator(guilds=1, start_ms=int(time.time() * 1000)) as emu:
+            store = await SqliteStore.open(tmp_path / "w.sqlite3")
+            guild = (await emu.control.guilds())[0]
+            channel = guild["channels"][0]["id"]
+            await _configure(store, guild, {"catch_up": {"enabled": True, "max_age_minutes": 30}})
+            live: list[str] = []
+
+            async def before(bot: Any) -> None:
+                live.extend([(await emu.control.join(guild["id"]))["user_id"] for _ in range(3)])
+                await emu.control.wait_for_mentions(channel, 3)
+                # Wait until the catch-up's record holds today's count: the next start sees it unchanged.
+                while True:
+                    if await _recorded_count(store, int(guild["id"]), bot.pipeline.guilds):
+                        break
+                    await trio.sleep(0.05)
+
+            await _with_bot(emu, store, tmp_path, renderer, before)  # then the process dies
+            during = [(await emu.control.join(guild["id"]))["user_id"] for _ in range(3)]
+            for user_id in live:
+                await emu.control.leave(guild["id"], user_id)
+            await emu.control.fault("gateway", kind="expire")  # down for longer than the resume window
+
+            async def after(bot: Any) -> None:
+                await emu.control.wait_for_mentions(channel, 6)
+
+            await _with_bot(emu, store, tmp_path, renderer, after)
+            await store.close()
+            welcomed = mentioned(await emu.control.messages(channel))
+    assert sorted(welcomed) == sorted([*live, *during]), "the outage's joiners were caught up"
+    assert len(welcomed) == len(set(welcomed))
+
+
+async def _recorded_count(store: SqliteStore, guild_id: int, guilds: dict[int, Any]) -> bool:
+    """The catch-up's record (any shard's key, or the one key of older versions) has the guild's current count."""
+    count = guilds[guild_id].member_count if guild_id in guilds else None
+    for key in ("catch_up_seen", "catch_up_seen:0"):
+        raw = await store.get_meta(key)
+        if raw is not None and count is not None and msgspec.json.decode(raw)["counts"].get(str(guild_id)) == count:
+            return True
+    return False
 
 
 def _deletes(bot: Any) -> int:

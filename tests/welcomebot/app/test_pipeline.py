@@ -122,11 +122,11 @@ async def test_a_role_delay_does_not_hold_up_the_drain(autojump_clock):
 
 
 class OutageState:
-    async def load(self) -> Seen | None:
+    async def load(self, shard_id: int) -> Seen | None:
         await trio.lowlevel.checkpoint()
         return Seen(at=NOW - 600, counts={5: 1})
 
-    async def save(self, seen: Seen) -> None:
+    async def save(self, shard_id: int, seen: Seen) -> None:
         await trio.lowlevel.checkpoint()
 
 
