@@ -2,7 +2,9 @@
 
 Each subcommand changes only the options it was given (the rest of that section stays as saved), validates
 the whole result with :func:`welcomebot.app.behaviour.validate_behaviour` (templates with their placeholders
-and lengths) and saves it into ``options["behaviour"]``. Auto-roles are also checked against the bot's
+and lengths) and saves it into ``options["behaviour"]``. Auto-roles are refused unless the invoker could give them by
+hand and no one may have the bot give them (:func:`welcomebot.app.roles.invoker_problems`,
+:func:`~welcomebot.app.roles.role_refusals`: nothing is saved then); they are also checked against the bot's
 place in the role list, and the answer says plainly what to fix.
 """
 
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from welcomebot.app.behaviour import Behaviour, BehaviourError, behaviour_of, options_with, validate_behaviour
-from welcomebot.app.roles import GuildRole, role_problems
+from welcomebot.app.roles import GuildRole, invoker_problems, role_problems, role_refusals
 from welcomebot.commands.context import Handler
 from welcomebot.commands.errors import InvalidOption
 from welcomebot.commands.respond import Reply
@@ -77,6 +79,8 @@ def _section_handler(section: str) -> Handler:
 async def set_roles(ctx: CommandContext, call: Invocation) -> Reply:
     guild_id = _guild(call)
     role_ids = [int(call.options[name]) for name in ROLE_OPTIONS if call.options.get(name) is not None]
+    if role_ids:
+        await _check_grantable(ctx, call, guild_id, role_ids)
     changes: dict[str, Any] = {"role_ids": role_ids}
     if call.options.get("delay-seconds") is not None:
         changes["delay_s"] = call.options["delay-seconds"]
@@ -86,6 +90,22 @@ async def set_roles(ctx: CommandContext, call: Invocation) -> Reply:
     if found:
         text += "\n⚠️ The roles cannot be given yet:\n" + "\n".join(f"- {p}" for p in found)
     return Reply(text)
+
+
+async def _check_grantable(ctx: CommandContext, call: Invocation, guild_id: int, role_ids: list[int]) -> None:
+    """Refuse (``InvalidOption``, nothing saved) roles the invoker could not give by hand, or no one may."""
+    guild = await ctx.api.get_guild(guild_id)
+    roles = _roles(guild)
+    refused = role_refusals(guild_id, roles, role_ids)
+    refused += invoker_problems(guild_id, roles, owner_id=int(guild["owner_id"]),
+                                invoker_id=0 if call.invoker is None else call.invoker.id,
+                                invoker_role_ids=call.member_roles, wanted=role_ids)  # fmt: skip
+    if refused:
+        raise InvalidOption("Auto-roles not changed:\n" + "\n".join(f"- {p}" for p in refused))
+
+
+def _roles(guild: dict[str, Any]) -> dict[int, GuildRole]:
+    return {r.id: r for r in msgspec.convert(guild.get("roles", []), list[GuildRole], strict=False)}
 
 
 async def show(ctx: CommandContext, call: Invocation) -> Reply:
@@ -107,8 +127,7 @@ async def auto_role_problems(ctx: CommandContext, guild_id: int, behaviour: Beha
         return []
     guild = await ctx.api.get_guild(guild_id)
     me = await ctx.api.get_guild_member(guild_id, await ctx.bot_id())
-    roles = {r.id: r for r in msgspec.convert(guild.get("roles", []), list[GuildRole], strict=False)}
-    return role_problems(guild_id, roles, [int(r) for r in me.get("roles", [])], behaviour.roles.role_ids)
+    return role_problems(guild_id, _roles(guild), [int(r) for r in me.get("roles", [])], behaviour.roles.role_ids)
 
 
 def describe(behaviour: Behaviour, *, only: str | None = None) -> str:

@@ -33,6 +33,8 @@ class Invocation(msgspec.Struct, frozen=True, kw_only=True):
     invoker: User | None
     #: The invoker's permissions in the channel (only present inside a server).
     permissions: int | None
+    #: The invoker's roles in the server (empty outside one): who may choose which roles the bot gives.
+    member_roles: tuple[int, ...] = ()
     path: tuple[str, ...]
     options: dict[str, Any]
     resolved: Resolved
@@ -67,6 +69,7 @@ def parse_invocation(interaction: InteractionCreate, received_at: float) -> Invo
         channel_id=interaction.channel_id,
         invoker=invoker,
         permissions=None if member is None else member.permissions,
+        member_roles=() if member is None else tuple(member.roles),
         path=tuple(path),
         options={o.name: _value(o) for o in options},
         resolved=data.resolved or Resolved(),

@@ -256,6 +256,8 @@ class Control:
             member.pending = bool(body["pending"])
         if "nick" in body:
             member.nick = body["nick"]
+        if "roles" in body:  # as a moderator would give them in Discord's UI
+            member.roles = [int(r) for r in body["roles"] if int(r) in guild.roles]
         data = {**member.to_json(), "guild_id": str(guild.id)}
         self.gateway.dispatch("GUILD_MEMBER_UPDATE", data, guild_id=guild.id, intent=GUILD_MEMBERS)
         return data

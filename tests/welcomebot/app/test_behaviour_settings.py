@@ -181,8 +181,9 @@ def test_role_problems_are_explained():
     assert problems == [
         "role Moderator is not below the bot's highest role: drag the bot's role above it",
         "role Booster is managed by Discord or an integration: choose another role",
-        "role 99 no longer exists: remove it from the auto-roles",
-        "role welcomebot is not below the bot's highest role: drag the bot's role above it",
+        "role 99 no longer exists in this server: remove it from the auto-roles",
+        "role welcomebot carries the Manage Roles permission: the bot never gives such a role to new members; "
+        "choose a role without it",
     ]
     no_perm = {**ROLES, 1: GuildRole(1, "welcomebot", 5, 0)}
     assert role_problems(GUILD, no_perm, [1], [2]) == [
