@@ -77,13 +77,18 @@ class Supervisor:
         self.restart_count: dict[str, int] = {spec.name: 0 for spec in self.children}
 
     async def run(self, *, task_status: trio.TaskStatus[Supervisor] = trio.TASK_STATUS_IGNORED) -> None:
+        escalation: SupervisorEscalation | None = None
         try:
             async with trio.open_nursery() as nursery:
                 for spec in self.children:
                     await nursery.start(self._supervise, spec)
                 task_status.started(self)
         except* SupervisorEscalation as group:
-            raise group.exceptions[0]  # noqa: B904  # keeps its own __cause__ (the crash); bare, so the parent can ``except SupervisorEscalation``
+            escalation = group.exceptions[0]  # type: ignore[assignment]  # the group holds only these
+        # Raised bare, outside except*, so the parent can ``except SupervisorEscalation``: CPython before
+        # 3.11.4 wraps whatever is raised inside an except* block in an ExceptionGroup. Keeps its __cause__.
+        if escalation is not None:
+            raise escalation
 
     def _note_restart(self, spec: ChildSpec, cause: BaseException | None) -> None:
         now = trio.current_time()

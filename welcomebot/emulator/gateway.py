@@ -283,6 +283,7 @@ class _Connection:
         )
         # Discord allows some slack past the interval before it gives up on a client.
         self._heartbeat_deadline = trio.current_time() + interval * 1.5
+        ending: BaseException | None = None
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -292,9 +293,12 @@ class _Connection:
                 await self._reader()
                 nursery.cancel_scope.cancel()
         except* _Close as group:
-            raise group.exceptions[0] from None
+            ending = group.exceptions[0]
         except* ConnectionClosed as group:
-            raise group.exceptions[0] from None
+            ending = group.exceptions[0]
+        # Raised bare outside except*: before CPython 3.11.4 a raise inside an except* block comes out wrapped.
+        if ending is not None:
+            raise ending
 
     async def _watchdog(self) -> None:
         while True:

@@ -1,0 +1,1 @@
+welcomebot/store/sql
