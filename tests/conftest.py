@@ -6,6 +6,7 @@ for each test (stdout, stderr, log), and all output of the ``welcomebot`` subpro
 the ``output_check`` fixture are searched for the known test tokens (``welcomebot.ops.testing``: the
 emulator's bot tokens and :data:`CANARY_TOKEN`). Any hit fails the session and is listed, token masked.
 Records are made at INFO and above, as in production (``httpx`` at WARNING, as ``configure_logging`` sets it).
+Under pytest-xdist each worker checks its own tests and hands its hits to the controller, which fails the run.
 """
 
 from __future__ import annotations
@@ -83,9 +84,25 @@ def pytest_runtest_makereport(
     return report
 
 
+_WORKER_KEY = "welcomebot_token_leaks"
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    if session.config.stash[_CHECK].leaks:
+    leaks = session.config.stash[_CHECK].leaks
+    workeroutput = getattr(session.config, "workeroutput", None)  # set on an xdist worker only
+    if workeroutput is not None:
+        workeroutput[_WORKER_KEY] = list(leaks)
+    if leaks:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: unknown without it
+def pytest_testnodedown(node: object, error: object) -> None:
+    """On the xdist controller: a finished worker's hits join the controller's own, which fail the session."""
+    config: pytest.Config = node.config  # type: ignore[attr-defined]
+    found: list[str] = getattr(node, "workeroutput", {}).get(_WORKER_KEY, [])
+    for line in found:
+        config.stash[_CHECK].leaks[line] = None
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:

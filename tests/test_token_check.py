@@ -41,10 +41,10 @@ def test_clean():
 """
 
 
-def _inner(pytester: pytest.Pytester, source: str) -> pytest.RunResult:
+def _inner(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
     pytester.makeconftest((Path(__file__).parent / "conftest.py").read_text())
     pytester.makepyfile(test_inner=source)
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
 
 
 def test_a_session_that_leaks_tokens_fails_and_says_where(pytester):
@@ -60,6 +60,17 @@ def test_a_session_that_leaks_tokens_fails_and_says_where(pytester):
         assert where in out, where
     assert "test_clean" not in out.split("token check failed")[1]
     assert CANARY_TOKEN not in out, "the report masks the token"
+
+
+def test_a_leak_in_an_xdist_worker_fails_the_whole_run(pytester):
+    pytest.importorskip("xdist")
+    result = _inner(pytester, LEAKY, "-n", "2")
+    result.assert_outcomes(passed=5)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    out = result.stdout.str()
+    assert "token check failed: 5 known test token(s)" in out
+    assert "test_subprocess (subprocess output): an emulator bot token" in out
+    assert CANARY_TOKEN not in out
 
 
 def test_a_clean_session_passes(pytester):
