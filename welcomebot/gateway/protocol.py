@@ -87,6 +87,8 @@ class SavedSession(msgspec.Struct, frozen=True):
     session_id: str
     seq: int
     resume_url: str
+    #: The shard count of the IDENTIFY that began the session (0: unknown, saved by an older version).
+    shard_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +193,7 @@ class GatewayProtocol:
     def saved_session(self) -> SavedSession | None:
         if self.session_id is None or self.seq is None or self.resume_url is None:
             return None
-        return SavedSession(self.session_id, self.seq, self.resume_url)
+        return SavedSession(self.session_id, self.seq, self.resume_url, self.shard[1])
 
     # --- inputs -------------------------------------------------------------------------------------------
 

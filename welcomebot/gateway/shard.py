@@ -164,7 +164,7 @@ class _Runner:
         return {"shard": self.config.shard_id, "session_id": self.handle.session_id, **fields}
 
     async def run(self, out: trio.MemorySendChannel[Dispatch], task_status: trio.TaskStatus[ShardHandle]) -> Fatal:
-        saved = self._saved = await self.store.load(self.config.shard_id)
+        saved = self._saved = await self._load()
         protocol = self.protocol = GatewayProtocol(
             self.config.token.reveal(),
             shard=(self.config.shard_id, self.config.shard_count),
@@ -188,6 +188,21 @@ class _Runner:
             with trio.CancelScope(shield=True), trio.move_on_after(5):
                 await self._persist()
         return fatal
+
+    async def _load(self) -> SavedSession | None:
+        """The saved session, unless it was identified with another shard count (issue 19.3): it carries the
+        guilds of that sharding's shard, so a RESUME would miss this shard's own guilds' events for good."""
+        saved = await self.store.load(self.config.shard_id)
+        if saved is not None and saved.shard_count not in (0, self.config.shard_count):
+            log.warning(
+                "saved session was identified with %d shards, not %d; identifying afresh",
+                saved.shard_count,
+                self.config.shard_count,
+                extra=self._extra(saved_shard_count=saved.shard_count),
+            )
+            await self.store.clear(self.config.shard_id)
+            return None
+        return saved
 
     async def _connect_loop(self, protocol: GatewayProtocol) -> Fatal:
         backoff = ExponentialBackoff(min(1.0, self.config.max_backoff), 2.0, self.config.max_backoff, rng=self.rng)
@@ -397,7 +412,7 @@ class _Runner:
         mark = self.handle._checkpoint
         if protocol is None or mark is None or protocol.resume_url is None or mark[0] != protocol.session_id:
             return
-        state = SavedSession(mark[0], mark[1], protocol.resume_url)
+        state = SavedSession(mark[0], mark[1], protocol.resume_url, self.config.shard_count)
         if state != self._saved:
             await self.store.save(self.config.shard_id, state)
             self._saved = state

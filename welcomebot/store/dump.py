@@ -85,6 +85,8 @@ class GatewaySessionRow(_Row):
     seq: int
     resume_url: str
     updated_at: float
+    #: Migration 0004; absent from dumps written before it (restored as 0, "unknown").
+    shard_count: int = 0
 
 
 class MetaRow(_Row):

@@ -358,22 +358,23 @@ class PostgresStore:
     async def load(self, shard_id: int) -> SavedSession | None:
         row = await self._run(
             lambda c: c.fetchrow(
-                "SELECT session_id, seq, resume_url FROM gateway_session WHERE shard_id = $1", shard_id
+                "SELECT session_id, seq, resume_url, shard_count FROM gateway_session WHERE shard_id = $1", shard_id
             )
         )
-        return None if row is None else SavedSession(row[0], row[1], row[2])
+        return None if row is None else SavedSession(row[0], row[1], row[2], row[3])
 
     async def save(self, shard_id: int, session: SavedSession) -> None:
         await self._run(
             lambda c: c.execute(
-                "INSERT INTO gateway_session (shard_id, session_id, seq, resume_url, updated_at)"
-                " VALUES ($1, $2, $3, $4, extract(epoch FROM clock_timestamp())) ON CONFLICT (shard_id) DO UPDATE"
+                "INSERT INTO gateway_session (shard_id, session_id, seq, resume_url, updated_at, shard_count)"
+                " VALUES ($1, $2, $3, $4, extract(epoch FROM clock_timestamp()), $5) ON CONFLICT (shard_id) DO UPDATE"
                 " SET session_id = excluded.session_id, seq = excluded.seq, resume_url = excluded.resume_url,"
-                " updated_at = excluded.updated_at",
+                " updated_at = excluded.updated_at, shard_count = excluded.shard_count",
                 shard_id,
                 session.session_id,
                 session.seq,
                 session.resume_url,
+                session.shard_count,
             )
         )
 

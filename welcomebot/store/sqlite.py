@@ -277,19 +277,20 @@ class SqliteStore:
     async def load(self, shard_id: int) -> SavedSession | None:
         row = await self._run(
             lambda c: c.execute(
-                "SELECT session_id, seq, resume_url FROM gateway_session WHERE shard_id = ?", (shard_id,)
+                "SELECT session_id, seq, resume_url, shard_count FROM gateway_session WHERE shard_id = ?",
+                (shard_id,),
             ).fetchone()
         )
-        return None if row is None else SavedSession(row[0], row[1], row[2])
+        return None if row is None else SavedSession(row[0], row[1], row[2], row[3])
 
     async def save(self, shard_id: int, session: SavedSession) -> None:
         await self._run(
             lambda c: c.execute(
-                "INSERT INTO gateway_session (shard_id, session_id, seq, resume_url, updated_at)"
-                " VALUES (?, ?, ?, ?, strftime('%s','now')) ON CONFLICT (shard_id) DO UPDATE SET"
+                "INSERT INTO gateway_session (shard_id, session_id, seq, resume_url, updated_at, shard_count)"
+                " VALUES (?, ?, ?, ?, strftime('%s','now'), ?) ON CONFLICT (shard_id) DO UPDATE SET"
                 " session_id = excluded.session_id, seq = excluded.seq, resume_url = excluded.resume_url,"
-                " updated_at = excluded.updated_at",
-                (shard_id, session.session_id, session.seq, session.resume_url),
+                " updated_at = excluded.updated_at, shard_count = excluded.shard_count",
+                (shard_id, session.session_id, session.seq, session.resume_url, session.shard_count),
             )
         )
 

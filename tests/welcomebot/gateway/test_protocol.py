@@ -121,7 +121,7 @@ def test_ready_and_dispatches_track_sequence_and_session():
     assert d.event == wire.GuildMemberAdd(1, wire.User(5, "ann"), "2026-01-01T00:00:00Z")
     assert msgspec.json.decode(d.data)["x"] == 1
     assert p.state is State.CONNECTED
-    assert p.saved_session() == SavedSession("s1", 2, "ws://r")
+    assert p.saved_session() == SavedSession("s1", 2, "ws://r", 1)
 
 
 def test_malformed_known_event_is_skipped_not_fatal():

@@ -175,7 +175,7 @@ async def test_saved_session_resumes_at_start(autojump_clock: Any, fake_gateway:
             add = await until(receive, "GUILD_MEMBER_ADD")
             handle.checkpoint(add.session_id, add.seq)
             nursery.cancel_scope.cancel()
-        assert store.sessions[0] == SavedSession("session-1", 3, "wss://resume.test/")
+        assert store.sessions[0] == SavedSession("session-1", 3, "wss://resume.test/", 1)
         await fake_gateway.dispatch("GUILD_MEMBER_ADD", add_payload(2))  # while the process is down
         send2, receive2 = trio.open_memory_channel[Dispatch](100)
         async with trio.open_nursery() as nursery:
@@ -198,7 +198,7 @@ async def test_persisted_sequence_follows_checkpoints_not_receipts(
             handle = await start(nursery, config(fake_gateway), send, store)
             ready = await until(receive, "READY")
             await trio.sleep(2)
-            assert store.sessions[0] == SavedSession(ready.session_id, 0, "wss://resume.test/")
+            assert store.sessions[0] == SavedSession(ready.session_id, 0, "wss://resume.test/", 1)
             for uid in (1, 2, 3):
                 await fake_gateway.dispatch("GUILD_MEMBER_ADD", add_payload(uid))
             await joins(receive, 3)
@@ -209,6 +209,23 @@ async def test_persisted_sequence_follows_checkpoints_not_receipts(
             handle.checkpoint(ready.session_id, 2)  # never backwards
             await trio.sleep(2)
             assert store.sessions[0].seq == 3
+            nursery.cancel_scope.cancel()
+
+
+async def test_a_session_of_another_shard_count_is_discarded_and_the_shard_identifies(
+    autojump_clock: Any, fake_gateway: Any
+) -> None:
+    """Issue 19.3: shard 0 of 2 carried other guilds than the one unsharded shard; RESUMEing it misses theirs."""
+    store = MemorySessionStore()
+    await store.save(0, SavedSession("of-two", 10, "wss://resume.test/", shard_count=2))
+    send, receive = trio.open_memory_channel[Dispatch](100)
+    with trio.fail_after(600):
+        async with trio.open_nursery() as nursery:
+            await start(nursery, config(fake_gateway, shard_count=1), send, store)
+            await until(receive, "READY")
+            assert fake_gateway.ops(6) == [], "no RESUME of the two-shard session"
+            assert len(fake_gateway.ops(2)) == 1
+            assert "of-two" not in [s.session_id for s in store.sessions.values()]
             nursery.cancel_scope.cancel()
 
 

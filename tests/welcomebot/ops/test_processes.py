@@ -187,3 +187,40 @@ async def test_two_processes_split_the_shards_and_welcome_every_join_once(postgr
     for i, bot in enumerate(bots):
         posted = {str(r["guild_id"]) for r in bot.records if r.get("event") == "welcome posted"}
         assert posted == {gid for gid, shard in shard_of.items() if shard == i}, f"process {i} posts for its shard"
+
+
+@pytest.mark.slow
+async def test_two_shard_processes_replaced_by_one_unsharded_identify_and_serve_every_guild(tmp_path, output_check):
+    """Issue 19.3: the saved sessions of shards 0 and 1 of 2 must not be RESUMEd by the one shard of 1."""
+    per_guild = 3
+    with trio.fail_after(300):
+        async with running_emulator(guilds=4, members=2) as emu:
+            url = f"sqlite:///{tmp_path}/w.sqlite3"
+            guilds = await _configure(url, emu)
+            assert {(int(g["id"]) >> 22) % 2 for g in guilds} == {0, 1}, "guilds on both shards of 2"
+            env = bot_env(emu.info, url)
+            async with trio.open_nursery() as nursery:
+                pair = [
+                    await WelcomebotProcess.start(nursery, ["run", "--shards", f"{i}-{i}", "--shard-count", "2"],
+                                                  env, output_check)
+                    for i in (0, 1)
+                ]  # fmt: skip
+                for bot in pair:
+                    await bot.wait_for("gateway ready")
+                    bot.terminate()  # each saves its session, resumable
+                assert [await bot.exited() for bot in pair] == [0, 0]
+            joined: dict[str, list[str]] = {g["id"]: [] for g in guilds}
+            async with trio.open_nursery() as nursery:
+                single = await WelcomebotProcess.start(nursery, ["run"], env, output_check)
+                connected = await single.wait_for(("gateway session resumed", "gateway ready"))
+                assert connected["event"].startswith("gateway ready"), "a fresh IDENTIFY, not a RESUME of shard 0 of 2"
+                for _ in range(per_guild):
+                    for g in guilds:
+                        joined[g["id"]].append((await emu.control.join(g["id"]))["user_id"])
+                for g in guilds:
+                    await emu.control.wait_for_mentions(g["channels"][0]["id"], per_guild, 120)
+                single.terminate()
+                assert await single.exited() == 0, single.stderr
+            welcomed = {g["id"]: _welcomed(await emu.control.messages(g["channels"][0]["id"])) for g in guilds}
+    for g in guilds:
+        assert welcomed[g["id"]] == joined[g["id"]], f"guild {g['id']}: every join once"

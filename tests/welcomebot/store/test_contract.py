@@ -100,8 +100,8 @@ async def test_prune_keeps_unfinished(store):
 async def test_gateway_sessions_and_meta(store):
     assert await store.load(0) is None
     await store.save(0, SavedSession("s", 5, "ws://r"))
-    await store.save(0, SavedSession("s", 9, "ws://r"))
-    assert await store.load(0) == SavedSession("s", 9, "ws://r")
+    await store.save(0, SavedSession("s", 9, "ws://r", 2))
+    assert await store.load(0) == SavedSession("s", 9, "ws://r", 2), "the shard count is kept"
     await store.clear(0)
     assert await store.load(0) is None
     await store.set_meta("commands_hash", "abc")
