@@ -51,6 +51,7 @@ FIELDS: dict[str, str] = {
     "reason": "why a connection ended or a channel refuses posts",
     "error": "the error message (never the token, never message contents)",
     "retry_in_s": "seconds until the next attempt",
+    "down_s": "seconds the database has been unreachable",
     "exc": "the traceback, for crashes",
 }
 

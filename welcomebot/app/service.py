@@ -45,6 +45,7 @@ from welcomebot.store.adapters import CachedConfigs, MetaCatchUpState, StoreWelc
 from welcomebot.store.api import Store
 from welcomebot.store.assets import GRACE_S, open_assets
 from welcomebot.store.backup import BackupStatus, periodic_backups
+from welcomebot.store.outage import Outage
 
 __all__ = ["BotOptions", "Counters", "RunningBot", "run_bot"]
 
@@ -187,20 +188,27 @@ class RunningBot:
     #: Set once the start-up registration of the slash commands has finished (or failed, which is logged).
     commands_synced: trio.Event = field(default_factory=trio.Event)
     draining: bool = False
+    #: The store's outage state when it waits out database outages (``welcomebot run``), for /readyz.
+    outage: Outage | None = None
 
     async def ready(self) -> tuple[bool, list[str]]:
-        """For /readyz: every shard connected (a silent connection is reconnected), store reachable."""
-        try:
-            with trio.fail_after(2):
-                await self.store.get_meta("schema")
-            store_ok = True
-        except (trio.TooSlowError, WelcomeBotError):
-            store_ok = False
+        """For /readyz: every shard connected and ACKed, store reachable (with the reason when not)."""
+        store_problem: str | None = None
+        if self.outage is not None and self.outage.reason is not None:
+            store_problem = self.outage.reason
+        else:
+            try:
+                with trio.fail_after(2):
+                    await self.store.get_meta("schema")
+            except trio.TooSlowError:
+                store_problem = "no answer within 2 s"
+            except WelcomeBotError as exc:
+                store_problem = str(exc)
         shards = [
             ShardHealth(i, h.connected, h.last_ack_at, h.heartbeat_interval)
             for i, h in sorted(self.manager.handles.items())
         ]
-        return readiness(shards, store_ok, self.draining, trio.current_time())
+        return readiness(shards, store_problem, self.draining, trio.current_time())
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -221,6 +229,7 @@ async def run_bot(
     renderer: Renderer | None = None,
     metrics: Metrics | None = None,
     on_raid: Callable[[int, bool], None] | None = None,
+    outage: Outage | None = None,
     task_status: trio.TaskStatus[RunningBot] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the bot until ``stop`` is set (then drain and return) or a fatal error is raised."""
@@ -279,7 +288,7 @@ async def run_bot(
             shard_count=options.shard_count,
             rng=random.Random(),
         )
-        running = RunningBot(pipeline, manager, rest, counters, configs, store)
+        running = RunningBot(pipeline, manager, rest, counters, configs, store, outage=outage)
         if metrics is not None:
             _pull_gauges(metrics, running, pool)
             _backup_gauges(metrics, backups)

@@ -8,7 +8,7 @@ from functools import partial
 
 import trio
 
-from welcomebot.app.service import BotOptions, run_bot
+from welcomebot.app.service import BotOptions, RunningBot, run_bot
 from welcomebot.cli._run_util import first_error, stop_on_signals
 from welcomebot.cli._types import Subparsers
 from welcomebot.errors import ConfigError
@@ -17,6 +17,7 @@ from welcomebot.ops.metrics import Metrics
 from welcomebot.ops.server import serve_ops
 from welcomebot.settings import Settings
 from welcomebot.store.open import open_store
+from welcomebot.store.outage import Outage
 
 __all__ = ["register"]
 
@@ -30,8 +31,9 @@ def register(sub: Subparsers) -> None:
         description=(
             "Run the bot: connect the gateway shards, welcome every new member of the configured servers, "
             "answer the admin slash commands. SIGTERM or SIGINT stops intake, finishes in-flight welcomes "
-            "(bounded by --drain-timeout) and exits 0; a second signal exits at once. Exit code 2 means "
-            "the configuration or Discord refused the bot (the message says what to fix)."
+            "(bounded by --drain-timeout) and exits 0; a second signal exits at once. An unreachable database is "
+            "waited for (at start and while running; /readyz says so). Exit code 2 means the configuration "
+            "or Discord refused the bot (the message says what to fix)."
         ),
     )
     parser.add_argument("--shards", type=_shards, default=None, help="shard ids this process runs, e.g. 0-3")
@@ -58,14 +60,33 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 async def _main(settings: Settings, options: BotOptions) -> None:
     stop = trio.Event()
     metrics = Metrics()
+    outage = Outage()
+    bot: RunningBot | None = None
+
+    async def ready() -> tuple[bool, list[str]]:
+        if bot is not None:
+            return await bot.ready()
+        if outage.reason is not None:  # waiting for the database at start-up
+            return False, [f"the database is unreachable: {outage.reason}"]
+        return False, ["starting"]
+
+    async def stop_while_starting(cancel: trio.CancelScope) -> None:
+        await stop.wait()
+        if bot is None:  # nothing taken in yet, nothing to drain
+            cancel.cancel()
+
     try:
-        async with open_store(settings.database_url) as store, trio.open_nursery() as nursery:
+        async with trio.open_nursery() as nursery:
             nursery.start_soon(stop_on_signals, stop, nursery.cancel_scope)
-            bot = await nursery.start(partial(run_bot, settings, store, options=options, stop=stop, metrics=metrics))
+            nursery.start_soon(stop_while_starting, nursery.cancel_scope)
             addr = settings.http_addr
-            port = await nursery.start(serve_ops, addr.host, addr.port, metrics, bot.ready)
+            port = await nursery.start(serve_ops, addr.host, addr.port, metrics, ready)
             log.info("health and metrics served", extra={"url": f"http://{addr.host}:{port}/metrics"})
-            await bot.stopped.wait()
+            async with open_store(settings.database_url, outage=outage) as store:
+                bot = await nursery.start(
+                    partial(run_bot, settings, store, options=options, stop=stop, metrics=metrics, outage=outage)
+                )
+                await bot.stopped.wait()
             nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:
         error = first_error(group)

@@ -15,13 +15,16 @@ class ShardHealth:
     heartbeat_interval: float | None
 
 
-def readiness(shards: list[ShardHealth], store_ok: bool, draining: bool, now: float) -> tuple[bool, list[str]]:
-    """(ready, reasons it is not). A heartbeat ACK is recent within two heartbeat intervals."""
+def readiness(
+    shards: list[ShardHealth], store_problem: str | None, draining: bool, now: float
+) -> tuple[bool, list[str]]:
+    """(ready, reasons it is not). ``store_problem``: why the database does not answer (None: it does).
+    A heartbeat ACK is recent within two heartbeat intervals."""
     reasons = []
     if draining:
         reasons.append("shutting down")
-    if not store_ok:
-        reasons.append("the database is unreachable")
+    if store_problem is not None:
+        reasons.append(f"the database is unreachable: {store_problem}")
     if not shards:
         reasons.append("no gateway shard started yet")
     for shard in shards:

@@ -12,6 +12,7 @@ __all__ = [
     "SchemaTooNew",
     "StoreError",
     "StoreNotEmpty",
+    "StoreRefused",
     "StoreUnavailable",
 ]
 
@@ -22,6 +23,10 @@ class StoreError(WelcomeBotError):
 
 class StoreUnavailable(StoreError):
     """The database cannot be reached or opened."""
+
+
+class StoreRefused(StoreUnavailable, ConfigError):
+    """The database answers but refuses this configuration (login, database name): waiting will not help."""
 
 
 class SchemaTooNew(StoreError, ConfigError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, closing
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -13,6 +14,7 @@ import trio
 from welcomebot.errors import ConfigError
 from welcomebot.store.api import Store
 from welcomebot.store.migrations import Backend, latest_version, sqlite_schema_version
+from welcomebot.store.outage import Outage
 from welcomebot.store.postgres import PostgresStore, open_loop, read_schema_version
 from welcomebot.store.sqlite import SqliteStore
 
@@ -34,8 +36,12 @@ def backend_of(database_url: str) -> Backend:
 
 
 @asynccontextmanager
-async def open_store(database_url: str) -> AsyncIterator[Store]:
-    """The migrated store; for PostgreSQL inside a trio-asyncio loop, so callers stay plain trio."""
+async def open_store(database_url: str, *, outage: Outage | None = None) -> AsyncIterator[Store]:
+    """The migrated store; for PostgreSQL inside a trio-asyncio loop, so callers stay plain trio.
+
+    With ``outage`` (the running bot), an unreachable PostgreSQL server is waited for, at start and on every
+    call; SQLite is a local file, its errors are not an outage to wait out.
+    """
     if backend_of(database_url) == "sqlite":
         store = await SqliteStore.open(sqlite_path(database_url))
         try:
@@ -44,7 +50,11 @@ async def open_store(database_url: str) -> AsyncIterator[Store]:
             await store.close()
         return
     async with open_loop() as loop:
-        pg = await PostgresStore.open(database_url, loop)
+        if outage is None:
+            pg = await PostgresStore.open(database_url, loop)
+        else:
+            pg = await outage.retrying(partial(PostgresStore.open, database_url, loop))
+            pg.outage = outage
         try:
             yield pg
         finally:

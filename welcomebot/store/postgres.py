@@ -9,7 +9,8 @@ lock it takes makes a second process wait and then see the first one's claim, so
 Reconnects: when a call fails because its connection is gone (server restarted, backend terminated), the pool's
 connections are expired and the call runs once more on a fresh one, waiting up to ``_RECONNECT_WINDOW_S`` for
 the server to accept connections again; if that fails too, it raises :class:`StoreUnavailable` saying what to
-check. Opening the store does not wait: a server that is down at start-up is reported at once. Every statement
+check, unless the store has an :class:`~welcomebot.store.outage.Outage` (``welcomebot run`` gives it one):
+then the call waits for the server indefinitely. Opening the store waits only when given an Outage too. Every statement
 is safe to run twice; the claim recognises its own first attempt (see :meth:`claim_welcome`).
 
 Time: asyncpg's timeouts run on the trio-asyncio loop's clock, which is trio's; under an autojumping MockClock
@@ -22,6 +23,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any, TypeAlias, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -43,8 +45,9 @@ from welcomebot.store.dump import (
     stored_values,
     validate_dump,
 )
-from welcomebot.store.errors import StoreError, StoreNotEmpty, StoreUnavailable
+from welcomebot.store.errors import StoreError, StoreNotEmpty, StoreRefused, StoreUnavailable
 from welcomebot.store.migrations import apply_postgres_migrations, postgres_schema_version
+from welcomebot.store.outage import Outage
 
 __all__ = ["PostgresStore", "PostgresTarget", "open_loop", "parse_postgres_url", "read_schema_version"]
 
@@ -109,6 +112,8 @@ class PostgresStore:
         self.target = target
         #: Calls that had to be retried on a fresh connection (the server restarted or dropped us).
         self.reconnects = 0
+        #: Set by ``welcomebot run``: a call that cannot reach the server waits for it instead of failing.
+        self.outage: Outage | None = None
 
     @classmethod
     async def open(cls, url: str, loop: trio_asyncio.TrioEventLoop) -> PostgresStore:
@@ -136,6 +141,11 @@ class PostgresStore:
     # --- running a call: one asyncio coroutine, retried once on a fresh connection --------------------
 
     async def _run(self, fn: Query[T]) -> T:
+        if self.outage is not None:
+            return await self.outage.retrying(partial(self._run_once, fn))
+        return await self._run_once(fn)
+
+    async def _run_once(self, fn: Query[T]) -> T:
         result: T = await trio_asyncio.aio_as_trio(self._attempt_twice, loop=self._loop)(fn)
         return result
 
@@ -524,12 +534,12 @@ async def _connecting(target: PostgresTarget, loop: trio_asyncio.TrioEventLoop, 
     except _CONNECTION_ERRORS as exc:
         raise StoreUnavailable(_unreachable(target, exc)) from exc
     except asyncpg.InvalidAuthorizationSpecificationError as exc:
-        raise StoreUnavailable(
+        raise StoreRefused(
             f"PostgreSQL at {target.where} refused the login: {exc}; check the user and password in "
             "WELCOMEBOT_DATABASE_URL"
         ) from exc
     except asyncpg.InvalidCatalogNameError as exc:
-        raise StoreUnavailable(
+        raise StoreRefused(
             f"PostgreSQL at {target.where}: {exc}; create the database or fix WELCOMEBOT_DATABASE_URL"
         ) from exc
 

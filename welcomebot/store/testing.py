@@ -10,12 +10,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
+import trio
 import trio_asyncio
 
 from welcomebot.store.migrations import quote_ident
 from welcomebot.store.postgres import open_loop, parse_postgres_url
 
-__all__ = ["DSN_VAR", "REQUIRE_VAR", "run_sql", "scratch_schema", "with_query"]
+__all__ = ["DSN_VAR", "REQUIRE_VAR", "FlakyProxy", "run_sql", "scratch_schema", "with_query"]
 
 #: Where the PostgreSQL test server is (scripts/test exports it from scripts/ensure-postgres).
 DSN_VAR = "WELCOMEBOT_TEST_POSTGRES_DSN"
@@ -64,3 +65,61 @@ async def run_sql(url: str, statement: str, *args: Any) -> list[Any]:
     async with open_loop() as loop:
         rows: list[Any] = await trio_asyncio.aio_as_trio(run, loop=loop)()
     return rows
+
+
+class FlakyProxy:
+    """A TCP proxy in front of the PostgreSQL server that can play a restart: drop every connection, then refuse
+    new ones (accept and close, as a server that is starting up does) until :meth:`come_up`."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.up = True
+        self.refusals = 0
+        #: Set at the second refused connection: whichever attempt met the first, the retry has met one too.
+        self.refused_twice = trio.Event()
+        self._scopes: set[trio.CancelScope] = set()
+
+    async def serve(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        task_status.started(listeners[0].socket.getsockname()[1])
+        await trio.serve_listeners(self._handle, listeners)
+
+    async def _handle(self, client: trio.SocketStream) -> None:
+        if not self.up:
+            self.refusals += 1
+            if self.refusals >= 2:
+                self.refused_twice.set()
+            await client.aclose()
+            return
+        with trio.CancelScope() as scope:
+            self._scopes.add(scope)
+            try:
+                server = await trio.open_tcp_stream(*self.target)
+                async with client, server, trio.open_nursery() as nursery:
+                    nursery.start_soon(self._pipe, client, server, nursery.cancel_scope)
+                    nursery.start_soon(self._pipe, server, client, nursery.cancel_scope)
+            finally:
+                self._scopes.discard(scope)
+
+    @staticmethod
+    async def _pipe(src: trio.SocketStream, dst: trio.SocketStream, done: trio.CancelScope) -> None:
+        try:
+            async for chunk in src:
+                await dst.send_all(chunk)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        done.cancel()
+
+    def url(self, database_url: str, port: int) -> str:
+        """``database_url`` with its host and port replaced by this proxy's (listening on ``port``)."""
+        parts = urlsplit(database_url)
+        user, at, _ = parts.netloc.rpartition("@")
+        return urlunsplit(parts._replace(netloc=f"{user}{at}127.0.0.1:{port}"))
+
+    def go_down(self) -> None:
+        self.up = False
+        for scope in list(self._scopes):
+            scope.cancel()
+
+    def come_up(self) -> None:
+        self.up = True

@@ -12,12 +12,13 @@ from welcomebot.ops.server import serve_ops
 
 def test_readiness_reasons():
     up = ShardHealth(0, True, 100.0, 40.0)
-    assert readiness([up], True, False, 150.0) == (True, [])
-    ok, reasons = readiness([up, ShardHealth(1, False, None, None)], False, True, 150.0)
+    assert readiness([up], None, False, 150.0) == (True, [])
+    ok, reasons = readiness([up, ShardHealth(1, False, None, None)], "connection refused", True, 150.0)
     assert not ok
-    assert reasons == ["shutting down", "the database is unreachable", "shard 1 is not connected to the gateway"]
-    assert readiness([up], True, False, 200.0)[1] == ["shard 0 has had no heartbeat ACK for 100 s"]
-    assert readiness([], True, False, 0.0)[1] == ["no gateway shard started yet"]
+    assert reasons == ["shutting down", "the database is unreachable: connection refused",
+                       "shard 1 is not connected to the gateway"]  # fmt: skip
+    assert readiness([up], None, False, 200.0)[1] == ["shard 0 has had no heartbeat ACK for 100 s"]
+    assert readiness([], None, False, 0.0)[1] == ["no gateway shard started yet"]
 
 
 async def test_server_answers_health_ready_and_metrics():

@@ -7,6 +7,7 @@ long poll for posted welcomes. Results are counted from the emulator's records, 
 import os
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -14,10 +15,10 @@ import trio
 from prometheus_client.parser import text_string_to_metric_families
 
 from welcomebot.emulator.testing import RunningEmulator, running_emulator
-from welcomebot.ops.testing import WelcomebotProcess, bot_env
+from welcomebot.ops.testing import WelcomebotProcess, bot_env, until
 from welcomebot.store.api import GuildConfig
 from welcomebot.store.open import open_store
-from welcomebot.store.testing import DSN_VAR, REQUIRE_VAR, scratch_schema
+from welcomebot.store.testing import DSN_VAR, REQUIRE_VAR, FlakyProxy, scratch_schema
 
 #: What a running bot exposes from its first scrape (docs/operator-guide.md lists them all).
 LIVE_FAMILIES = (
@@ -62,9 +63,13 @@ async def test_readyz_follows_the_gateway(tmp_path, output_check: Callable[[str]
             bot = await WelcomebotProcess.start(nursery, ["run"], env, output_check)
             async with httpx.AsyncClient(base_url=await _ops_base(bot), timeout=10) as http:
                 assert (await http.get("/healthz")).status_code == 200
-                before = await http.get("/readyz")
-                assert before.status_code == 503
-                assert before.json() == {"ready": False, "reasons": ["shard 0 is not connected to the gateway"]}
+
+                async def gateway_down() -> bool:  # served from the start: "starting" until the store is open
+                    before = await http.get("/readyz")
+                    assert before.status_code == 503
+                    return bool(before.json()["reasons"] == ["shard 0 is not connected to the gateway"])
+
+                await until(gateway_down)
 
                 await emu.control.fault("gateway", kind="refuse", on=False)
                 await bot.wait_for("gateway ready")
@@ -224,3 +229,57 @@ async def test_two_shard_processes_replaced_by_one_unsharded_identify_and_serve_
             welcomed = {g["id"]: _welcomed(await emu.control.messages(g["channels"][0]["id"])) for g in guilds}
     for g in guilds:
         assert welcomed[g["id"]] == joined[g["id"]], f"guild {g['id']}: every join once"
+
+
+#: How long the database stays unreachable in the outage test (#19.7: a minute outlived every restart).
+OUTAGE_S = 60.0
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+async def test_a_database_outage_is_waited_out_and_every_join_welcomed_once(postgres_url, output_check):
+    """PostgreSQL unreachable at start, then for a minute mid-run with joins: the process stays up, /readyz
+    says why, and once the database is back every join is welcomed once (counted in the emulator)."""
+    with trio.fail_after(OUTAGE_S + 240):
+        async with running_emulator(guilds=1) as emu, trio.open_nursery() as nursery:
+            guild = (await _configure(postgres_url, emu))[0]
+            channel = guild["channels"][0]["id"]
+            parts = urlsplit(postgres_url)
+            proxy = FlakyProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+            proxy.go_down()
+            url = proxy.url(postgres_url, await nursery.start(proxy.serve))
+            bot = await WelcomebotProcess.start(nursery, ["run"], bot_env(emu.info, url), output_check)
+            async with httpx.AsyncClient(base_url=await _ops_base(bot), timeout=10) as http:
+
+                async def says_unreachable() -> bool:
+                    r = await http.get("/readyz")
+                    return r.status_code == 503 and any("database is unreachable" in x for x in r.json()["reasons"])
+
+                async def ready() -> bool:
+                    return (await http.get("/readyz")).status_code == 200
+
+                await bot.wait_for("the database is unreachable; welcomes wait and every call retries until it is back")
+                await until(says_unreachable)
+                proxy.come_up()
+                await bot.wait_for("gateway ready")
+                joined = [(await emu.control.join(guild["id"]))["user_id"] for _ in range(3)]
+                await emu.control.wait_for_mentions(channel, 3)
+
+                mark = len(bot.records)
+                proxy.go_down()
+                cut = trio.current_time()
+                joined += [(await emu.control.join(guild["id"]))["user_id"] for _ in range(5)]
+                await bot.wait_for("the database is unreachable; welcomes wait and every call retries until it is back",
+                                   after=mark)  # fmt: skip
+                await until(says_unreachable)
+                await trio.sleep_until(cut + OUTAGE_S)  # the outage itself
+                assert not bot.finished, "the process waits the outage out"
+                proxy.come_up()
+                await emu.control.wait_for_mentions(channel, len(joined), 120)
+                await bot.wait_for("the database answers again", after=mark)
+                await until(ready)
+            bot.terminate()
+            assert await bot.exited() == 0
+            welcomed = _welcomed(await emu.control.messages(channel))
+            nursery.cancel_scope.cancel()
+    assert welcomed == joined, "every join welcomed once, in order"

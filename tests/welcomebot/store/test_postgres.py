@@ -3,7 +3,6 @@ server. (The contract suite runs on PostgreSQL through the ``store`` fixture.)""
 
 import os
 import socket
-import subprocess
 import sys
 import textwrap
 import uuid
@@ -22,7 +21,7 @@ from welcomebot.store.errors import SchemaTooNew, StoreUnavailable
 from welcomebot.store.migrations import known_migrations
 from welcomebot.store.open import open_store, schema_status
 from welcomebot.store.postgres import PostgresStore, parse_postgres_url
-from welcomebot.store.testing import run_sql, with_query
+from welcomebot.store.testing import FlakyProxy, run_sql, with_query
 
 K = WelcomeKey(1 << 22, 10 << 22, "2026-11-24T10:00:00.000000+00:00")
 
@@ -185,18 +184,23 @@ async def test_a_down_server_is_store_unavailable_with_what_to_check():
     assert "WELCOMEBOT_DATABASE_URL" in message
 
 
-def test_run_with_a_down_database_exits_2_with_one_line(tmp_path):
-    url = f"postgresql://postgres:hunter2@127.0.0.1:{_closed_port()}/postgres"
+@pytest.mark.postgres
+async def test_a_refused_login_exits_2_with_one_line(postgres_url, tmp_path):
+    """A wrong password is configuration, not an outage: waiting would not help."""
+    parts = urlsplit(postgres_url)
+    url = urlunsplit(parts._replace(netloc=f"welcomebot_no_such_user:hunter2@{parts.hostname}:{parts.port or 5432}"))
     env = {"DISCORD_BOT_TOKEN": "dGVzdA.AAAA.not-a-real-token", "WELCOMEBOT_DATABASE_URL": url,
            "WELCOMEBOT_HTTP_ADDR": "127.0.0.1:0", "WELCOMEBOT_DATA_DIR": str(tmp_path)}  # fmt: skip
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("WELCOMEBOT_", "DISCORD_"))}
-    result = subprocess.run([sys.executable, "-m", "welcomebot", "run"], env=keep | env, capture_output=True, text=True,
-                            timeout=60, check=False)  # fmt: skip
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert "cannot reach PostgreSQL" in lines[0]
-    assert "hunter2" not in result.stderr
+    with trio.fail_after(60):
+        result = await trio.run_process([sys.executable, "-m", "welcomebot", "run"], env=keep | env,
+                                        capture_stdout=True, capture_stderr=True, check=False)  # fmt: skip
+    stderr = result.stderr.decode()
+    assert result.returncode == 2, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert "refused the login" in lines[0]
+    assert "hunter2" not in stderr
 
 
 @pytest.mark.postgres
@@ -225,65 +229,13 @@ async def test_dumps_cross_between_backends_byte_for_byte(postgres_url, tmp_path
         assert msgspec.json.encode(await back.export_rows()) == dump, "PostgreSQL → SQLite"
 
 
-class FlakyProxy:
-    """A TCP proxy in front of the PostgreSQL server that can play a restart: drop every connection, then refuse
-    new ones (accept and close, as a server that is starting up does) until :meth:`come_up`."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.up = True
-        self.refusals = 0
-        #: Set at the second refused connection: whichever attempt met the first, the retry has met one too.
-        self.refused_twice = trio.Event()
-        self._scopes: set[trio.CancelScope] = set()
-
-    async def serve(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
-        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
-        task_status.started(listeners[0].socket.getsockname()[1])
-        await trio.serve_listeners(self._handle, listeners)
-
-    async def _handle(self, client: trio.SocketStream) -> None:
-        if not self.up:
-            self.refusals += 1
-            if self.refusals >= 2:
-                self.refused_twice.set()
-            await client.aclose()
-            return
-        with trio.CancelScope() as scope:
-            self._scopes.add(scope)
-            try:
-                server = await trio.open_tcp_stream(*self.target)
-                async with client, server, trio.open_nursery() as nursery:
-                    nursery.start_soon(self._pipe, client, server, nursery.cancel_scope)
-                    nursery.start_soon(self._pipe, server, client, nursery.cancel_scope)
-            finally:
-                self._scopes.discard(scope)
-
-    @staticmethod
-    async def _pipe(src: trio.SocketStream, dst: trio.SocketStream, done: trio.CancelScope) -> None:
-        try:
-            async for chunk in src:
-                await dst.send_all(chunk)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass
-        done.cancel()
-
-    def go_down(self) -> None:
-        self.up = False
-        for scope in list(self._scopes):
-            scope.cancel()
-
-    def come_up(self) -> None:
-        self.up = True
-
-
 @pytest.mark.postgres
 async def test_a_server_restart_is_waited_out_by_the_call_that_meets_it(postgres_url):
     parts = urlsplit(postgres_url)
     proxy = FlakyProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
     async with trio.open_nursery() as nursery:
         port = await nursery.start(proxy.serve)
-        url = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{port}"))
+        url = proxy.url(postgres_url, port)
         async with open_store(url) as store:
             assert isinstance(store, PostgresStore)
             await store.put_guild_config(GuildConfig(guild_id=1, updated_at=1.0))
