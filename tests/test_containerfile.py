@@ -60,7 +60,21 @@ def test_runtime_runs_as_a_numeric_non_root_user_with_only_the_venv():
     assert uid.isdigit()
     assert int(uid) != 0
     assert ("COPY", "--from=builder /opt/welcomebot /opt/welcomebot") in runtime
-    assert not any("apt-get" in args or "pip " in args for _, args in runtime), "no build tools in the runtime"
+    assert not any("pip " in args or "gcc" in args or "-dev" in args for _, args in runtime), "no build tools"
+    installs = [args for _, args in runtime if "apt-get install" in args]
+    assert installs, "the runtime libraries the renderer needs"
+    for args in installs:
+        assert "--no-install-recommends" in args
+        assert "rm -rf /var/lib/apt/lists/*" in args
+
+
+def test_runtime_has_the_text_shaping_libraries_and_colour_emoji():
+    runtime = " ".join(args for _, args in runtime_stage())
+    for library in ("libfribidi0", "libharfbuzz0b", "libraqm0"):
+        assert library in runtime, library
+    builder = " ".join(args for _, args in instructions()[: len(instructions()) - len(runtime_stage())])
+    assert "fonts-noto-color-emoji" in builder
+    assert "/opt/welcomebot/share/welcomebot-fonts" in builder, "where the renderer looks (sys.prefix/share)"
 
 
 def test_runtime_contract():
