@@ -15,7 +15,7 @@ from welcomebot.settings import Settings
 from welcomebot.store.assets import open_assets
 from welcomebot.store.backup import BackupSummary, write_backup
 from welcomebot.store.errors import StoreError, StoreUnavailable
-from welcomebot.store.open import open_store
+from welcomebot.store.open import backend_of, open_store, sqlite_path
 
 __all__ = ["register"]
 
@@ -32,18 +32,30 @@ def register(sub: Subparsers) -> None:
     )
     parser.add_argument(
         "--out",
-        type=Path,
         required=True,
-        help="archive to write (replaced atomically), or a directory to write a timestamped archive into",
+        help=(
+            "archive to write (replaced atomically), or a directory (an existing one, or any path ending in /, "
+            "created if missing) to write a timestamped archive into"
+        ),
     )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    out: Path = args.out
-    if out.is_dir():
+    out = Path(args.out)
+    if args.out.endswith(("/", "\\")) or out.is_dir():
         out = out / f"welcomebot-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.tar.gz"
+    if backend_of(settings.database_url) == "sqlite" and not Path(sqlite_path(settings.database_url)).is_file():
+        # Opening it would create an empty database and an archive of nothing that looks like a backup.
+        print(
+            f"welcomebot: error: no backup was written: there is no SQLite database at "
+            f"{sqlite_path(settings.database_url)}; set WELCOMEBOT_DATABASE_URL (and WELCOMEBOT_DATA_DIR) to the "
+            "bot's own, as its service sets them",
+            file=sys.stderr,
+        )
+        return 2
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         summary = trio.run(_backup, settings, out)
     except StoreUnavailable:
         raise  # the CLI's own one line and exit 2, like every command's

@@ -107,3 +107,40 @@ def test_an_unwritable_out_exits_2_with_one_line(tmp_path):
     assert result.stderr.startswith("welcomebot: error: no backup was written: ")
     assert result.stderr.count("\n") == 1
     assert result.stdout == ""
+
+
+def test_a_missing_sqlite_database_exits_2_with_one_line_and_creates_nothing(tmp_path):
+    data_dir, out = tmp_path / "nothing-here", tmp_path / "backups"
+    out.mkdir()
+
+    result = _run("backup", "--out", str(out), data_dir=data_dir)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("welcomebot: error: no backup was written: there is no SQLite database at ")
+    assert "WELCOMEBOT_DATABASE_URL" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert list(out.iterdir()) == []
+    assert not (data_dir / "welcomebot.sqlite3").exists(), "no empty database made on the way"
+
+
+def test_an_unreachable_postgres_exits_2_with_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WELCOMEBOT_", "DISCORD_"))}
+    env |= {"WELCOMEBOT_DATA_DIR": str(tmp_path), "WELCOMEBOT_LOG_FORMAT": "text",
+            "WELCOMEBOT_DATABASE_URL": "postgresql://nobody:x@127.0.0.1:1/none"}  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", "welcomebot", "backup", "--out", str(tmp_path / "b.tar.gz")],
+                            capture_output=True, text=True, env=env, timeout=120, check=False)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("welcomebot: error: ")
+    assert result.stderr.count("\n") == 1
+    assert not (tmp_path / "b.tar.gz").exists()
+
+
+def test_out_ending_in_a_slash_is_a_folder_made_if_missing(tmp_path):
+    trio.run(_seed, tmp_path / "source")
+    folder = tmp_path / "new" / "backups"
+
+    made = _run("backup", "--out", f"{folder}/", data_dir=tmp_path / "source")
+    assert made.returncode == 0, made.stderr
+    (archive,) = folder.iterdir()
+    assert archive.name.startswith("welcomebot-")
+    assert archive.name.endswith(".tar.gz")
+    assert Path(json.loads(made.stdout)["path"]) == archive
