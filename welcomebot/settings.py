@@ -92,6 +92,15 @@ def parse_database_url(raw: str) -> str:
     if parts.scheme in ("postgresql", "postgres"):
         if not parts.hostname and "host=" not in parts.query:
             raise ValueError("expected postgresql://user:password@host:5432/dbname")
+        if "," not in parts.netloc:  # a multi-host list is asyncpg's to read
+            try:
+                port = parts.port
+            except ValueError:
+                raise ValueError("expected a port between 0 and 65535 after the host, such as :5432") from None
+            if port is None and parts.netloc.endswith(":"):
+                raise ValueError("expected a port number after the host's ':', such as :5432")
+            if parts.hostname and not _is_hostname_or_ip(parts.hostname):
+                raise ValueError(f"{parts.hostname!r} is not a host name or IP address")
         return raw
     raise ValueError("expected a URL starting with sqlite:/// or postgresql://")
 
@@ -232,7 +241,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         except ValueError as exc:
             shown = "" if var.secret else f" (got {raw!r})"
             raise SettingsError(var.name, f"{exc}{shown}") from None
-    return Settings(**values)
+    settings = Settings(**values)
+    if settings.asset_quota_guild > settings.asset_quota_total:
+        raise SettingsError(
+            "WELCOMEBOT_ASSET_QUOTA_GUILD",
+            f"the per-server quota ({settings.asset_quota_guild} bytes) is above the total "
+            f"({settings.asset_quota_total} bytes, WELCOMEBOT_ASSET_QUOTA_TOTAL); lower it or raise the total",
+        )
+    return settings
 
 
 def _is_hostname_or_ip(host: str) -> bool:
@@ -240,6 +256,8 @@ def _is_hostname_or_ip(host: str) -> bool:
         ipaddress.ip_address(host)
     except ValueError:
         labels = host.split(".")
+        if labels[-1].isdigit():  # 256.1.1.1 is a broken IPv4 address, not a name (no top-level domain is numeric)
+            return False
         return all(label and len(label) <= 63 and label.replace("-", "").isalnum() for label in labels)
     return True
 

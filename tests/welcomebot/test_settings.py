@@ -55,6 +55,11 @@ def test_every_variable_is_read():
         ("WELCOMEBOT_HTTP_ADDR", "localhost:http", "expected HOST:PORT"),
         ("WELCOMEBOT_HTTP_ADDR", "127.0.0.1:99999", "between 0 and 65535"),
         ("WELCOMEBOT_HTTP_ADDR", "bad host:80", "expected HOST:PORT"),
+        ("WELCOMEBOT_HTTP_ADDR", "256.1.1.1:80", "expected HOST:PORT"),
+        ("WELCOMEBOT_HTTP_ADDR", "10.0.0:80", "expected HOST:PORT"),
+        ("WELCOMEBOT_DATABASE_URL", "postgresql://u:p@db:99999/x", "between 0 and 65535"),
+        ("WELCOMEBOT_DATABASE_URL", "postgresql://u:p@db:/x", "port number"),
+        ("WELCOMEBOT_DATABASE_URL", "postgresql://u:p@256.1.1.1:5432/x", "not a host name"),
         ("WELCOMEBOT_DATABASE_URL", "mysql://x", "sqlite:/// or postgresql://"),
         ("WELCOMEBOT_DATABASE_URL", "sqlite://", "sqlite:///relative"),
         ("WELCOMEBOT_DATABASE_URL", "postgresql:///db", "postgresql://user:password@host"),
@@ -113,3 +118,17 @@ def test_secret_never_shows_its_value():
     assert secret.reveal() == "very-secret"
     with pytest.raises(TypeError):
         __import__("pickle").dumps(secret)
+
+
+def test_a_per_server_quota_above_the_total_is_refused():
+    with pytest.raises(SettingsError) as info:
+        load_settings({"WELCOMEBOT_ASSET_QUOTA_GUILD": "3GB", "WELCOMEBOT_ASSET_QUOTA_TOTAL": "2GB"})
+    assert str(info.value).startswith("WELCOMEBOT_ASSET_QUOTA_GUILD: the per-server quota")
+    assert "WELCOMEBOT_ASSET_QUOTA_TOTAL" in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["postgresql://u:p@db.internal:5432/x", "postgresql://u:p@[::1]:5432/x",
+                                 "postgresql://u@10.0.0.5/x", "postgresql://u@h1:5432,h2:5433/x",
+                                 "postgresql:///x?host=/run/postgresql"])  # fmt: skip
+def test_good_postgres_urls_pass(url):
+    assert load_settings({"WELCOMEBOT_DATABASE_URL": url}).database_url == url
