@@ -80,7 +80,13 @@ async def _main(settings: Settings, options: BotOptions) -> None:
             nursery.start_soon(stop_on_signals, stop, nursery.cancel_scope)
             nursery.start_soon(stop_while_starting, nursery.cancel_scope)
             addr = settings.http_addr
-            port = await nursery.start(serve_ops, addr.host, addr.port, metrics, ready)
+            try:
+                port = await nursery.start(serve_ops, addr.host, addr.port, metrics, ready)
+            except OSError as exc:  # a busy port or an address not on this machine: the operator's to change
+                raise ConfigError(
+                    f"WELCOMEBOT_HTTP_ADDR: cannot listen on {addr} ({exc.strerror or exc}); stop what uses that "
+                    "port or set another address"
+                ) from None
             log.info("health and metrics served", extra={"url": f"http://{addr.host}:{port}/metrics"})
             async with open_store(settings.database_url, outage=outage) as store:
                 bot = await nursery.start(

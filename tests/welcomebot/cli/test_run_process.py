@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -74,3 +75,19 @@ def test_health_endpoints_then_sigterm_stops_cleanly_with_exit_0(emulator, tmp_p
     output_check(out + err)
     assert proc.returncode == 0, err
     assert emulator["token"] not in out + err
+
+
+def test_a_busy_health_port_exits_2_with_one_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("WELCOMEBOT_", "DISCORD_"))}
+        env |= {"DISCORD_BOT_TOKEN": "x" * 59, "WELCOMEBOT_HTTP_ADDR": f"127.0.0.1:{port}",
+                "WELCOMEBOT_DATABASE_URL": f"sqlite:///{tmp_path}/w.sqlite3"}  # fmt: skip
+        result = subprocess.run([sys.executable, "-m", "welcomebot", "run"], env=env, capture_output=True, text=True,
+                                timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"WELCOMEBOT_HTTP_ADDR: cannot listen on 127.0.0.1:{port}" in lines[0]
