@@ -4,6 +4,7 @@ harness's use of the emulator process and control API, so the benchmark cannot r
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -186,3 +187,35 @@ def test_misses_after_a_lost_session_are_counted_apart() -> None:
     # Welcomes went on after a loss at 1.05 s (member 3 joined at 1.1 s), so a later miss is something else.
     assert count(joins, messages, gaps=[1.05]).figures["misses_in_session_gaps"] == 0
     assert count(joins, messages).figures["misses_in_session_gaps"] == 0
+
+
+def test_postgres_runs_as_its_user_by_whatever_the_machine_has(monkeypatch):
+    from scripts.bench.harness import postgres
+
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    have: set[str] = {"setpriv", "su"}
+    monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}" if name in have else None)
+    assert (postgres._as_postgres(["pg_ctl", "start"]) or [])[:2] == ["setpriv", "--reuid=postgres"]
+    have.discard("setpriv")
+    assert postgres._as_postgres(["pg_ctl", "-o", "-p 5"]) == ["su", "-s", "/bin/sh", "postgres", "-c",
+                                                              "pg_ctl -o '-p 5'"]  # fmt: skip
+    have.clear()
+    assert postgres._as_postgres(["pg_ctl"]) is None
+    monkeypatch.setattr(postgres, "find_bindir", lambda: Path("/usr/lib/postgresql/15/bin"))
+    assert "no runuser, setpriv or su" in (postgres.unavailable_reason() or "")
+
+
+def test_a_crashed_scenario_still_prints_the_summary_and_exits_1(monkeypatch, tmp_path, capsys):
+    import json
+
+    from scripts.bench.harness import cli
+
+    async def broken(plan: object, workdir: Path) -> ScenarioResult:
+        await trio.lowlevel.checkpoint()
+        raise BaseExceptionGroup("nursery", [FileNotFoundError("runuser")])
+
+    monkeypatch.setattr(cli, "SCENARIOS", {"chaos": broken})
+    assert cli.main(["--quick", "--out", str(tmp_path)]) == 1
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert "FileNotFoundError: runuser" in line["errors"]["chaos"]
+    assert json.loads((tmp_path / "summary.json").read_text())["errors"]["chaos"] == line["errors"]["chaos"]

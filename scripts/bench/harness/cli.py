@@ -42,7 +42,7 @@ async def run_all(plan: Plan, names: Sequence[str], out: Path) -> tuple[dict[str
     for name in names:
         try:
             results[name] = await SCENARIOS[name](plan, out / name)
-        except Exception as exc:  # noqa: BLE001 - one broken scenario must not lose the others' figures
+        except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - one broken scenario must not lose the rest
             (out / name).mkdir(parents=True, exist_ok=True)
             (out / name / "error.txt").write_text("".join(traceback.format_exception(exc)))
             errors[name] = f"{_leaf(exc)} (traceback in {out / name / 'error.txt'})"
@@ -71,6 +71,7 @@ def headline(summary: dict[str, Any]) -> dict[str, Any]:
     return {
         "results": summary["results"], "quick": summary["quick"], "elapsed_s": summary["elapsed_s"],
         "goals": {g["goal"]: {"value": g["value"], "met": g["met"]} for g in summary["goals"]},
+        "errors": summary.get("errors", {}),
         **figures,
     }  # fmt: skip
 
@@ -94,10 +95,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     scenarios: dict[str, dict[str, Any]] = {name: r.figures for name, r in results.items()}
     if "chaos" in results:
         scenarios["chaos"]["events"] = [{"at_s": at, "what": what} for at, what in results["chaos"].events]
+    try:
+        plots = write_plots(results, out)
+    except Exception as exc:  # noqa: BLE001 - the figures matter more than the pictures: print the summary anyway
+        plots, errors["plots"] = [], _leaf(exc)
     summary = {
         "results": str(out), "started": stamp, "quick": plan.quick, "elapsed_s": round(time.monotonic() - started, 1),
-        "machine": info, "scenarios": scenarios, "errors": errors, "goals": evaluate(scenarios),
-        "plots": write_plots(results, out),
+        "machine": info, "scenarios": scenarios, "errors": errors, "goals": evaluate(scenarios), "plots": plots,
     }  # fmt: skip
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     print(json.dumps(headline(summary), ensure_ascii=False))

@@ -1,12 +1,14 @@
 """A private, throwaway PostgreSQL server for the chaos scenario: initdb in a temp dir, its own port.
 
 Never the shared server on 5432 that other people's tests use: this one is made here, restarted here, and
-removed at the end. As root, the server runs as the ``postgres`` user (PostgreSQL refuses to run as root).
+removed at the end. As root, the server runs as the ``postgres`` user (PostgreSQL refuses to run as root), by
+runuser, setpriv or su, whichever the machine has; with none of them the scenario runs without it, and says so.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
@@ -17,7 +19,7 @@ import trio
 
 from scripts.bench.harness.procs import free_port
 
-__all__ = ["PrivatePostgres", "find_bindir", "private_postgres"]
+__all__ = ["PrivatePostgres", "find_bindir", "private_postgres", "unavailable_reason"]
 
 
 def find_bindir() -> Path | None:
@@ -57,17 +59,39 @@ class PrivatePostgres:
         await self._pg_ctl("-m", "immediate", "-w", "stop")
 
 
+def _as_postgres(command: list[str]) -> list[str] | None:
+    """``command`` run as the ``postgres`` user when we are root, or None when nothing here can switch users."""
+    if os.geteuid() != 0:
+        return command
+    if shutil.which("runuser"):
+        return ["runuser", "-u", "postgres", "--", *command]
+    if shutil.which("setpriv"):
+        return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--", *command]
+    if shutil.which("su"):
+        return ["su", "-s", "/bin/sh", "postgres", "-c", shlex.join(command)]
+    return None
+
+
+def unavailable_reason() -> str | None:
+    """Why no private server can run here (recorded in the results), or None when one can."""
+    if find_bindir() is None:
+        return "PostgreSQL server programs (initdb, pg_ctl) not found"
+    if _as_postgres(["true"]) is None:
+        return "running as root with no runuser, setpriv or su to start PostgreSQL as the postgres user"
+    return None
+
+
 async def _run(command: list[str]) -> None:
-    as_root = os.geteuid() == 0
-    await trio.run_process(["runuser", "-u", "postgres", "--", *command] if as_root else command,
-                           capture_stdout=True, capture_stderr=True)  # fmt: skip
+    wrapped = _as_postgres(command)
+    assert wrapped is not None, "private_postgres checks unavailable_reason() first"
+    await trio.run_process(wrapped, capture_stdout=True, capture_stderr=True)
 
 
 @asynccontextmanager
 async def private_postgres() -> AsyncIterator[PrivatePostgres | None]:
-    """A running private server for the block, or None when PostgreSQL's server programs are not installed."""
+    """A running private server for the block, or None when :func:`unavailable_reason` says why not."""
     bindir = find_bindir()
-    if bindir is None:
+    if bindir is None or unavailable_reason() is not None:
         yield None
         return
     root = Path(tempfile.mkdtemp(prefix="welcomebot-bench-pg-"))

@@ -16,7 +16,7 @@ import trio
 
 from scripts.bench.harness.figures import JoinRecord, Outcome, count, raid_optimum_s, rate_limit_figures
 from scripts.bench.harness.load import Event, Sample, Target, collect_messages, drive_joins, run_events, sample_forever
-from scripts.bench.harness.postgres import PrivatePostgres, private_postgres
+from scripts.bench.harness.postgres import PrivatePostgres, private_postgres, unavailable_reason
 from scripts.bench.harness.procs import BotProcess, HarnessError, emulator_process
 from scripts.bench.harness.sysstat import rss_mb
 from welcomebot.app.behaviour import options_with, validate_behaviour
@@ -257,7 +257,7 @@ async def chaos(plan: Plan, workdir: Path) -> ScenarioResult:
         "gateway_closes": gateway.get("closes", {}),
         "catch_up_after_downtime": True,
         "store": "postgresql (private server, restarted once)" if pg is not None else
-                 "sqlite (PostgreSQL server programs not found: no PostgreSQL restart)",
+                 f"sqlite ({unavailable_reason()}: no PostgreSQL restart)",
     }, outcome, samples, sorted(ran + notes))  # fmt: skip
 
 
