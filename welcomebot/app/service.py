@@ -268,7 +268,7 @@ async def run_bot(
             members=RestMembers(api),
             cards=cards,
             poster=RestPoster(api),
-            turns=ChannelTurns(),
+            turns=ChannelTurns(recent=welcome_log.recent_post_ages),
             observer=observer,
             on_interaction=commands.submit,
             actions=RestActions(api, store, configs),

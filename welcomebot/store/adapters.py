@@ -107,6 +107,12 @@ class StoreWelcomeLog:
     async def renew(self) -> int:
         return await self._store.renew_claims(self.owner, self._now(), LEASE_S)
 
+    async def recent_post_ages(self, channel_id: int, within: float) -> list[float]:
+        """How many seconds ago each welcome message of the last ``within`` s in ``channel_id`` was posted
+        (by any process, oldest first): :class:`~welcomebot.app.channel_limit.ChannelTurns` starts from it."""
+        now = self._now()
+        return [now - at for at in await self._store.recent_posts(channel_id, now - within)]
+
 
 def _key(key: JoinKey) -> WelcomeKey:
     return WelcomeKey(key.guild_id, key.user_id, key.joined_at)

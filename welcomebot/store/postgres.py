@@ -363,6 +363,19 @@ class PostgresStore:
         )
         return _count(done)
 
+    async def recent_posts(self, channel_id: int, since: float) -> list[float]:
+        rows = await self._run(
+            lambda c: c.fetch(
+                "SELECT MIN(w.updated_at) AS at FROM welcome_log w JOIN guild_config g ON g.guild_id = w.guild_id"
+                " WHERE g.welcome_channel_id = $1 AND w.updated_at >= $2"
+                " AND (w.status = 'posted' OR (w.status = 'claimed' AND w.nonce IS NOT NULL))"
+                " GROUP BY COALESCE(w.nonce, w.message_id::text) ORDER BY at",
+                channel_id,
+                since,
+            )
+        )
+        return [float(r[0]) for r in rows]
+
     # --- gateway sessions (welcomebot.gateway.session.SessionStore) ---------------------------------
 
     async def load(self, shard_id: int) -> SavedSession | None:

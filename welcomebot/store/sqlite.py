@@ -272,6 +272,18 @@ class SqliteStore:
             )
         )
 
+    async def recent_posts(self, channel_id: int, since: float) -> list[float]:
+        rows = await self._run(
+            lambda c: c.execute(
+                "SELECT MIN(w.updated_at) AS at FROM welcome_log w JOIN guild_config g ON g.guild_id = w.guild_id"
+                " WHERE g.welcome_channel_id = ? AND w.updated_at >= ?"
+                " AND (w.status = 'posted' OR (w.status = 'claimed' AND w.nonce IS NOT NULL))"
+                " GROUP BY COALESCE(w.nonce, CAST(w.message_id AS TEXT)) ORDER BY at",
+                (channel_id, since),
+            ).fetchall()
+        )
+        return [float(r[0]) for r in rows]
+
     # --- gateway sessions (welcomebot.gateway.session.SessionStore) ---------------------------------
 
     async def load(self, shard_id: int) -> SavedSession | None:

@@ -172,3 +172,27 @@ async def test_readiness_fails_when_heartbeat_acks_stop(tmp_path, renderer):
                 await until(acked)
                 nursery.cancel_scope.cancel()
             await store.close()
+
+
+async def test_a_quick_restart_keeps_the_channel_budget_and_meets_no_429(tmp_path, renderer):
+    """#19.10: 5 welcomes, a restart at once, 5 more: the new process knows the window is used up."""
+    with trio.fail_after(90):
+        async with running_emulator(guilds=1) as emu:
+            store = await SqliteStore.open(tmp_path / "w.sqlite3")
+            guild = (await _configure(store, emu))[0]
+            channel = guild["channels"][0]["id"]
+            joined: list[str] = []
+            for _ in range(2):  # the first process, then its replacement
+                async with trio.open_nursery() as nursery:
+                    bot = await nursery.start(lambda task_status: run_bot(
+                        bot_settings(emu, tmp_path), store, renderer=renderer, task_status=task_status))  # fmt: skip
+                    await bot.manager.handles[0].live.wait()
+                    for _ in range(5):  # one message each: the channel's whole window
+                        joined.append((await emu.control.join(guild["id"]))["user_id"])
+                        await emu.control.wait_for_mentions(channel, len(joined))
+                    nursery.cancel_scope.cancel()
+            await store.close()
+            welcomed = welcomed_ids(await emu.control.messages(channel))
+            stats = await emu.control.stats()
+    assert welcomed == joined
+    assert stats["rate_limited_total"] == 0, stats["rate_limited"]

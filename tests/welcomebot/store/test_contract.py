@@ -89,6 +89,27 @@ async def test_late_welcomes_are_noted_in_the_reason_and_only_theirs(store):
     assert reasons == {(K1.user_id, "posted"): LATE, (K2.user_id, "posted"): None}
 
 
+async def test_recent_posts_are_the_messages_posted_in_the_guilds_welcome_channel(store):
+    channel = 77 << 22
+    await store.put_guild_config(GuildConfig(guild_id=K1.guild_id, welcome_channel_id=channel, updated_at=1.0))
+    other = WelcomeKey(2 << 22, 12 << 22, "2026-11-24T10:00:02.000000+00:00")  # a guild with no config
+    k3 = WelcomeKey(K1.guild_id, 13 << 22, "2026-11-24T10:00:03.000000+00:00")
+    old = WelcomeKey(K1.guild_id, 14 << 22, "2026-11-24T10:00:04.000000+00:00")
+    sent = WelcomeKey(K1.guild_id, 15 << 22, "2026-11-24T10:00:05.000000+00:00")  # posting, not yet marked
+    waiting = WelcomeKey(K1.guild_id, 16 << 22, "2026-11-24T10:00:06.000000+00:00")  # no nonce: not sent
+    for key in (K1, K2, other, k3, old):
+        await store.claim_welcome(key, "a", 0.0, 60)
+    await store.claim_welcome(sent, "a", 104.0, 60)
+    await store.claim_welcome(waiting, "a", 105.0, 60)
+    await store.assign_nonce([sent], "n-sent")
+    await store.mark_posted([old], 1, None, 50.0)
+    await store.mark_posted([K1, K2], 2, None, 101.0)  # one message for two members
+    await store.mark_posted([other], 3, None, 102.0)
+    await store.mark_posted([k3], 4, None, 103.0)
+    assert await store.recent_posts(channel, since=100.0) == [101.0, 103.0, 104.0]
+    assert await store.recent_posts(channel + 1, since=0.0) == []
+
+
 async def test_prune_keeps_unfinished(store):
     await store.claim_welcome(K1, "a", 0.0, 60)
     await store.claim_welcome(K2, "a", 0.0, 60)
