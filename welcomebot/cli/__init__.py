@@ -21,6 +21,7 @@ from welcomebot.cli import (
     backup_cmd,
     commands_cmd,
     config_cmd,
+    doctor_cmd,
     emulator_cmd,
     migrate_cmd,
     render_cmd,
@@ -38,7 +39,8 @@ __all__ = ["Handler", "Subparsers", "build_parser", "main"]
 
 # Order is the order of `welcomebot --help`.
 COMMANDS = (
-    run_cmd, sandbox_cmd, render_cmd, emulator_cmd, commands_cmd, config_cmd, migrate_cmd, backup_cmd, restore_cmd,
+    run_cmd, sandbox_cmd, render_cmd, emulator_cmd, commands_cmd, config_cmd, doctor_cmd, migrate_cmd, backup_cmd,
+    restore_cmd,
 )  # fmt: skip
 
 EXIT_OK = 0

@@ -13,6 +13,7 @@ from welcomebot.cli._run_util import first_error, stop_on_signals
 from welcomebot.cli._types import Subparsers
 from welcomebot.errors import ConfigError
 from welcomebot.gateway.sharding import parse_shard_range
+from welcomebot.ops.doctor import card_findings
 from welcomebot.ops.metrics import Metrics
 from welcomebot.ops.server import serve_ops
 from welcomebot.settings import Settings
@@ -88,6 +89,9 @@ async def _main(settings: Settings, options: BotOptions) -> None:
                     "port or set another address"
                 ) from None
             log.info("health and metrics served", extra={"url": f"http://{addr.host}:{port}/metrics"})
+            for finding in await trio.to_thread.run_sync(card_findings):  # say now what would spoil the cards
+                if finding.level != "ok":
+                    log.warning("cards degraded: %s", finding.detail, extra={"check": finding.what})
             async with open_store(settings.database_url, outage=outage) as store:
                 bot = await nursery.start(
                     partial(run_bot, settings, store, options=options, stop=stop, metrics=metrics, outage=outage)
