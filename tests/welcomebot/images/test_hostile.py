@@ -112,7 +112,9 @@ CASES = [
     Case("v6-loopback", "https://[::1]/", r"a loopback address \(::1\)"),
     Case("v6-unspecified", "https://[::]/", r"an unspecified address \(::\)"),
     Case(
-        "v4-mapped", "https://[::ffff:127.0.0.1]/", r"a loopback address \(::ffff:7f00:1, which embeds 127\.0\.0\.1\)"
+        "v4-mapped",
+        "https://[::ffff:127.0.0.1]/",
+        r"a loopback address \(::ffff:(7f00:1|127\.0\.0\.1), which embeds 127\.0\.0\.1\)",  # 3.13 prints it dotted
     ),
     Case(
         "v4-mapped-hex", "https://[::ffff:a9fe:a9fe]/", r"a link-local address \(.*, which embeds 169\.254\.169\.254\)"
@@ -146,7 +148,11 @@ CASES = [
     ),
     Case("dns-localhost", "https://localhost/a.png", r"host localhost resolves to a loopback address \(::1\)"),
     Case("dns-metadata", "https://metadata.test/", r"resolves to a link-local address \(169\.254\.169\.254\)"),
-    Case("dns-mapped", "https://mapped.test/", r"resolves to a private-network address \(::ffff:a00:7, which embeds"),
+    Case(
+        "dns-mapped",
+        "https://mapped.test/",
+        r"resolves to a private-network address \(::ffff:(a00:7|10\.0\.0\.7), which embeds",
+    ),
     Case("dns-idna", "https://bücher.test/a.png", r"host xn--bcher-kva\.test resolves to a loopback address"),
     Case("dns-unknown", "https://nowhere.test/a.png", r"^The image host nowhere\.test could not be found"),
     # Redirects: each hop is checked again
