@@ -70,6 +70,8 @@ def _section_handler(section: str) -> Handler:
         changes = {names[k]: v for k, v in call.options.items() if k in names}
         if "colour" in changes:
             changes["colour"] = _colour(changes["colour"])
+        if changes.get("channel_id") is not None:
+            await ctx.guild_channel(call, int(changes["channel_id"]))
         behaviour = await _save(ctx, _guild(call), section, changes)
         return Reply("Saved. " + describe(behaviour, only=section))
 

@@ -16,6 +16,8 @@ import msgspec
 import trio
 
 from welcomebot.app.model import GuildInfo
+from welcomebot.commands.definitions import ChannelType
+from welcomebot.commands.errors import InvalidOption
 from welcomebot.commands.permissions import Overwrite, channel_permissions
 from welcomebot.rest.errors import NotFound
 from welcomebot.store.api import GuildConfig
@@ -101,6 +103,20 @@ class CommandContext:
             if self._bot_id is None:
                 self._bot_id = int((await self.api.get_current_user())["id"])
             return self._bot_id
+
+    async def guild_channel(self, call: Invocation, channel_id: int) -> int:
+        """The bot's permissions in ``channel_id`` if it is a text or announcement channel of the invoking
+        server; ``InvalidOption`` when it is another server's, gone, or of another kind (a raw id can be
+        anything: Discord checks only that it is a number)."""
+        assert call.guild_id is not None, "the dispatcher refuses invocations outside a server"
+        resolved = call.resolved.channels.get(channel_id)
+        if resolved is not None and resolved.type not in tuple(ChannelType):
+            raise InvalidOption("Messages can go to a text or announcement channel only: pick one of those.")
+        perms = await self.bot_permissions(call.guild_id, channel_id)
+        if perms is None:
+            raise InvalidOption(f"Channel {channel_id} is not a channel of this server (or no longer exists): "
+                                "pick one of this server's channels.")  # fmt: skip
+        return perms
 
     async def bot_permissions(self, guild_id: int, channel_id: int) -> int | None:
         """The bot's permissions in the channel from the server's roles and the channel's overwrites; None

@@ -6,9 +6,7 @@ from typing import TYPE_CHECKING
 
 from welcomebot.commands.background import collect_garbage
 from welcomebot.commands.context import Handler
-from welcomebot.commands.definitions import ChannelType
 from welcomebot.commands.draft import describe_design
-from welcomebot.commands.errors import InvalidOption
 from welcomebot.commands.permissions import missing
 from welcomebot.commands.preview import as_join, message_for
 from welcomebot.commands.respond import Reply
@@ -30,12 +28,7 @@ def _guild(call: Invocation) -> int:
 async def set_channel(ctx: CommandContext, call: Invocation) -> Reply:
     guild_id = _guild(call)
     channel_id: int = call.options["channel"]
-    resolved = call.resolved.channels.get(channel_id)
-    if resolved is not None and resolved.type not in tuple(ChannelType):
-        raise InvalidOption("Welcomes can go to a text or announcement channel only: pick one of those.")
-    perms = await ctx.bot_permissions(guild_id, channel_id)
-    if perms is None:
-        raise InvalidOption("That channel no longer exists: pick another one.")
+    perms = await ctx.guild_channel(call, channel_id)
     await ctx.save(guild_id, welcome_channel_id=channel_id)
     text = f"New members will be welcomed in <#{channel_id}>."
     if lacking := missing(perms):

@@ -69,12 +69,12 @@ class Rig:
 
     async def invoke(self, path: str, *, user_id: int | None = None, permissions: int = MANAGE_GUILD,
                      dm: bool = False, attachment: tuple[str, str, bytes] | None = None,
-                     **values: Any) -> dict[str, Any]:  # fmt: skip
+                     attachment_option: str = "image", **values: Any) -> dict[str, Any]:  # fmt: skip
         """Invoke ``/path`` through the emulator and return its record once answered."""
         created = await self.emu.control.interaction(
             guild_id=None if dm else self.guild_id, channel_id=self.channel_id,
             user_id=user_id or self.owner_id, name=path.split()[0], permissions=permissions,
-            options=command_options(path, values), attachment=attachment,
+            options=command_options(path, values), attachment=attachment, attachment_option=attachment_option,
         )  # fmt: skip
         record = await self.emu.control.wait_answered(created["id"], wait_s=60)
         assert record["answered"], f"{path} was never answered: {record}"
