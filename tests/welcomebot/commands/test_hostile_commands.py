@@ -167,6 +167,7 @@ async def _battery(rig: Rig) -> Battery:
     return battery
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("category", ["templates", "roles", "channels", "backgrounds", "fonts"])
 async def test_hostile_commands_are_refused_store_nothing_and_other_guilds_are_served(rig: Rig, category: str):
     battery = await _battery(rig)
@@ -193,6 +194,7 @@ async def test_hostile_commands_are_refused_store_nothing_and_other_guilds_are_s
     await battery.other_guild_is_served()
 
 
+@pytest.mark.slow
 async def test_hostile_names_read_literally_in_the_welcome_and_other_guilds_are_served(rig: Rig):
     battery = await _battery(rig)
     await rig.invoke("welcome message", template="Hi {name}!")
