@@ -59,6 +59,8 @@ class RenderedCards:
         self._animating = trio.CapacityLimiter(pool.threads)
         self._background = background
         self._on_render = on_render
+        #: Cards that could not be rendered, so the member was welcomed with text only.
+        self.text_only = 0
 
     async def render(self, join: Join, config: WelcomeConfig, guild: GuildInfo | None, *,
                      priority: Priority = Priority.BATCH) -> CardFile | None:  # fmt: skip
@@ -87,13 +89,24 @@ class RenderedCards:
         try:
             data = await render_card(self._pool, self._renderer, spec, priority, animating=self._animating)
         except RenderError as exc:
+            self.text_only += 1
             log.warning("card render failed; welcoming with text only",
                         extra={"guild_id": join.guild_id, "user_id": join.user_id, "error": str(exc)})  # fmt: skip
+            return None
+        except Exception:  # a renderer bug (FreeType, Pillow) costs this member their card, never the welcome
+            self.text_only += 1
+            log.exception("card render crashed; welcoming with text only",
+                          extra={"guild_id": join.guild_id, "user_id": join.user_id})  # fmt: skip
             return None
         if self._on_render is not None:
             self._on_render(trio.current_time() - started)
         kind = "goodbye" if join.goodbye else "welcome"
         return CardFile(f"{kind}-{join.user_id}.{spec.format}", data, f"{kind.title()} card for {name}"[:1024])
+
+    @property
+    def run_fallbacks(self) -> int:
+        """Text runs the renderer's drawers could not rasterise and drew with a fallback."""
+        return self._renderer.run_fallbacks
 
     async def _asset(self, ref: str | None) -> bytes | None:
         if ref is None or self._background is None:

@@ -290,7 +290,7 @@ async def run_bot(
         )
         running = RunningBot(pipeline, manager, rest, counters, configs, store, outage=outage)
         if metrics is not None:
-            _pull_gauges(metrics, running, pool)
+            _pull_gauges(metrics, running, pool, cards)
             _backup_gauges(metrics, backups)
         try:
             async with trio.open_nursery() as nursery:
@@ -330,7 +330,13 @@ async def run_bot(
         running.stopped.set()
 
 
-def _pull_gauges(metrics: Metrics, bot: RunningBot, pool: ThreadPoolActor) -> None:
+def _pull_gauges(metrics: Metrics, bot: RunningBot, pool: ThreadPoolActor, cards: RenderedCards) -> None:
+    metrics.counter(
+        "welcomebot_render_fallbacks",
+        "Cards drawn with a fallback: a text run FreeType refused, or a text-only welcome.",
+        ["kind"],
+        lambda: {("text_run",): cards.run_fallbacks, ("text_only",): cards.text_only},
+    )
     metrics.gauge("welcomebot_guild_actors", "Guild actors alive.", lambda: bot.pipeline.actor_count)
     metrics.gauge(
         "welcomebot_mailbox_depth_max", "Deepest guild inbox.", lambda: max(bot.pipeline.mailbox_depths(), default=0)

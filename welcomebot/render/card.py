@@ -122,6 +122,10 @@ class _LRU(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._data)
 
+    def values(self) -> list[V]:
+        with self._lock:
+            return list(self._data.values())
+
 
 def _digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
@@ -308,6 +312,11 @@ class Renderer:
             found = TextDrawer(self.fonts.with_first(load_font(font)))
             self._drawers.put(key, found)
         return key, found
+
+    @property
+    def run_fallbacks(self) -> int:
+        """Text runs drawn with a fallback, over the default drawer and every uploaded font's drawer."""
+        return self.text.run_fallbacks + sum(d.run_fallbacks for d in self._drawers.values())
 
     # -- drawing -------------------------------------------------------------------------------------------
     def line_image(

@@ -9,6 +9,7 @@ from a bitmap font with one strike (109 px) and are scaled down to the text size
 
 from __future__ import annotations
 
+import logging
 import threading
 import unicodedata
 from collections import OrderedDict
@@ -20,6 +21,9 @@ from PIL import Image, ImageDraw
 from welcomebot.render.fonts import COLOR_EMOJI_SIZE, FontSet
 
 __all__ = ["Run", "TextDrawer", "sanitize", "split_runs", "visual_order"]
+
+RGB = tuple[int, int, int]
+_log = logging.getLogger(__name__)
 
 _RTL_CLASSES: Final = frozenset({"R", "AL"})
 # Kept although "zero-width": they change shaping (ZWJ emoji sequences, Persian ZWNJ).
@@ -171,6 +175,8 @@ class TextDrawer:
         self._emoji: OrderedDict[tuple[str, int], tuple[Image.Image, int, int]] = OrderedDict()
         self._emoji_max = emoji_cache_size
         self._lock = threading.Lock()
+        #: Runs drawn with a fallback (regular weight, or left blank) because FreeType refused them.
+        self.run_fallbacks = 0
 
     def runs(self, text: str) -> list[Run]:
         return visual_order(split_runs(text, self.fonts))
@@ -241,10 +247,20 @@ class TextDrawer:
                 else:
                     image.paste(glyphs, at, glyphs)
             else:
-                font = self.fonts.font(run.face, size, bold=bold)
-                direction = "rtl" if run.rtl else "ltr"
-                # Faces without a weight axis (Noto Sans CJK Regular) get a thin stroke to match bold text.
-                stroke = max(1, size // 45) if bold and not self.fonts.faces[run.face].variable else 0
+                self._draw_run(draw, x, baseline, run, size, fill=fill, bold=bold)
+            x += advance
+
+    def _draw_run(
+        self, draw: ImageDraw.ImageDraw, x: float, baseline: float, run: Run, size: int, *, fill: RGB, bold: bool
+    ) -> None:
+        """Draw one run; a run FreeType cannot rasterise (U+FDFD bold: "raster overflow") is drawn at the
+        regular weight, else left blank, so one glyph never costs a member their card."""
+        direction = "rtl" if run.rtl else "ltr"
+        for weight in (bold, False) if bold else (False,):
+            font = self.fonts.font(run.face, size, bold=weight)
+            # Faces without a weight axis (Noto Sans CJK Regular) get a thin stroke to match bold text.
+            stroke = max(1, size // 45) if weight and not self.fonts.faces[run.face].variable else 0
+            try:
                 draw.text(
                     (x, baseline),
                     run.text,
@@ -255,4 +271,9 @@ class TextDrawer:
                     stroke_width=stroke,
                     stroke_fill=fill,
                 )
-            x += advance
+                return
+            except (OSError, ValueError, MemoryError) as exc:  # FreeType's errors surface as OSError
+                self.run_fallbacks += 1
+                face = self.fonts.faces[run.face].path.name
+                _log.warning("a text run cannot be drawn; falling back",
+                             extra={"face": face, "bold": weight, "error": str(exc)})  # fmt: skip

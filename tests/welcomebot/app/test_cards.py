@@ -11,7 +11,7 @@ from welcomebot.app.cards import RenderedCards
 from welcomebot.app.model import GuildInfo, Join
 from welcomebot.app.ports import WelcomeConfig
 from welcomebot.emulator.testing import running_emulator
-from welcomebot.render import AvatarFetcher, Renderer
+from welcomebot.render import AvatarFetcher, CardSpec, Renderer
 
 CONFIG = WelcomeConfig(guild_id=1, channel_id=2, message_template="hi {user}")
 
@@ -50,3 +50,26 @@ async def test_cdn_trouble_still_renders_a_card(renderer):
         card = await cards.render(join, CONFIG, None)
     assert card is not None
     assert Image.open(io.BytesIO(card.data)).size == (1024, 450)
+
+
+class _RaisesFor(Renderer):
+    """A renderer with a bug for one name: any exception type, not only RenderError."""
+
+    def render(self, spec: CardSpec) -> bytes:
+        if spec.name == "boom":
+            raise RuntimeError("renderer bug")
+        return super().render(spec)
+
+
+async def test_a_renderer_crash_costs_one_member_their_card_not_the_welcome():
+    async with httpx.AsyncClient() as http:
+        cards = RenderedCards(_RaisesFor(), AvatarFetcher(http), cdn_base="http://127.0.0.1:9",
+                              pool=ThreadPoolActor(1))  # fmt: skip
+        crashing = Join(guild_id=1, user_id=98 << 22, joined_at="x", username="boom")
+        assert await cards.render(crashing, CONFIG, None) is None  # text only, nothing raised
+        bismillah = Join(guild_id=1, user_id=97 << 22, joined_at="x", username="Ada \ufdfd")
+        assert await cards.render(bismillah, CONFIG, None) is not None
+        nxt = Join(guild_id=1, user_id=96 << 22, joined_at="x", username="ada")
+        assert await cards.render(nxt, CONFIG, None) is not None
+    assert cards.text_only == 1
+    assert cards.run_fallbacks > 0
