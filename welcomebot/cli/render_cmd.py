@@ -16,6 +16,7 @@ from welcomebot.render.avatars import MAX_IMAGE_BYTES, AvatarFetcher
 from welcomebot.render.design import ImageBackground, decode_design, design_to_options, parse_background, parse_color
 from welcomebot.render.encode import Format
 from welcomebot.render.fonts import MAX_FONT_BYTES
+from welcomebot.render.text import sanitize
 from welcomebot.render.themes import THEME_SIZES
 from welcomebot.settings import Settings
 
@@ -105,11 +106,15 @@ async def _download(url: str) -> bytes:
 
 
 def _format_for(args: argparse.Namespace) -> Format:
-    if args.format:
-        fmt: Format = args.format
-        return fmt
+    """--format, else the --out suffix's; a mismatch between them (or with --animated) is refused."""
     suffix = Path(args.out).suffix.lower().lstrip(".")
-    return _BY_SUFFIX.get(suffix, "webp")
+    named = _BY_SUFFIX.get(suffix)
+    fmt: Format = args.format or named or "webp"
+    if named is not None and fmt != named:
+        raise RenderError(f"--out {args.out} names {named} but --format is {fmt}; make them agree")
+    if args.animated and fmt != "webp":
+        raise RenderError(f"animated cards are WebP; write them to a .webp file, not {args.out}")
+    return fmt
 
 
 def _design(args: argparse.Namespace) -> tuple[CardDesign, bytes | None]:
@@ -138,6 +143,9 @@ def _design(args: argparse.Namespace) -> tuple[CardDesign, bytes | None]:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
+        if not sanitize(args.name):
+            raise RenderError("--name is empty; give the member's display name, e.g. --name 'Ada'")
+        fmt = _format_for(args)
         avatar: bytes | None = None
         if args.avatar:
             if args.avatar.startswith(("https://", "http://")):
@@ -156,7 +164,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             background=background,
             width=args.width or width,
             height=args.height or height,
-            format=_format_for(args),
+            format=fmt,
             design=design,
             font=font,
         )

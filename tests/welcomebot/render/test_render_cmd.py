@@ -84,6 +84,10 @@ def test_missing_and_animated_avatar(tmp_path, files, avatar, fmt, expect):
         (["--avatar", "/does/not/exist.png"], "cannot read avatar"),
         (["--width", "50"], "too small"),
         (["--background", __file__], "not an image we accept"),
+        (["--animated"], "animated cards are WebP"),
+        (["--format", "webp"], "names png but --format is webp"),
+        (["--name", ""], "--name is empty"),
+        (["--name", " \u200b "], "--name is empty"),
     ],
 )
 def test_bad_input_one_line_exit_2(tmp_path, extra, message, capsys):
@@ -105,3 +109,10 @@ def test_help_as_a_subprocess():
     assert result.returncode == 0
     for option in ("--name", "--avatar", "--background", "--template", "--format", "--out", "{server}"):
         assert option in result.stdout
+
+
+def test_a_name_freetype_cannot_draw_bold_still_renders(tmp_path):
+    out = tmp_path / "ada.png"
+    assert main(["render", "--name", "Ada \ufdfd", "--out", str(out)]) == 0
+    with Image.open(out) as card:
+        assert card.format == "PNG"
