@@ -24,6 +24,9 @@ __all__ = ["Run", "TextDrawer", "sanitize", "split_runs", "visual_order"]
 
 RGB = tuple[int, int, int]
 _log = logging.getLogger(__name__)
+# What FreeType (OSError: "raster overflow") and raqm (RuntimeError: "raqm_layout() failed") raise for a run
+# they cannot handle.
+_FREETYPE_ERRORS: Final = (OSError, RuntimeError, ValueError, MemoryError)
 
 _RTL_CLASSES: Final = frozenset({"R", "AL"})
 # Kept although "zero-width": they change shaping (ZWJ emoji sequences, Persian ZWNJ).
@@ -186,7 +189,13 @@ class TextDrawer:
 
     def run_width(self, run: Run, size: int, *, bold: bool = False) -> float:
         font = self.fonts.font(run.face, size, bold=bold)
-        return font.getlength(run.text, direction="rtl" if run.rtl else "ltr") * self._scale(run, size)
+        try:
+            width = font.getlength(run.text, direction="rtl" if run.rtl else "ltr")
+        except _FREETYPE_ERRORS:
+            # raqm refuses some runs ("raqm_layout() failed"): the run is drawn blank, at about a char's width.
+            self.run_fallbacks += 1
+            width = size * 0.6 * len(run.text)
+        return width * self._scale(run, size)
 
     def shape(self, text: str, size: int, *, bold: bool = False) -> tuple[list[Run], list[float]]:
         """Runs of ``text`` in visual order and the advance of each at ``size``."""
@@ -272,7 +281,7 @@ class TextDrawer:
                     stroke_fill=fill,
                 )
                 return
-            except (OSError, ValueError, MemoryError) as exc:  # FreeType's errors surface as OSError
+            except _FREETYPE_ERRORS as exc:
                 self.run_fallbacks += 1
                 face = self.fonts.faces[run.face].path.name
                 _log.warning("a text run cannot be drawn; falling back",
