@@ -3,7 +3,7 @@
 Every change is validated as a :class:`~welcomebot.render.CardDesign` (enums, ``#rrggbb`` colours, ranges),
 stored as the guild's draft, and answered with the card rendered for the admin on the render pool's
 interactive lane. New members keep getting the saved design until ``/card save``; ``/card discard`` drops
-the draft. An uploaded font is fetched like a background image, validated by parsing it, and stored in the
+the draft. An uploaded font is fetched like a background image, validated by parsing and drawing it, and stored in the
 guild's assets (counted in its quota).
 """
 

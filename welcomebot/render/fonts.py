@@ -10,7 +10,9 @@ The fallback chain is an ordered list of faces; a codepoint goes to the first fa
 fontTools) maps it, decided once per codepoint and cached. FreeType faces are not safe to share between
 threads, so each worker thread keeps its own :class:`PIL.ImageFont.FreeTypeFont` objects.
 
-A guild may upload its own font (:func:`load_font` validates it by parsing it with fontTools); it goes first
+A guild may upload its own font (:func:`load_font` parses it with fontTools and draws a sample of its cmap and
+the card's strings at every size and weight the card uses, so a font FreeType cannot rasterise is refused
+before it is stored); it goes first
 in the chain (:meth:`FontSet.with_first`), so characters it lacks still come from Noto.
 """
 
@@ -139,7 +141,35 @@ def load_font(data: bytes) -> Face:
         face.open(20)
     except OSError as exc:
         raise FontRejectedError(f"the font cannot be opened ({exc}); upload a valid .ttf or .otf") from exc
+    _prove_draws(face)
     return face
+
+
+#: The card's text sizes (names 12-96 px, lines under them smaller) and its own strings.
+_PROOF_SIZES: Final = (12, 20, 32, 48, 72, 96)
+_PROOF_TEXT: Final = "Welcome to Member #0123456789 Goodbye, will miss you"
+
+
+def _prove_draws(face: Face) -> None:
+    """Draw a sample of the font's cmap and the card's strings at every size and weight the card uses, so a
+    font whose outlines FreeType cannot rasterise (garbage ``glyf``) is refused before it is stored."""
+    cmap = sorted(face.codepoints)
+    sample = "".join(chr(cp) for cp in cmap[:: max(1, len(cmap) // 256)] if chr(cp).isprintable())
+    for size in _PROOF_SIZES:
+        for bold in (False, True) if face.variable else (False,):
+            try:
+                font = face.open(size)
+                if bold:
+                    with contextlib.suppress(OSError):
+                        font.set_variation_by_axes([700])
+                for start in range(0, len(sample), 64):
+                    font.getmask(sample[start : start + 64])
+                font.getmask(_PROOF_TEXT)
+            except (OSError, RuntimeError, ValueError, MemoryError) as exc:
+                weight = "bold" if bold else "regular"
+                raise FontRejectedError(
+                    f"the font's glyphs cannot be drawn at {size} px {weight} ({exc}); upload a working .ttf or .otf"
+                ) from exc
 
 
 def font_digest(data: bytes) -> str:

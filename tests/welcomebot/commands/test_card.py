@@ -1,7 +1,10 @@
 """/card through the emulator: changes are tried out as a draft (answered with the card), saved or dropped,
 refused with a message naming the option and nothing stored; fonts are uploaded, validated, kept as assets."""
 
+import io
 from typing import Any
+
+from fontTools.ttLib import TTFont
 
 from tests.welcomebot.commands.conftest import Rig, answer_text, command_options
 from welcomebot.commands.draft import DRAFT
@@ -109,3 +112,13 @@ async def test_font_upload_is_validated_and_stored_as_an_asset(rig: Rig):
     assets = await rig.store.list_assets()
     assert [(a.media_type, a.size, a.owner_guild) for a in assets] == [("font/ttf", len(font), rig.guild_id)]
     assert ref.removeprefix("asset:") in await rig.store.referenced_assets()  # kept by the GC while drafted
+
+
+async def test_a_font_whose_glyphs_cannot_be_drawn_is_refused_and_nothing_is_stored(rig: Rig):
+    data = bytearray(latin_only_font())
+    entry = TTFont(io.BytesIO(bytes(data))).reader.tables["glyf"]
+    data[entry.offset : entry.offset + entry.length] = b"\xff" * entry.length  # parses, cannot be rasterised
+    record = await upload(rig, "corrupt.ttf", bytes(data))
+    assert "Font refused: the font's glyphs cannot be drawn" in answer_text(record)
+    assert await rig.store.list_assets() == []
+    assert await rig.store.get_guild_config(rig.guild_id) is None

@@ -68,9 +68,19 @@ def without(table: str) -> bytes:
     return out.getvalue()
 
 
+def garbage_glyf() -> bytes:
+    data = bytearray(latin_italic())
+    entry = TTFont(io.BytesIO(bytes(data))).reader.tables["glyf"]
+    data[entry.offset : entry.offset + entry.length] = bytes([0xFF, 0x7F]) * (entry.length // 2) + b"\x00" * (
+        entry.length % 2
+    )
+    return bytes(data)
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
+        (garbage_glyf, "glyphs cannot be drawn"),
         (lambda: b"\x00\x01\x00\x00" + b"\x00" * (MAX_FONT_BYTES + 1), "at most 5 MiB"),
         (lambda: b"ttcf" + latin_italic()[4:], "collection"),
         (lambda: b"wOF2" + latin_italic()[4:], "WOFF"),
