@@ -196,3 +196,36 @@ async def test_a_quick_restart_keeps_the_channel_budget_and_meets_no_429(tmp_pat
             stats = await emu.control.stats()
     assert welcomed == joined
     assert stats["rate_limited_total"] == 0, stats["rate_limited"]
+
+
+class _RaisesFor(Renderer):
+    """A renderer bug for one name (not a RenderError): what #18 saw from FreeType, on demand."""
+
+    def render(self, spec: Any) -> bytes:
+        if spec.name == "boom":
+            raise RuntimeError("renderer bug")
+        return super().render(spec)
+
+
+async def test_a_name_the_renderer_chokes_on_costs_one_card_not_the_bot(tmp_path):
+    with trio.fail_after(90):
+        async with running_emulator(guilds=2) as emu:
+            store = await SqliteStore.open(tmp_path / "w.sqlite3")
+            a, b = await _configure(store, emu)
+            async with trio.open_nursery() as nursery:
+                bot = await nursery.start(lambda task_status: run_bot(
+                    bot_settings(emu, tmp_path), store, renderer=_RaisesFor(), task_status=task_status))  # fmt: skip
+                await bot.manager.handles[0].live.wait()
+                for name in ("Ada \ufdfd", "boom"):
+                    await emu.control.join(a["id"], username=name, global_name=name)
+                await emu.control.join(b["id"], username="Bea")
+                await emu.control.wait_for_mentions(b["channels"][0]["id"], 1)
+                await emu.control.wait_for_mentions(a["channels"][0]["id"], 2)
+                await emu.control.join(a["id"], username="Ann")
+                messages = await emu.control.wait_for_mentions(a["channels"][0]["id"], 3)
+                nursery.cancel_scope.cancel()
+            await store.close()
+    files = [len(m.get("attachments") or []) for m in messages]
+    assert len(messages) == 3, messages
+    assert files[-1] == 1, files  # Ann, after the crash, gets a card
+    assert sum(files) == 2, files  # so does Ada; boom is welcomed with text only
