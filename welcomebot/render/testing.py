@@ -19,6 +19,7 @@ __all__ = [
     "busy_photo",
     "compare_golden",
     "dark_background",
+    "garbage_glyf_font",
     "image_bytes",
     "image_diff",
     "latin_only_font",
@@ -123,3 +124,12 @@ def latin_only_font(file: str = "NotoSans-Italic[wght].ttf") -> bytes:
     out = io.BytesIO()
     font.save(out)
     return out.getvalue()
+
+
+def garbage_glyf_font() -> bytes:
+    """:func:`latin_only_font` with its ``glyf`` table overwritten: fontTools still parses it, FreeType cannot
+    rasterise it (``invalid composite glyph``), the upload #18 saw crash-loop the bot."""
+    data = bytearray(latin_only_font())
+    entry = TTFont(io.BytesIO(bytes(data))).reader.tables["glyf"]
+    data[entry.offset : entry.offset + entry.length] = b"\xff" * entry.length
+    return bytes(data)

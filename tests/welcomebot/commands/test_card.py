@@ -1,16 +1,13 @@
 """/card through the emulator: changes are tried out as a draft (answered with the card), saved or dropped,
 refused with a message naming the option and nothing stored; fonts are uploaded, validated, kept as assets."""
 
-import io
 from typing import Any
-
-from fontTools.ttLib import TTFont
 
 from tests.welcomebot.commands.conftest import Rig, answer_text, command_options
 from welcomebot.commands.draft import DRAFT
 from welcomebot.render import Shape, Theme
 from welcomebot.render.design import GradientBackground, decode_design
-from welcomebot.render.testing import latin_only_font
+from welcomebot.render.testing import garbage_glyf_font, latin_only_font
 
 
 def card_size(record: dict[str, Any]) -> tuple[int, int]:
@@ -115,10 +112,7 @@ async def test_font_upload_is_validated_and_stored_as_an_asset(rig: Rig):
 
 
 async def test_a_font_whose_glyphs_cannot_be_drawn_is_refused_and_nothing_is_stored(rig: Rig):
-    data = bytearray(latin_only_font())
-    entry = TTFont(io.BytesIO(bytes(data))).reader.tables["glyf"]
-    data[entry.offset : entry.offset + entry.length] = b"\xff" * entry.length  # parses, cannot be rasterised
-    record = await upload(rig, "corrupt.ttf", bytes(data))
+    record = await upload(rig, "corrupt.ttf", garbage_glyf_font())
     assert "Font refused: the font's glyphs cannot be drawn" in answer_text(record)
     assert await rig.store.list_assets() == []
     assert await rig.store.get_guild_config(rig.guild_id) is None

@@ -10,7 +10,7 @@ from fontTools.ttLib import TTFont
 
 from welcomebot.render import CardSpec, FontRejectedError, FontSet, Renderer, load_font
 from welcomebot.render.fonts import MAX_FONT_BYTES
-from welcomebot.render.testing import image_diff, latin_only_font
+from welcomebot.render.testing import garbage_glyf_font, image_diff, latin_only_font
 
 CJK = "山田太郎"
 
@@ -68,19 +68,10 @@ def without(table: str) -> bytes:
     return out.getvalue()
 
 
-def garbage_glyf() -> bytes:
-    data = bytearray(latin_italic())
-    entry = TTFont(io.BytesIO(bytes(data))).reader.tables["glyf"]
-    data[entry.offset : entry.offset + entry.length] = bytes([0xFF, 0x7F]) * (entry.length // 2) + b"\x00" * (
-        entry.length % 2
-    )
-    return bytes(data)
-
-
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (garbage_glyf, "glyphs cannot be drawn"),
+        (garbage_glyf_font, "glyphs cannot be drawn"),
         (lambda: b"\x00\x01\x00\x00" + b"\x00" * (MAX_FONT_BYTES + 1), "at most 5 MiB"),
         (lambda: b"ttcf" + latin_italic()[4:], "collection"),
         (lambda: b"wOF2" + latin_italic()[4:], "WOFF"),
