@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import random
+import socket
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -41,7 +44,7 @@ from welcomebot.rest.api import DiscordApi
 from welcomebot.rest.client import RestClient
 from welcomebot.rest.errors import Forbidden, NotFound
 from welcomebot.settings import Settings
-from welcomebot.store.adapters import CachedConfigs, MetaCatchUpState, StoreWelcomeLog
+from welcomebot.store.adapters import CachedConfigs, MetaCatchUpState, StoreShardLeases, StoreWelcomeLog
 from welcomebot.store.api import Store
 from welcomebot.store.assets import GRACE_S, open_assets
 from welcomebot.store.backup import BackupStatus, periodic_backups
@@ -54,6 +57,11 @@ log = logging.getLogger(__name__)
 RENEW_EVERY_S = 60.0
 
 
+def new_owner_id() -> str:
+    """``host:pid:random``: unique per process, and says which process it is in the logs and the welcome log."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
 @dataclass(frozen=True)
 class BotOptions:
     shards: range | None = None
@@ -61,13 +69,9 @@ class BotOptions:
     drain_timeout: float = 30.0
     render_threads: int = 2
     compress: bool = False
-
-    @property
-    def owner(self) -> str:
-        """Who holds this process's claims: stable across restarts of the same shard range."""
-        if self.shards is None:
-            return "shards all"
-        return f"shards {self.shards.start}-{self.shards.stop - 1}/{self.shard_count}"
+    #: Who holds this process's claims and shard leases: unique per process, never the shard range (two
+    #: processes given the same range must not take each other's claims).
+    owner: str = field(default_factory=new_owner_id)
 
 
 @dataclass
@@ -208,7 +212,13 @@ class RunningBot:
             ShardHealth(i, h.connected, h.last_ack_at, h.heartbeat_interval)
             for i, h in sorted(self.manager.handles.items())
         ]
-        return readiness(shards, store_problem, self.draining, trio.current_time())
+        ready, reasons = readiness(shards, store_problem, self.draining, trio.current_time())
+        waiting = [
+            f"shard {i} waits for its lease: another live process ({holder}) runs it"
+            for i, holder in sorted(self.manager.waiting.items())
+        ]
+        return (ready and not waiting, [r for r in reasons if r != "no gateway shard started yet" or not waiting]
+                + waiting)  # fmt: skip
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -287,6 +297,7 @@ async def run_bot(
             shards=options.shards,
             shard_count=options.shard_count,
             rng=random.Random(),
+            leases=StoreShardLeases(store, options.owner),
         )
         running = RunningBot(pipeline, manager, rest, counters, configs, store, outage=outage)
         if metrics is not None:
@@ -304,6 +315,12 @@ async def run_bot(
                 await nursery.start(commands.run)
                 nursery.start_soon(_sync_commands, api, store, running.commands_synced)
                 await pipeline.finish_unfinished()
+
+                async def took_over(previous: str) -> None:  # that owner is gone: finish what it claimed first
+                    welcome_log.dead.add(previous)
+                    await pipeline.finish_unfinished()
+
+                manager.on_takeover = took_over
                 nursery.start_soon(_renew_claims, welcome_log)
                 nursery.start_soon(pipeline.run_deletes)
                 if pipeline.catch_up is not None:

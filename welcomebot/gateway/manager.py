@@ -14,10 +14,10 @@ from dataclasses import replace
 
 import trio
 
-from welcomebot.errors import first_leaf
+from welcomebot.errors import WelcomeBotError, first_leaf
 from welcomebot.gateway.errors import GatewayFatal
 from welcomebot.gateway.protocol import Dispatch
-from welcomebot.gateway.session import SessionStore
+from welcomebot.gateway.session import FencedSessions, Lease, SessionStore, ShardLeases
 from welcomebot.gateway.shard import ShardConfig, ShardHandle, run_shard
 from welcomebot.gateway.sharding import IDENTIFY_SPACING, GatewayBot, IdentifySchedule, ShardPlan, plan_shards
 
@@ -43,17 +43,27 @@ class ShardManager:
         shards: range | None = None,
         shard_count: int | None = None,
         rng: random.Random | None = None,
+        leases: ShardLeases | None = None,
     ) -> None:
         self._base = base
         self._get_gateway_bot = get_gateway_bot
         self._out = dispatch_send
-        self._store = session_store
+        self._leases = leases
+        self._store: SessionStore = session_store if leases is None else FencedSessions(session_store, leases)
         self._shards = shards
         self._shard_count = shard_count
         self._rng = rng or random.Random()
         self._schedule: IdentifySchedule | None = None
         self._gate_lock = trio.Lock()
         self.handles: dict[int, ShardHandle] = {}
+        #: Shards another live process holds, by shard id: that process's owner id (for /readyz and the log).
+        self.waiting: dict[int, str] = {}
+        #: Awaited with the owner whose expired or released lease we took, before the shard starts: its
+        #: unfinished claims are ours now, and go out before the shard's new events (join order).
+        self.on_takeover: Callable[[str], Awaitable[None]] | None = None
+        self._scopes: dict[int, trio.CancelScope] = {}
+        self._lost: set[int] = set()
+        self._nursery: trio.Nursery | None = None
         #: Times the session start limit made us wait (metrics).
         self.start_limit_waits = 0
 
@@ -83,11 +93,15 @@ class ShardManager:
             plan.shard_ids.start,
             plan.shard_ids.stop - 1,
             plan.shard_count,
-            extra={"max_concurrency": plan.max_concurrency},
+            extra={
+                "max_concurrency": plan.max_concurrency,
+                "owner": None if self._leases is None else self._leases.owner,
+            },
         )
         try:
             with self._out:
                 async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
                     for shard_id in plan.shard_ids:
                         config = replace(
                             self._base,
@@ -96,24 +110,101 @@ class ShardManager:
                             shard_count=plan.shard_count,
                             identify_gate=self._identify_gate,
                         )
-                        rng = random.Random(self._rng.random())
-                        self.handles[shard_id] = await nursery.start(self._run_one, config, self._out.clone(), rng)
+                        if await self._acquire(shard_id, plan.shard_count):
+                            self.handles[shard_id] = await nursery.start(self._run_one, config)
+                        else:
+                            nursery.start_soon(self._wait_then_run, config)
+                    if self._leases is not None:
+                        nursery.start_soon(self._renew_leases)
                     task_status.started(plan)
         except ExceptionGroup as group:
             fatal, _rest = group.split(GatewayFatal)
             if fatal is None:
                 raise
             raise _first(fatal) from group
+        finally:
+            if self._leases is not None:
+                with trio.CancelScope(shield=True), trio.move_on_after(5):
+                    for shard_id in list(self.handles):  # a lost one is refused by its stale token
+                        await self._release(shard_id)
+
+    async def _acquire(self, shard_id: int, shard_count: int) -> bool:
+        """True when this process may run the shard now (always, without leases)."""
+        if self._leases is None:
+            return True
+        try:
+            lease: Lease = await self._leases.acquire(shard_id, shard_count)
+        except WelcomeBotError as exc:  # the store is down: nobody can take the shard meanwhile either
+            log.warning("cannot reach the shard leases; will ask again", extra={"shard": shard_id, "error": str(exc)})
+            return False
+        if not lease.mine:
+            if self.waiting.get(shard_id) != lease.holder:
+                log.warning(
+                    "shard %d is run by another live process; waiting for its lease",
+                    shard_id,
+                    extra={"shard": shard_id, "holder": lease.holder, "owner": self._leases.owner},
+                )
+            self.waiting[shard_id] = lease.holder
+            return False
+        self.waiting.pop(shard_id, None)
+        if lease.previous is not None:
+            log.info("took over shard %d", shard_id, extra={"shard": shard_id, "previous_owner": lease.previous})
+            if self.on_takeover is not None:
+                await self.on_takeover(lease.previous)
+        return True
+
+    async def _wait_then_run(self, config: ShardConfig) -> None:
+        """Ask for the shard's lease every third of its TTL until the holder stops renewing it, then run the shard."""
+        assert self._leases is not None
+        assert self._nursery is not None
+        while True:
+            if await self._acquire(config.shard_id, config.shard_count):
+                break
+            await trio.sleep(self._leases.ttl / 3)  # the holder's renewals are in the store, not an event here
+        self.handles[config.shard_id] = await self._nursery.start(self._run_one, config)
+
+    async def _renew_leases(self) -> None:
+        assert self._leases is not None
+        while True:
+            await trio.sleep(self._leases.ttl / 3)
+            for shard_id, scope in list(self._scopes.items()):
+                try:
+                    kept = await self._leases.renew(shard_id)
+                except WelcomeBotError as exc:  # the store is down: nobody can take the shard meanwhile either
+                    log.warning("cannot renew a shard lease", extra={"shard": shard_id, "error": str(exc)})
+                    continue
+                if not kept:
+                    log.error(
+                        "another process took shard %d (this one did not renew its lease in time); stopping it",
+                        shard_id,
+                        extra={"shard": shard_id},
+                    )
+                    self._lost.add(shard_id)
+                    scope.cancel()
+
+    async def _release(self, shard_id: int) -> None:
+        assert self._leases is not None
+        try:
+            await self._leases.release(shard_id)
+        except WelcomeBotError as exc:
+            log.warning("cannot release a shard lease; it expires by itself", extra={"error": str(exc)})
 
     async def _run_one(
-        self,
-        config: ShardConfig,
-        send: trio.MemorySendChannel[Dispatch],
-        rng: random.Random,
-        *,
-        task_status: trio.TaskStatus[ShardHandle] = trio.TASK_STATUS_IGNORED,
+        self, config: ShardConfig, *, task_status: trio.TaskStatus[ShardHandle] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        await run_shard(config, send, self._store, rng=rng, task_status=task_status)
+        """Run one shard until cancelled; when its lease is lost only its own scope is, and it waits again."""
+        rng = random.Random(self._rng.random())
+        with trio.CancelScope() as scope:
+            self._scopes[config.shard_id] = scope
+            try:
+                await run_shard(config, self._out.clone(), self._store, rng=rng, task_status=task_status)
+            finally:
+                del self._scopes[config.shard_id]
+        if config.shard_id in self._lost:
+            self._lost.discard(config.shard_id)
+            self.handles[config.shard_id].connected = False
+            assert self._nursery is not None
+            self._nursery.start_soon(self._wait_then_run, config)
 
     async def _identify_gate(self, shard_id: int) -> None:
         """Wait for this shard's IDENTIFY slot; when no session starts are left, sleep until they reset."""

@@ -129,6 +129,10 @@ class WelcomebotProcess:
     def terminate(self) -> None:
         self.process.send_signal(signal.SIGTERM)
 
+    def kill(self) -> None:
+        """SIGKILL: no drain, no session saved, no lease released (a crash, an OOM kill)."""
+        self.process.send_signal(signal.SIGKILL)
+
     async def exited(self) -> int:
         """The exit code, once the process has exited and all its output has been read."""
         await self.process.wait()

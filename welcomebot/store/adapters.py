@@ -11,10 +11,14 @@ from welcomebot.app.behaviour import behaviour_of
 from welcomebot.app.catchup import Seen
 from welcomebot.app.model import JoinKey
 from welcomebot.app.ports import LastWelcome, WelcomeConfig
+from welcomebot.gateway.session import Lease
 from welcomebot.render.design import design_of
 from welcomebot.store.api import ClaimResult, GuildConfig, Store, WelcomeKey
 
-__all__ = ["CachedConfigs", "MetaCatchUpState", "StoreWelcomeLog", "to_welcome_config"]
+__all__ = ["CachedConfigs", "MetaCatchUpState", "StoreShardLeases", "StoreWelcomeLog", "to_welcome_config"]
+
+#: A shard lease: a process that stops renewing (killed, cut off) has its shards taken over this soon.
+SHARD_LEASE_S = 15.0
 
 #: A claim's lease: long enough for a welcome through a raid's queue; renewed while the process lives.
 LEASE_S = 900.0
@@ -66,6 +70,9 @@ class StoreWelcomeLog:
         self._store = store
         self.owner = owner
         self._now = wall_clock
+        #: Owners whose shard leases we took over (dead or cut off): their claims are ours to finish.
+        self.dead: set[str] = set()
+        self._started = False
 
     async def claim(self, key: JoinKey) -> bool:
         result = await self._store.claim_welcome(_key(key), self.owner, self._now(), LEASE_S)
@@ -81,7 +88,10 @@ class StoreWelcomeLog:
         await self._store.assign_nonce([_key(k) for k in keys], nonce)
 
     async def unfinished(self) -> list[tuple[JoinKey, str | None]]:
-        rows = await self._store.take_unfinished(self.owner, self._now(), LEASE_S)
+        """At start: our own, expired and dead owners' claims; later (after a takeover) never our own, which are
+        in flight here."""
+        own, self._started = not self._started, True
+        rows = await self._store.take_unfinished(self.owner, self._now(), LEASE_S, dead=sorted(self.dead), own=own)
         return [(JoinKey(k.guild_id, k.user_id, k.joined_at), nonce) for k, nonce in rows]
 
     async def last(self, guild_id: int, user_id: int) -> LastWelcome | None:
@@ -112,6 +122,54 @@ class StoreWelcomeLog:
         (by any process, oldest first): :class:`~welcomebot.app.channel_limit.ChannelTurns` starts from it."""
         now = self._now()
         return [now - at for at in await self._store.recent_posts(channel_id, now - within)]
+
+
+class StoreShardLeases:
+    """:class:`~welcomebot.gateway.session.ShardLeases` in the store, with this process's owner id and tokens."""
+
+    def __init__(
+        self,
+        store: Store,
+        owner: str,
+        *,
+        ttl: float = SHARD_LEASE_S,
+        wall_clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self.owner = owner
+        self.ttl = ttl
+        self._now = wall_clock
+        self._clock = clock
+        self._tokens: dict[int, int] = {}
+        self._until: dict[int, float] = {}  # by our monotonic clock: the lease's end as last confirmed
+
+    async def acquire(self, shard_id: int, shard_count: int) -> Lease:
+        asked = self._clock()
+        lease = await self._store.acquire_shard(shard_id, shard_count, self.owner, self._now(), self.ttl)
+        if lease.owner != self.owner:
+            return Lease(False, lease.owner)
+        self._tokens[shard_id] = lease.token
+        self._until[shard_id] = asked + self.ttl
+        return Lease(True, self.owner, lease.previous)
+
+    async def renew(self, shard_id: int) -> bool:
+        asked = self._clock()
+        kept = await self._store.renew_shard(shard_id, self.owner, self._tokens[shard_id], self._now(), self.ttl)
+        if kept:
+            self._until[shard_id] = asked + self.ttl
+        else:
+            self._until.pop(shard_id, None)
+        return kept
+
+    async def release(self, shard_id: int) -> None:
+        token = self._tokens.pop(shard_id, None)
+        self._until.pop(shard_id, None)
+        if token is not None:
+            await self._store.release_shard(shard_id, self.owner, token)
+
+    def holds(self, shard_id: int) -> bool:
+        return self._clock() < self._until.get(shard_id, -1.0)
 
 
 def _key(key: JoinKey) -> WelcomeKey:

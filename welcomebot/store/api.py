@@ -8,7 +8,7 @@ claimed again; a claim held by a live lease is left alone; an expired lease may 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import msgspec
@@ -24,6 +24,7 @@ __all__ = [
     "ClaimResult",
     "GuildConfig",
     "SavedSession",
+    "ShardLease",
     "Store",
     "WelcomeKey",
     "asset_hashes",
@@ -56,6 +57,18 @@ class ClaimResult(enum.Enum):
     TAKEN_OVER = "taken_over"  # an expired claim: ours now
     DONE = "done"  # already posted or failed: drop
     HELD = "held"  # claimed under a live lease (another process, or in flight here): drop
+
+
+class ShardLease(msgspec.Struct, frozen=True):
+    """A shard's lease after an attempt to acquire it: ``owner`` holds it (us, if we got it) until ``lease_until``.
+
+    ``previous`` is the owner we took it over from (its lease had expired or was released), so its unfinished
+    claims are ours to finish; None when the shard was free or already ours."""
+
+    owner: str
+    token: int
+    lease_until: float
+    previous: str | None = None
 
 
 #: A reference to a stored asset, wherever a config holds one: ``"asset:" + sha256 hex of the stored bytes``.
@@ -95,7 +108,13 @@ class Store(Protocol):
     ) -> None: ...
     async def mark_failed(self, keys: list[WelcomeKey], reason: str, now: float) -> None: ...
     async def assign_nonce(self, keys: list[WelcomeKey], nonce: str) -> None: ...
-    async def take_unfinished(self, owner: str, now: float, lease_s: float) -> list[tuple[WelcomeKey, str | None]]: ...
+    async def take_unfinished(
+        self, owner: str, now: float, lease_s: float, *, dead: Sequence[str] = (), own: bool = True
+    ) -> list[tuple[WelcomeKey, str | None]]:
+        """Claims to finish, ours now: those whose lease expired, those of the ``dead`` owners (whose shard
+        leases we took over), and (``own``) those already ``owner``'s, as at the start of a run."""
+        ...
+
     async def welcome_status(self, key: WelcomeKey) -> str | None: ...
     async def last_welcome(self, guild_id: int, user_id: int) -> tuple[str, str, int | None, bool] | None:
         """``(joined_at, status, message_id, alone)`` of the member's newest welcome (goodbyes excluded);
@@ -121,6 +140,19 @@ class Store(Protocol):
     async def deletes_done(self, message_ids: list[int]) -> None: ...
     async def mark_late(self, keys: list[WelcomeKey]) -> None:
         """Note in ``reason`` that these joins were found by the catch-up after downtime."""
+        ...
+
+    # Shard leases: one live owner per shard (DESIGN.md "Owners are processes").
+    async def acquire_shard(self, shard_id: int, shard_count: int, owner: str, now: float, ttl: float) -> ShardLease:
+        """Take or extend ``shard_id``'s lease if it is free, expired or ours; the holder afterwards either way."""
+        ...
+
+    async def renew_shard(self, shard_id: int, owner: str, token: int, now: float, ttl: float) -> bool:
+        """Extend our lease; False if another owner took the shard (``token`` moved on): stop running it."""
+        ...
+
+    async def release_shard(self, shard_id: int, owner: str, token: int) -> None:
+        """End our lease now (a clean stop), so the next process takes the shard without waiting for expiry."""
         ...
 
     async def load(self, shard_id: int) -> SavedSession | None: ...

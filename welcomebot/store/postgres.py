@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any, TypeAlias, TypeVar
@@ -35,7 +35,7 @@ import trio_asyncio
 from actors import ExponentialBackoff
 from welcomebot.errors import ConfigError
 from welcomebot.gateway.protocol import SavedSession
-from welcomebot.store.api import LATE, AssetRecord, ClaimResult, GuildConfig, WelcomeKey, asset_hashes
+from welcomebot.store.api import LATE, AssetRecord, ClaimResult, GuildConfig, ShardLease, WelcomeKey, asset_hashes
 from welcomebot.store.dump import (
     DUMP_TABLES,
     columns,
@@ -285,17 +285,20 @@ class PostgresStore:
     async def assign_nonce(self, keys: list[WelcomeKey], nonce: str) -> None:
         await self._finish(_ASSIGN_NONCE, keys, nonce)
 
-    async def take_unfinished(self, owner: str, now: float, lease_s: float) -> list[tuple[WelcomeKey, str | None]]:
-        """Claims left by an earlier run of ``owner``, or by anyone whose lease expired: ours now, oldest first,
-        each with the nonce of the message it was being posted in (if it got that far)."""
+    async def take_unfinished(
+        self, owner: str, now: float, lease_s: float, *, dead: Sequence[str] = (), own: bool = True
+    ) -> list[tuple[WelcomeKey, str | None]]:
+        """Oldest first, each with the nonce of the message it was being posted in (if it got that far)."""
+        owners = [*dead, owner] if own else list(dead)
         rows = await self._run(
             lambda c: c.fetch(
                 "UPDATE welcome_log SET owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3"
-                " WHERE status = 'claimed' AND (owner = $1 OR lease_until < $3)"
+                " WHERE status = 'claimed' AND (owner = ANY($4::text[]) OR lease_until < $3)"
                 " RETURNING guild_id, user_id, joined_at, nonce, created_at",
                 owner,
                 now + lease_s,
                 now,
+                owners,
             )
         )
         rows.sort(key=lambda r: (r[4], r[2]))
@@ -403,6 +406,60 @@ class PostgresStore:
 
     async def clear(self, shard_id: int) -> None:
         await self._run(lambda c: c.execute("DELETE FROM gateway_session WHERE shard_id = $1", shard_id))
+
+    # --- shard leases -------------------------------------------------------------------------------
+
+    async def acquire_shard(self, shard_id: int, shard_count: int, owner: str, now: float, ttl: float) -> ShardLease:
+        async def q(c: Conn) -> ShardLease:
+            async with c.transaction():
+                await c.execute(
+                    "INSERT INTO shard_lease (shard_id, shard_count, owner, token, lease_until)"
+                    " VALUES ($1, $2, '', 0, 0) ON CONFLICT DO NOTHING",
+                    shard_id,
+                    shard_count,
+                )
+                row = await c.fetchrow(
+                    "SELECT owner, token, lease_until FROM shard_lease WHERE shard_id = $1 FOR UPDATE", shard_id
+                )
+                assert row is not None
+                held_by, token, until = row["owner"], int(row["token"]), float(row["lease_until"])
+                if held_by not in (owner, "") and until >= now:
+                    return ShardLease(held_by, token, until)
+                token = token if held_by == owner else token + 1
+                await c.execute(
+                    "UPDATE shard_lease SET shard_count = $1, owner = $2, token = $3, lease_until = $4"
+                    " WHERE shard_id = $5",
+                    shard_count,
+                    owner,
+                    token,
+                    now + ttl,
+                    shard_id,
+                )
+                return ShardLease(owner, token, now + ttl, None if held_by in (owner, "") else held_by)
+
+        return await self._run(q)
+
+    async def renew_shard(self, shard_id: int, owner: str, token: int, now: float, ttl: float) -> bool:
+        done = await self._run(
+            lambda c: c.execute(
+                "UPDATE shard_lease SET lease_until = $1 WHERE shard_id = $2 AND owner = $3 AND token = $4",
+                now + ttl,
+                shard_id,
+                owner,
+                token,
+            )
+        )
+        return _count(done) > 0
+
+    async def release_shard(self, shard_id: int, owner: str, token: int) -> None:
+        await self._run(
+            lambda c: c.execute(
+                "UPDATE shard_lease SET lease_until = 0 WHERE shard_id = $1 AND owner = $2 AND token = $3",
+                shard_id,
+                owner,
+                token,
+            )
+        )
 
     # --- meta ---------------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ welcome log and configs need, at a fraction of FULL's fsyncs.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,7 +17,7 @@ import msgspec
 import trio
 
 from welcomebot.gateway.protocol import SavedSession
-from welcomebot.store.api import LATE, AssetRecord, ClaimResult, GuildConfig, WelcomeKey, asset_hashes
+from welcomebot.store.api import LATE, AssetRecord, ClaimResult, GuildConfig, ShardLease, WelcomeKey, asset_hashes
 from welcomebot.store.dump import (
     DUMP_TABLES,
     columns,
@@ -193,16 +193,19 @@ class SqliteStore:
     async def assign_nonce(self, keys: list[WelcomeKey], nonce: str) -> None:
         await self._finish(keys, "nonce = ?", (nonce,))
 
-    async def take_unfinished(self, owner: str, now: float, lease_s: float) -> list[tuple[WelcomeKey, str | None]]:
-        """Claims left by an earlier run of ``owner``, or by anyone whose lease expired: ours now, oldest first,
-        each with the nonce of the message it was being posted in (if it got that far)."""
+    async def take_unfinished(
+        self, owner: str, now: float, lease_s: float, *, dead: Sequence[str] = (), own: bool = True
+    ) -> list[tuple[WelcomeKey, str | None]]:
+        """Oldest first, each with the nonce of the message it was being posted in (if it got that far)."""
+        owners = [*dead, owner] if own else list(dead)
+        marks = ", ".join("?" * len(owners)) or "NULL"
 
         def q(c: sqlite3.Connection) -> list[tuple[int, int, str, str | None]]:
             with _immediate(c):
                 rows = c.execute(
-                    "SELECT guild_id, user_id, joined_at, nonce FROM welcome_log WHERE status = 'claimed'"
-                    " AND (owner = ? OR lease_until < ?) ORDER BY created_at, joined_at",
-                    (owner, now),
+                    "SELECT guild_id, user_id, joined_at, nonce FROM welcome_log WHERE status = 'claimed'"  # noqa: S608
+                    f" AND (owner IN ({marks}) OR lease_until < ?) ORDER BY created_at, joined_at",
+                    (*owners, now),
                 ).fetchall()
                 c.executemany(
                     "UPDATE welcome_log SET owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?"
@@ -283,6 +286,53 @@ class SqliteStore:
             ).fetchall()
         )
         return [float(r[0]) for r in rows]
+
+    # --- shard leases -------------------------------------------------------------------------------
+
+    async def acquire_shard(self, shard_id: int, shard_count: int, owner: str, now: float, ttl: float) -> ShardLease:
+        def q(c: sqlite3.Connection) -> ShardLease:
+            with _immediate(c):
+                row = c.execute(
+                    "SELECT owner, token, lease_until FROM shard_lease WHERE shard_id = ?", (shard_id,)
+                ).fetchone()
+                if row is None:
+                    c.execute(
+                        "INSERT INTO shard_lease (shard_id, shard_count, owner, token, lease_until)"
+                        " VALUES (?, ?, ?, 1, ?)",
+                        (shard_id, shard_count, owner, now + ttl),
+                    )
+                    return ShardLease(owner, 1, now + ttl)
+                held_by, token, until = row
+                if held_by != owner and until >= now:
+                    return ShardLease(held_by, token, until)
+                token = token if held_by == owner else token + 1
+                c.execute(
+                    "UPDATE shard_lease SET shard_count = ?, owner = ?, token = ?, lease_until = ? WHERE shard_id = ?",
+                    (shard_count, owner, token, now + ttl, shard_id),
+                )
+                return ShardLease(owner, token, now + ttl, None if held_by == owner else held_by)
+
+        return await self._run(q)
+
+    async def renew_shard(self, shard_id: int, owner: str, token: int, now: float, ttl: float) -> bool:
+        return bool(
+            await self._run(
+                lambda c: (
+                    c.execute(
+                        "UPDATE shard_lease SET lease_until = ? WHERE shard_id = ? AND owner = ? AND token = ?",
+                        (now + ttl, shard_id, owner, token),
+                    ).rowcount
+                )
+            )
+        )
+
+    async def release_shard(self, shard_id: int, owner: str, token: int) -> None:
+        await self._run(
+            lambda c: c.execute(
+                "UPDATE shard_lease SET lease_until = 0 WHERE shard_id = ? AND owner = ? AND token = ?",
+                (shard_id, owner, token),
+            )
+        )
 
     # --- gateway sessions (welcomebot.gateway.session.SessionStore) ---------------------------------
 

@@ -235,6 +235,55 @@ async def test_two_shard_processes_replaced_by_one_unsharded_identify_and_serve_
 OUTAGE_S = 60.0
 
 
+async def _same_range_twins(url: str, output_check: Callable[[str], None]) -> None:
+    """Issue 19.2: two processes given the same shards. The second waits (visibly) while the first lives, takes
+    over when it is SIGKILLed; every join is welcomed exactly once, by whichever process held the shard."""
+    with trio.fail_after(240):
+        async with running_emulator(guilds=2, members=2) as emu:
+            guilds = await _configure(url, emu)
+            env = bot_env(emu.info, url)
+            joined: dict[str, list[str]] = {g["id"]: [] for g in guilds}
+
+            async def join(rounds: int) -> None:
+                for _ in range(rounds):
+                    for g in guilds:
+                        joined[g["id"]].append((await emu.control.join(g["id"]))["user_id"])
+
+            async def all_welcomed() -> None:
+                for g in guilds:
+                    await emu.control.wait_for_mentions(g["channels"][0]["id"], len(joined[g["id"]]), 120)
+
+            async with trio.open_nursery() as nursery:
+                first = await WelcomebotProcess.start(nursery, ["run"], env, output_check)
+                await first.wait_for("gateway ready")
+                twin = await WelcomebotProcess.start(nursery, ["run"], env, output_check)
+                await twin.wait_for("shard 0 is run by another live process")
+                async with httpx.AsyncClient(base_url=await _ops_base(twin), timeout=10) as http:
+                    waiting = await http.get("/readyz")
+                assert waiting.status_code == 503
+                assert any("waits for its lease" in r for r in waiting.json()["reasons"]), waiting.json()
+                await join(10)
+                await all_welcomed()
+                first.kill()
+                await first.exited()
+                await join(5)  # while nobody runs the shard: the twin resumes its session and gets them
+                await twin.wait_for("took over shard 0")
+                await join(5)
+                await all_welcomed()
+                twin.terminate()
+                assert await twin.exited() == 0, twin.stderr
+            welcomed = {g["id"]: _welcomed(await emu.control.messages(g["channels"][0]["id"])) for g in guilds}
+    for g in guilds:
+        assert sorted(welcomed[g["id"]]) == sorted(joined[g["id"]]), f"guild {g['id']}: every join"
+        assert len(welcomed[g["id"]]) == len(set(welcomed[g["id"]])), f"guild {g['id']}: none twice"
+    assert not [r for r in twin.records if r.get("event") == "welcome posted" and r["ts"] < first.records[-1]["ts"]]
+
+
+@pytest.mark.slow
+async def test_a_same_range_twin_waits_then_takes_over_sqlite(tmp_path, output_check):
+    await _same_range_twins(f"sqlite:///{tmp_path}/w.sqlite3", output_check)
+
+
 @pytest.mark.postgres
 @pytest.mark.slow
 async def test_a_database_outage_is_waited_out_and_every_join_welcomed_once(postgres_url, output_check):
@@ -283,3 +332,9 @@ async def test_a_database_outage_is_waited_out_and_every_join_welcomed_once(post
             welcomed = _welcomed(await emu.control.messages(channel))
             nursery.cancel_scope.cancel()
     assert welcomed == joined, "every join welcomed once, in order"
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+async def test_a_same_range_twin_waits_then_takes_over_postgres(postgres_url, output_check):
+    await _same_range_twins(postgres_url, output_check)

@@ -118,6 +118,36 @@ async def test_prune_keeps_unfinished(store):
     assert await store.welcome_status(K1) == "claimed"
 
 
+async def test_a_live_owners_claims_are_left_alone_and_a_dead_owners_are_taken(store):
+    """Issue 19.2: a twin starting beside a live process takes none of its claims; after a takeover, all."""
+    await store.claim_welcome(K1, "live", 0.0, 60)
+    await store.claim_welcome(K2, "dead", 0.0, 60)
+    assert await store.take_unfinished("new", 1.0, 60) == [], "live leases: nobody else's claims"
+    assert await store.take_unfinished("new", 2.0, 60, dead=["dead"]) == [(K2, None)]
+    assert await store.take_unfinished("new", 3.0, 60, own=False) == [], "a takeover never re-takes our own"
+    assert await store.take_unfinished("new", 4.0, 60) == [(K2, None)], "at start: our own again"
+
+
+async def test_shard_leases_one_live_owner_and_a_fencing_token(store):
+    first = await store.acquire_shard(0, 1, "a", 0.0, 15)
+    assert (first.owner, first.previous) == ("a", None)
+    held = await store.acquire_shard(0, 1, "b", 5.0, 15)
+    assert held.owner == "a", "the second process waits while the first renews"
+    assert await store.renew_shard(0, "a", first.token, 10.0, 15)
+    assert (await store.acquire_shard(0, 1, "b", 20.0, 15)).owner == "a", "renewed until 25"
+    taken = await store.acquire_shard(0, 1, "b", 26.0, 15)
+    assert (taken.owner, taken.previous) == ("b", "a"), "expired: taken over, naming whose claims to finish"
+    assert taken.token > first.token
+    assert not await store.renew_shard(0, "a", first.token, 27.0, 15), "a paused first process learns it lost"
+    await store.release_shard(0, "a", first.token)  # a stale token releases nothing
+    assert (await store.acquire_shard(0, 1, "c", 28.0, 15)).owner == "b"
+    await store.release_shard(0, "b", taken.token)
+    released = await store.acquire_shard(0, 1, "c", 29.0, 15)
+    assert (released.owner, released.previous) == ("c", "b"), "a clean stop hands the shard over at once"
+    again = await store.acquire_shard(0, 1, "c", 30.0, 15)
+    assert (again.token, again.previous) == (released.token, None), "ours already: same token"
+
+
 async def test_gateway_sessions_and_meta(store):
     assert await store.load(0) is None
     await store.save(0, SavedSession("s", 5, "ws://r"))
