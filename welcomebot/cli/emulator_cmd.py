@@ -11,6 +11,7 @@ import trio
 
 from welcomebot.cli._types import Subparsers
 from welcomebot.emulator.app import Emulator, EmulatorConfig
+from welcomebot.emulator.clock import AdvanceableClock
 from welcomebot.settings import Settings
 
 __all__ = ["register"]
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         heartbeat_interval_ms=args.heartbeat_interval_ms,
         start_ms=args.start_ms,
     )
-    trio.run(_serve, config)
+    trio.run(_serve, config, clock=AdvanceableClock())  # POST /_control/clock moves it forward
     return 0
 
 

@@ -2,6 +2,13 @@
 
 Tests, the sandbox and the benchmarks use it to create guilds, make members join or leave, invoke slash
 commands, inject faults, and count from the emulator's own records what the bot really did.
+
+``POST /_control/clock {"advance_s": 310}`` moves the emulator's clock forward (answering ``{"advanced_s": 310}``):
+everything time-based moves with it (the nonce window of ``enforce_nonce``, rate-limit windows and their reset
+headers, interaction deadlines, the gateway's heartbeat and resume windows, the timestamps and snowflakes of new
+messages), as if that much time had passed; a connected bot is then late with its heartbeats, as it would be
+after a real pause. It needs a clock that can move (``welcomebot emulator`` runs on one; in-process tests use
+``trio.testing.MockClock`` or :class:`~welcomebot.emulator.clock.AdvanceableClock`), else it answers 409.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import trio
 
+from welcomebot.emulator.clock import FixedClock, advance
 from welcomebot.emulator.gateway import GUILD_MEMBERS, GatewayServer
 from welcomebot.emulator.rest import Interaction, RestApi
 from welcomebot.emulator.world import (
@@ -171,6 +179,13 @@ class Control:
                 return 200, self.gateway.sessions()
             case "GET", ["stats"]:
                 return 200, self._stats()
+            case "POST", ["clock"]:
+                seconds = float(body.get("advance_s", 0))
+                try:
+                    advance(seconds)
+                except FixedClock as exc:
+                    raise ControlError(409, str(exc)) from None
+                return 200, {"advanced_s": seconds}
             case "POST", ["faults"]:
                 self._fault(body)
                 return 200, {"ok": True}

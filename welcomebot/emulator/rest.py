@@ -22,6 +22,7 @@ from welcomebot.emulator.ratelimits import BucketSpec, RateLimiter
 from welcomebot.emulator.world import (
     ATTACH_FILES,
     MANAGE_ROLES,
+    READ_MESSAGE_HISTORY,
     SEND_MESSAGES,
     VIEW_CHANNEL,
     Attachment,
@@ -173,6 +174,7 @@ class RestApi:
         )
         self._add("POST", "/users/@me/channels", self.create_dm, DEFAULT_BUCKET, None)
         self._add("GET", "/channels/{channel_id}", self.get_channel, DEFAULT_BUCKET, "channel_id")
+        self._add("GET", "/channels/{channel_id}/messages", self.get_messages, DEFAULT_BUCKET, "channel_id")
         self._add("POST", "/channels/{channel_id}/messages", self.create_message, MESSAGE_BUCKET, "channel_id")
         self._add(
             "DELETE",
@@ -512,6 +514,51 @@ class RestApi:
                 self.world.posted()  # wakes the control API's long polls, which also wait for deletions
                 return 204, None
         raise ApiError(404, 10008, "Unknown Message")
+
+    async def get_messages(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
+        """Get Channel Messages (resources/message.mdx): newest first; ``before``, ``after`` and ``around`` are
+        mutually exclusive; ``limit`` 1-100, default 50. View Channel is required; without Read Message History
+        the answer is an empty list, not an error. Fetched messages carry no ``nonce`` (only the create
+        response and MESSAGE_CREATE do)."""
+        channel = self._channel(params["channel_id"])
+        if not self._bot_permissions(channel) & VIEW_CHANNEL:
+            raise ApiError(403, 50001, "Missing Access")
+        limit_text = request.arg("limit") or "50"
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 100:
+            raise form_error("limit", "NUMBER_TYPE_MAX", "int value should be between 1 and 100.")
+        limit = int(limit_text)
+        anchors: dict[str, int] = {}
+        for name in ("before", "after", "around"):
+            value = request.arg(name)
+            if value is None:
+                continue
+            if not value.isdigit() or len(value) > 20:
+                raise form_error(name, "NUMBER_TYPE_COERCE", f'Value "{value}" is not snowflake.')
+            anchors[name] = int(value)
+        if len(anchors) > 1:
+            raise form_error("_root", "BASE_TYPE_INVALID", "before, after and around are mutually exclusive.")
+        if not self._bot_permissions(channel) & READ_MESSAGE_HISTORY:
+            return 200, []
+        oldest_first = sorted(self.world.messages.get(channel.id, []), key=lambda m: m.id)
+        if "before" in anchors:
+            page = [m for m in oldest_first if m.id < anchors["before"]][-limit:]
+        elif "after" in anchors:
+            # The messages right after the anchor (so a client pages forward by the newest id it got).
+            page = [m for m in oldest_first if m.id > anchors["after"]][:limit]
+        elif "around" in anchors:
+            # Centred on the anchor (the anchor included if it exists), as many as fit on each side.
+            at = sum(1 for m in oldest_first if m.id < anchors["around"])
+            start = max(0, min(at - limit // 2, len(oldest_first) - limit))
+            page = oldest_first[start : start + limit]
+        else:
+            page = oldest_first[-limit:]
+        return 200, [self.fetched_json(m) for m in reversed(page)]
+
+    def fetched_json(self, message: Message) -> dict[str, Any]:
+        """A message as Get Channel Messages returns it: without the nonce it was sent with."""
+        data = self.message_json(message)
+        data.pop("nonce", None)
+        return data
 
     async def create_message(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
         channel = self._channel(params["channel_id"])

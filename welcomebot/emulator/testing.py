@@ -143,6 +143,10 @@ class ControlClient:
     async def fault(self, target: str, **fields: Any) -> None:
         await self._call("POST", "/faults", {"target": target, **fields})
 
+    async def advance_clock(self, seconds: float) -> None:
+        """Move the emulator's clock forward (nonce window, rate limits, timestamps: see ``control.py``)."""
+        await self._call("POST", "/clock", {"advance_s": seconds})
+
     async def limits(self, **fields: Any) -> None:
         await self._call("POST", "/limits", fields)
 

@@ -35,10 +35,12 @@ VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
 EMBED_LINKS = 1 << 14
 ATTACH_FILES = 1 << 15
+READ_MESSAGE_HISTORY = 1 << 16
 MENTION_EVERYONE = 1 << 17
 MANAGE_ROLES = 1 << 28
-#: What @everyone gets in a new guild (a typical default set, includes view/send/attach; no moderation).
-DEFAULT_EVERYONE = 0x6_3584_C0E41 & ~ADMINISTRATOR & ~MANAGE_GUILD & ~MANAGE_ROLES
+#: What @everyone gets in a new guild (a typical default set, includes view/send/attach/read history; no
+#: moderation).
+DEFAULT_EVERYONE = (0x6_3584_C0E41 | READ_MESSAGE_HISTORY) & ~ADMINISTRATOR & ~MANAGE_GUILD & ~MANAGE_ROLES
 
 FIRST_NAMES = [
     "ada", "linus", "grace", "ken", "margaret", "alan", "barbara", "dennis", "frances", "edsger",

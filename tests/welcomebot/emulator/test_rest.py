@@ -299,3 +299,44 @@ async def test_control_api_bad_request_is_clear(emu):
     assert r.status_code == 400
     assert "bad control request" in r.json()["error"]
     _ = trio
+
+
+async def test_get_channel_messages_pages_as_documented(emu, api):
+    """Get Channel Messages (resources/message.mdx, "Get Channel Messages" and its Query String Params):
+    newest to oldest; before/after/around mutually exclusive; limit 1-100, default 50; VIEW_CHANNEL required;
+    without READ_MESSAGE_HISTORY "no messages will be returned". Message objects as the API returns them, and a
+    fetched message carries no nonce (the create response and MESSAGE_CREATE do)."""
+    gid, channel = await first_channel(emu)
+    member = await emu.control.join(gid)
+    ids = []
+    for i in range(5):
+        body = {"content": f"m{i} <@{member['user_id']}>", "nonce": f"n{i}", "enforce_nonce": True,
+                "allowed_mentions": {"parse": [], "users": [member["user_id"]]}}  # fmt: skip
+        ids.append((await api.http.post(f"/channels/{channel}/messages", json=body)).json()["id"])
+    url = f"/channels/{channel}/messages"
+    everything = (await api.http.get(url)).json()
+    assert [m["id"] for m in everything] == ids[::-1], "newest first, default limit covers all 5"
+    assert all("nonce" not in m for m in everything)
+    assert everything[0]["author"]["bot"] is True
+    assert [u["id"] for u in everything[0]["mentions"]] == [member["user_id"]]
+    assert [m["id"] for m in (await api.http.get(url, params={"limit": 2})).json()] == [ids[4], ids[3]]
+    before = (await api.http.get(url, params={"before": ids[3], "limit": 2})).json()
+    assert [m["id"] for m in before] == [ids[2], ids[1]]
+    after = (await api.http.get(url, params={"after": ids[0], "limit": 2})).json()
+    assert [m["id"] for m in after] == [ids[2], ids[1]], "the two right after the anchor, newest first"
+    around = (await api.http.get(url, params={"around": ids[2], "limit": 3})).json()
+    assert [m["id"] for m in around] == [ids[3], ids[2], ids[1]]
+    for bad in ({"limit": 0}, {"limit": 101}, {"after": "x"}, {"before": ids[1], "after": ids[0]}):
+        r = await api.http.get(url, params=bad)
+        assert r.status_code == 400, bad
+        assert r.json()["code"] == 50035
+    await emu.control.deny_bot(channel, 1 << 16)  # Read Message History
+    assert (await api.http.get(url)).json() == []
+    await emu.control.deny_bot(channel, VIEW_CHANNEL)
+    r = await api.http.get(url)
+    assert (r.status_code, r.json()["code"]) == (403, 50001)
+
+
+async def test_the_clock_cannot_be_advanced_on_the_system_clock(emu):
+    with pytest.raises(RuntimeError, match=r"409.*cannot be moved"):
+        await emu.control.advance_clock(310)
