@@ -27,6 +27,7 @@ from welcomebot.app.gate import joined_s
 from welcomebot.app.guild import GuildWelcomer, Observer
 from welcomebot.app.intake import to_router_event
 from welcomebot.app.model import GOODBYE_PREFIX, GuildInfo, Join, JoinKey, Outcome
+from welcomebot.app.reconcile import Reconciler
 from welcomebot.app.router import GuildAvailable, MemberJoined, MemberLeft, Router
 from welcomebot.app.watermark import SeqWatermark
 from welcomebot.errors import WelcomeBotError
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from welcomebot.app.catchup import CatchUpState, Roster
     from welcomebot.app.channel_limit import ChannelTurns
     from welcomebot.app.ports import Actions, Cards, Configs, Members, Poster, WelcomeConfig, WelcomeLog
+    from welcomebot.app.reconcile import History
     from welcomebot.gateway.protocol import Dispatch
     from welcomebot.gateway.shard import ShardHandle
 
@@ -65,6 +67,7 @@ class Pipeline:
         on_raid: Callable[[int, bool], None] | None = None,
         wall_clock: Callable[[], float] = time.time,
         catch_up: tuple[CatchUpState, Roster] | None = None,
+        history: History | None = None,
     ) -> None:
         self._configs = configs
         self._log = welcome_log
@@ -83,6 +86,11 @@ class Pipeline:
         if catch_up is not None:
             self.catch_up = CatchUp(state=catch_up[0], roster=catch_up[1], configs=configs, welcome=self._welcome_late,
                                     guilds=lambda: self.guilds, wall_clock=wall_clock)  # fmt: skip
+        #: Looks in the channel before re-posting a claim past Discord's nonce window (None: not wired).
+        self._reconciler = (
+            None if history is None
+            else Reconciler(configs=configs, welcome_log=welcome_log, history=history, observer=observer)
+        )  # fmt: skip
         self._late_router: Router | None = None
         self._quick_deleted: deque[int] = deque(maxlen=1024)
         self.guilds: dict[int, GuildInfo] = {}
@@ -130,6 +138,8 @@ class Pipeline:
     async def finish_unfinished(self) -> int:
         """Welcome the joins a previous run claimed but did not finish (DESIGN.md rule 3). Returns a count."""
         keys = await self._log.unfinished()
+        if self._reconciler is not None:
+            keys = await self._reconciler.reconcile(keys)  # before re-posting: those found in the channel are done
         for key, nonce in keys:
             if key.joined_at.startswith(GOODBYE_PREFIX):
                 await self.deliver(key.guild_id, _goodbye_from_key(key, nonce))

@@ -26,6 +26,7 @@ from actors import ThreadPoolActor
 from welcomebot.app.actions import RestActions, files_for_rest
 from welcomebot.app.cards import RenderedCards
 from welcomebot.app.channel_limit import ChannelTurns
+from welcomebot.app.history import RestHistory
 from welcomebot.app.model import ChannelProblem, GuildInfo, Join, Outcome
 from welcomebot.app.pipeline import Pipeline
 from welcomebot.app.ports import CardFile, ChannelBroken
@@ -284,6 +285,7 @@ async def run_bot(
             actions=RestActions(api, store, configs),
             on_raid=on_raid,
             catch_up=(MetaCatchUpState(store), RestMembers(api)),
+            history=RestHistory(api),
         )
         pipeline.guilds = guilds
         send, receive = trio.open_memory_channel[Dispatch](4096)

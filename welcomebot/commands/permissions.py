@@ -29,6 +29,7 @@ class Permission(enum.IntFlag):
     VIEW_CHANNEL = 1 << 10
     SEND_MESSAGES = 1 << 11
     ATTACH_FILES = 1 << 15
+    READ_MESSAGE_HISTORY = 1 << 16
 
 
 ALL: Final = (1 << 53) - 1

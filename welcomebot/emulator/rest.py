@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -90,7 +91,7 @@ class Faults:
     fail_share: float = 0.0
     fail_status: int = 503
     fail_scope: str = "user"  # for injected 429s: user, global or shared
-    drop_responses: int = 0  # commit the next N message creates but lose their responses
+    drop_responses: int = 0  # lose the responses of the next N message creates (each still creates or dedupes)
 
 
 @dataclass
@@ -287,7 +288,8 @@ class RestApi:
             response.headers.extend(decision.headers)
             return response
         body = b"" if status == 204 else _encode(payload)
-        return Response(status, body, list(decision.headers), None if status == 204 else "application/json")
+        headers = [*decision.headers, ("Date", formatdate(self.world.now_ms(trio.current_time()) / 1000, usegmt=True))]
+        return Response(status, body, headers, None if status == 204 else "application/json")
 
     def _error(self, exc: ApiError, key: str, now: float) -> Response:
         self.limiter.count_invalid(exc.status, now)
@@ -574,6 +576,11 @@ class RestApi:
             raise ApiError(403, 50013, "Missing Permissions")
         now = trio.current_time()
         nonce = payload.get("nonce")
+        if self.faults.drop_responses > 0:
+            # Lost on the way back, whether it created a message or returned the nonce's (a retry's answer can be
+            # lost too).
+            self.faults.drop_responses -= 1
+            request.drop_response = True
         if nonce is not None and payload.get("enforce_nonce"):
             hit = self._nonces.get((channel.id, self.world.bot.id, str(nonce)))
             if hit is not None and now - hit[0] < NONCE_WINDOW_S:
@@ -583,9 +590,6 @@ class RestApi:
         self.world.posted()
         if nonce is not None and payload.get("enforce_nonce"):
             self._nonces[(channel.id, self.world.bot.id, str(nonce))] = (now, message)
-        if self.faults.drop_responses > 0:
-            self.faults.drop_responses -= 1
-            request.drop_response = True
         return 200, self.message_json(message)
 
     def _build_message(

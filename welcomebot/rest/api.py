@@ -67,6 +67,15 @@ class DiscordApi:
         result: Message = _convert(body, Message)
         return result
 
+    async def get_channel_messages(self, channel_id: int, *, after: int, limit: int = 100) -> list[dict[str, Any]]:
+        """Up to ``limit`` messages right after message id ``after``, newest first (Discord's order); empty when
+        the bot lacks Read Message History there (Discord answers so, without an error)."""
+        route = routes.GET_CHANNEL_MESSAGES.compile(channel_id=channel_id)
+        result: list[dict[str, Any]] = await self.client.request(
+            route, params={"after": after, "limit": limit}, where=f"channel {channel_id}"
+        )
+        return result
+
     async def delete_message(self, channel_id: int, message_id: int) -> None:
         route = routes.DELETE_MESSAGE.compile(channel_id=channel_id, message_id=message_id)
         await self.client.request(route, where=f"channel {channel_id}")

@@ -9,10 +9,13 @@ with ``enforce_nonce`` so a retry after a lost response cannot post twice.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
+import time
 from collections import Counter
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any, Final
 
 import httpx
@@ -104,6 +107,13 @@ class RestClient:
         self._rng = rng or random.Random()
         self._locks: dict[tuple[str, str], trio.StrictFIFOLock] = {}
         self.requests: Counter[tuple[str, int]] = Counter()
+        #: Discord's clock minus ours, from the ``Date`` header of the latest answer (None: none seen yet).
+        self._skew: float | None = None
+
+    def discord_time(self) -> float | None:
+        """Discord's "now" (epoch seconds, to about a second) as its latest answer's ``Date`` said, carried
+        forward on our clock; None before any answer had one. Discord's time windows (the nonce's) run on it."""
+        return None if self._skew is None else time.time() + self._skew
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -154,6 +164,7 @@ class RestClient:
             now = trio.current_time()
             status = response.status_code
             self.requests[(route.key, status)] += 1
+            self._note_date(response.headers.get("date"))
             body = _decode(response)
             headers = Headers.parse(
                 {k.lower(): v for k, v in response.headers.items()},
@@ -177,6 +188,13 @@ class RestClient:
                 await trio.sleep(next(backoff))
                 continue
             raise _error(_ERRORS.get(status, HTTPError), status, body, compiled, where)
+
+    def _note_date(self, header: str | None) -> None:
+        if header is None:
+            return
+        with contextlib.suppress(TypeError, ValueError):  # a malformed Date: keep the last good one
+            # Date has whole seconds: the true time is on average half a second later.
+            self._skew = parsedate_to_datetime(header).timestamp() + 0.5 - time.time()
 
     async def _wait_turn(self, compiled: CompiledRoute) -> None:
         route = compiled.route

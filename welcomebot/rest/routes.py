@@ -10,6 +10,7 @@ GET_GATEWAY_BOT: Final = Route("GET", "/gateway/bot")
 GET_CURRENT_USER: Final = Route("GET", "/users/@me")
 GET_CURRENT_APPLICATION: Final = Route("GET", "/applications/@me")
 CREATE_MESSAGE: Final = Route("POST", "/channels/{channel_id}/messages")
+GET_CHANNEL_MESSAGES: Final = Route("GET", "/channels/{channel_id}/messages")
 DELETE_MESSAGE: Final = Route("DELETE", "/channels/{channel_id}/messages/{message_id}")
 GET_CHANNEL: Final = Route("GET", "/channels/{channel_id}")
 GET_GUILD: Final = Route("GET", "/guilds/{guild_id}")
@@ -32,5 +33,5 @@ ALL_ROUTES: Final = (
     GET_GATEWAY_BOT, GET_CURRENT_USER, GET_CURRENT_APPLICATION, CREATE_MESSAGE, DELETE_MESSAGE, GET_CHANNEL,
     GET_GUILD, GET_GUILD_MEMBER, LIST_GUILD_MEMBERS, CREATE_DM, ADD_MEMBER_ROLE, BULK_OVERWRITE_GLOBAL_COMMANDS,
     BULK_OVERWRITE_GUILD_COMMANDS, INTERACTION_CALLBACK, EDIT_ORIGINAL, CREATE_FOLLOWUP,
-    GET_GUILD_CHANNELS,
+    GET_GUILD_CHANNELS, GET_CHANNEL_MESSAGES,
 )  # fmt: skip
