@@ -50,6 +50,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     asset_quota_total: int = 2_000_000_000
     backup_interval: float | None = None
     backup_keep: int = 24
+    retention: float = 30 * 86400.0
 
     def public(self) -> dict[str, Any]:
         """The settings as plain JSON-able values, with the token masked (for ``welcomebot config``)."""
@@ -66,6 +67,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "asset_quota_total": self.asset_quota_total,
             "backup_interval": self.backup_interval,
             "backup_keep": self.backup_keep,
+            "retention": self.retention,
         }
 
 
@@ -190,6 +192,17 @@ def parse_duration(raw: str) -> float:
     return float(seconds)
 
 
+def parse_retention(raw: str) -> float:
+    value = raw.strip().lower().replace(" ", "")
+    if not value or _DURATION.sub("", value):
+        raise ValueError("expected a duration such as 30d, 7d or 36h (units s, m, h, d)")
+    seconds = sum(int(n) * _DURATION_UNITS[unit] for n, unit in _DURATION.findall(value))
+    if seconds < 86400:
+        # A day of log is what keeps a replayed or caught-up join from being welcomed twice.
+        raise ValueError("expected at least 1d: a shorter log could welcome a replayed join twice")
+    return float(seconds)
+
+
 def parse_positive_int(raw: str) -> int:
     value = raw.strip()
     if not value.isdigit() or int(value) < 1:
@@ -221,6 +234,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("WELCOMEBOT_ASSET_QUOTA_TOTAL", "asset_quota_total", parse_size, "Uploads in total (default 2GB)."),
     EnvVar("WELCOMEBOT_BACKUP_INTERVAL", "backup_interval", parse_duration, "Periodic backups, e.g. 30m (off)."),
     EnvVar("WELCOMEBOT_BACKUP_KEEP", "backup_keep", parse_positive_int, "Periodic backups kept (default 24)."),
+    EnvVar("WELCOMEBOT_RETENTION", "retention", parse_retention, "Longest a welcome is logged (default 30d)."),
 )
 
 

@@ -32,6 +32,7 @@ def test_every_variable_is_read():
         "WELCOMEBOT_ASSET_QUOTA_TOTAL": "1.5gb",
         "WELCOMEBOT_BACKUP_INTERVAL": "1h30m",
         "WELCOMEBOT_BACKUP_KEEP": "48",
+        "WELCOMEBOT_RETENTION": "7d",
     }
     s = load_settings(env)
     assert s.token == Secret("MTIz.abc.def")
@@ -45,6 +46,7 @@ def test_every_variable_is_read():
     assert s.cdn_base == "http://127.0.0.1:5001"
     assert (s.asset_quota_guild, s.asset_quota_total) == (5 * 2**20, 1_500_000_000)
     assert (s.backup_interval, s.backup_keep) == (5400.0, 48)
+    assert s.retention == 7 * 86400
     assert len(ENV_VARS) == len(env)
 
 
@@ -132,3 +134,9 @@ def test_a_per_server_quota_above_the_total_is_refused():
                                  "postgresql:///x?host=/run/postgresql"])  # fmt: skip
 def test_good_postgres_urls_pass(url):
     assert load_settings({"WELCOMEBOT_DATABASE_URL": url}).database_url == url
+
+
+def test_retention_defaults_to_30_days_and_refuses_less_than_a_day():
+    assert load_settings({}).retention == 30 * 86400
+    with pytest.raises(SettingsError, match=r"WELCOMEBOT_RETENTION.*at least 1d"):
+        load_settings({"WELCOMEBOT_RETENTION": "12h"})

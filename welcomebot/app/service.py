@@ -30,6 +30,7 @@ from welcomebot.app.history import RestHistory
 from welcomebot.app.model import ChannelProblem, GuildInfo, Join, Outcome
 from welcomebot.app.pipeline import Pipeline
 from welcomebot.app.ports import CardFile, ChannelBroken
+from welcomebot.app.retention import Pruner
 from welcomebot.commands import CommandContext, Dispatcher, sync_commands
 from welcomebot.commands.card import StoredFonts
 from welcomebot.errors import ConfigError, WelcomeBotError
@@ -301,15 +302,23 @@ async def run_bot(
             rng=random.Random(),
             leases=StoreShardLeases(store, options.owner),
         )
+        pruner = Pruner(store, settings.retention)
         running = RunningBot(pipeline, manager, rest, counters, configs, store, outage=outage)
         if metrics is not None:
             _pull_gauges(metrics, running, pool, cards)
             _backup_gauges(metrics, backups)
+            metrics.counter(
+                "welcomebot_pruned_rows",
+                "Welcome-log rows deleted by retention (past every window their guild's features use).",
+                ["reason"],
+                lambda: {("retention",): pruner.pruned},
+            )
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(pipeline.run)
                 await assets.collect_garbage()
                 nursery.start_soon(assets.collect_garbage_every, GRACE_S)
+                nursery.start_soon(pruner.run)
                 if settings.backup_interval is not None:
                     nursery.start_soon(partial(periodic_backups, store, assets, settings.data_dir / "backups",
                                                interval=settings.backup_interval, keep=settings.backup_keep,

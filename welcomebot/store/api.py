@@ -96,6 +96,7 @@ class Store(Protocol):
     async def get_guild_config(self, guild_id: int) -> GuildConfig | None: ...
     async def put_guild_config(self, config: GuildConfig) -> None: ...
     async def delete_guild_config(self, guild_id: int) -> None: ...
+    async def list_guild_configs(self) -> list[GuildConfig]: ...
     async def set_channel_problem(self, guild_id: int, problem: str | None, *, version: float) -> bool:
         """Note why posting failed on the config saved at ``updated_at == version``, changing nothing else;
         False (nothing written) when a newer save replaced that config meanwhile."""
@@ -121,7 +122,14 @@ class Store(Protocol):
         ``alone`` is False when the same message welcomed others too."""
         ...
 
-    async def prune_welcome_log(self, older_than: float) -> int: ...
+    async def prune_welcome_log(
+        self, older_than: float, *, guild_cutoffs: Mapping[int, float] | None = None, limit: int | None = None
+    ) -> int:
+        """Delete up to ``limit`` finished welcome-log rows created before their guild's cutoff in
+        ``guild_cutoffs`` (``older_than`` for other guilds); claimed rows and rows whose message is still to
+        be deleted (``delete_at`` set) are kept. Returns how many went."""
+        ...
+
     async def recent_posts(self, channel_id: int, since: float) -> list[float]:
         """When each welcome message posted since ``since`` in ``channel_id`` (the welcome channel its guild
         has configured now) was marked posted, oldest first, and when each claim that got a nonce (its post
@@ -174,6 +182,16 @@ class Store(Protocol):
     async def asset_usage(self, guild_id: int) -> int: ...  # bytes of the assets the guild uploaded
     async def total_asset_usage(self) -> int: ...
     async def referenced_assets(self) -> set[str]: ...  # asset_hashes() of every guild config's ref and options
+
+    # Privacy (welcomebot.store.purge): the schema as the database has it, and deleting by an id column.
+    async def table_columns(self) -> dict[str, tuple[str, ...]]:
+        """Every table of the migrated schema and its columns, read from the database itself."""
+        ...
+
+    async def purge_rows(self, targets: Sequence[tuple[str, str]], value: int, *, dry_run: bool) -> dict[str, int]:
+        """Delete (or with ``dry_run`` count) the rows whose ``column`` equals ``value`` for every
+        ``(table, column)`` in ``targets``, in one transaction; rows per table."""
+        ...
 
     # Logical dump (welcomebot.store.dump): one consistent snapshot of every table in DUMP_TABLES, and a
     # restore that is all-or-nothing and refuses (StoreNotEmpty) unless those tables are empty.

@@ -208,6 +208,27 @@ class PostgresStore:
             enabled=row[4], options=msgspec.json.decode(row[5]), channel_problem=row[6], updated_at=row[7],
         )  # fmt: skip
 
+    async def list_guild_configs(self) -> list[GuildConfig]:
+        rows = await self._run(
+            lambda c: c.fetch(
+                "SELECT guild_id, welcome_channel_id, background_ref, message_template, enabled, options,"
+                " channel_problem, updated_at FROM guild_config ORDER BY guild_id"
+            )
+        )
+        return [
+            GuildConfig(
+                guild_id=r[0],
+                welcome_channel_id=r[1],
+                background_ref=r[2],
+                message_template=r[3],
+                enabled=r[4],
+                options=msgspec.json.decode(r[5]),
+                channel_problem=r[6],
+                updated_at=r[7],
+            )
+            for r in rows
+        ]
+
     async def put_guild_config(self, config: GuildConfig) -> None:
         await self._run(
             lambda c: c.execute(
@@ -360,9 +381,21 @@ class PostgresStore:
             return None
         return str(row["joined_at"]), str(row["status"]), row["message_id"], row["sharing"] <= 1
 
-    async def prune_welcome_log(self, older_than: float) -> int:
+    async def prune_welcome_log(
+        self, older_than: float, *, guild_cutoffs: Mapping[int, float] | None = None, limit: int | None = None
+    ) -> int:
+        cutoffs = dict(guild_cutoffs or {})
         done = await self._run(
-            lambda c: c.execute("DELETE FROM welcome_log WHERE status <> 'claimed' AND created_at < $1", older_than)
+            lambda c: c.execute(
+                "DELETE FROM welcome_log WHERE ctid = ANY(ARRAY(SELECT w.ctid FROM welcome_log w"
+                " LEFT JOIN unnest($1::bigint[], $2::float8[]) AS k(g, t) ON k.g = w.guild_id"
+                " WHERE w.status <> 'claimed' AND w.delete_at IS NULL AND w.created_at < COALESCE(k.t, $3)"
+                " LIMIT $4))",
+                list(cutoffs),
+                list(cutoffs.values()),
+                older_than,
+                limit,
+            )
         )
         return _count(done)
 
@@ -516,6 +549,35 @@ class PostgresStore:
     async def referenced_assets(self) -> set[str]:
         rows = await self._run(lambda c: c.fetch("SELECT background_ref, options FROM guild_config"))
         return asset_hashes(v for ref, options in rows for v in (ref, msgspec.json.decode(options)))
+
+    # --- introspection and purge (welcomebot.store.purge) -------------------------------------------
+
+    async def table_columns(self) -> dict[str, tuple[str, ...]]:
+        rows = await self._run(
+            lambda c: c.fetch(
+                "SELECT table_name, column_name FROM information_schema.columns"
+                " WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
+            )
+        )
+        found: dict[str, list[str]] = {}
+        for r in rows:
+            found.setdefault(str(r[0]), []).append(str(r[1]))
+        return {t: tuple(cols) for t, cols in found.items()}
+
+    async def purge_rows(self, targets: Sequence[tuple[str, str]], value: int, *, dry_run: bool) -> dict[str, int]:
+        async def q(c: Conn) -> dict[str, int]:
+            found: dict[str, int] = {}
+            async with c.transaction():
+                for table, column in targets:
+                    where = f'FROM "{table}" WHERE "{column}" = $1'
+                    if dry_run:
+                        n = int(await c.fetchval(f"SELECT COUNT(*) {where}", value))
+                    else:
+                        n = _count(await c.execute(f"DELETE {where}", value))
+                    found[table] = found.get(table, 0) + n
+            return found
+
+        return await self._run(q)
 
     # --- logical dump -------------------------------------------------------------------------------
 

@@ -94,6 +94,27 @@ class SqliteStore:
             enabled=bool(row[4]), options=msgspec.json.decode(row[5]), channel_problem=row[6], updated_at=row[7],
         )  # fmt: skip
 
+    async def list_guild_configs(self) -> list[GuildConfig]:
+        rows = await self._run(
+            lambda c: c.execute(
+                "SELECT guild_id, welcome_channel_id, background_ref, message_template, enabled, options,"
+                " channel_problem, updated_at FROM guild_config ORDER BY guild_id"
+            ).fetchall()
+        )
+        return [
+            GuildConfig(
+                guild_id=r[0],
+                welcome_channel_id=r[1],
+                background_ref=r[2],
+                message_template=r[3],
+                enabled=bool(r[4]),
+                options=msgspec.json.decode(r[5]),
+                channel_problem=r[6],
+                updated_at=r[7],
+            )
+            for r in rows
+        ]
+
     async def put_guild_config(self, config: GuildConfig) -> None:
         values = (
             config.guild_id, config.welcome_channel_id, config.background_ref, config.message_template,
@@ -266,11 +287,18 @@ class SqliteStore:
             )
         )
 
-    async def prune_welcome_log(self, older_than: float) -> int:
+    async def prune_welcome_log(
+        self, older_than: float, *, guild_cutoffs: Mapping[int, float] | None = None, limit: int | None = None
+    ) -> int:
+        cutoffs = msgspec.json.encode({str(g): t for g, t in (guild_cutoffs or {}).items()}).decode()
         return await self._run(
             lambda c: (
                 c.execute(
-                    "DELETE FROM welcome_log WHERE status != 'claimed' AND created_at < ?", (older_than,)
+                    "DELETE FROM welcome_log WHERE rowid IN (SELECT w.rowid FROM welcome_log w"
+                    " LEFT JOIN (SELECT CAST(key AS INTEGER) AS g, value AS t FROM json_each(?)) k ON k.g = w.guild_id"
+                    " WHERE w.status != 'claimed' AND w.delete_at IS NULL AND w.created_at < COALESCE(k.t, ?)"
+                    " LIMIT ?)",
+                    (cutoffs, older_than, -1 if limit is None else limit),
                 ).rowcount
             )
         )
@@ -428,6 +456,32 @@ class SqliteStore:
     async def referenced_assets(self) -> set[str]:
         rows = await self._run(lambda c: c.execute("SELECT background_ref, options FROM guild_config").fetchall())
         return asset_hashes(v for ref, options in rows for v in (ref, msgspec.json.decode(options)))
+
+    # --- introspection and purge (welcomebot.store.purge) -------------------------------------------
+
+    async def table_columns(self) -> dict[str, tuple[str, ...]]:
+        def q(c: sqlite3.Connection) -> dict[str, tuple[str, ...]]:
+            tables = [r[0] for r in c.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            )]  # fmt: skip
+            return {t: tuple(r[1] for r in c.execute("SELECT * FROM pragma_table_info(?)", (t,))) for t in tables}
+
+        return await self._run(q)
+
+    async def purge_rows(self, targets: Sequence[tuple[str, str]], value: int, *, dry_run: bool) -> dict[str, int]:
+        def q(c: sqlite3.Connection) -> dict[str, int]:
+            found: dict[str, int] = {}
+            with _immediate(c):
+                for table, column in targets:
+                    where = f'FROM "{table}" WHERE "{column}" = ?'
+                    if dry_run:
+                        n = int(c.execute(f"SELECT COUNT(*) {where}", (value,)).fetchone()[0])
+                    else:
+                        n = c.execute(f"DELETE {where}", (value,)).rowcount
+                    found[table] = found.get(table, 0) + n
+            return found
+
+        return await self._run(q)
 
     # --- logical dump -------------------------------------------------------------------------------
 

@@ -1,0 +1,86 @@
+"""How long the welcome log keeps a row: while a feature of its guild may still read it, never past the ceiling.
+
+Each guild's horizon is the longest window its features use: the rejoin gate (``rejoin_window_hours``), the
+quick-leave delete (``quick_leave_minutes``) and the catch-up (``max_age_minutes``, at most a day), and never
+less than :data:`BASE_S`, the day in which a replayed join (a RESUME, Discord's nonce window, a restart's
+catch-up) must still find its claim or be welcomed twice. ``WELCOMEBOT_RETENTION`` caps it. Rows still claimed
+(a welcome not finished) and rows whose message is still to be auto-deleted are kept whatever their age.
+
+``welcomebot run`` prunes every :data:`EVERY_S` in batches of :data:`BATCH` rows, one short statement each, so
+the log is never locked for long while welcomes are claimed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import trio
+
+from welcomebot.app.behaviour import behaviour_of
+from welcomebot.store.api import GuildConfig, Store
+from welcomebot.store.errors import StoreError
+
+__all__ = ["BASE_S", "BATCH", "EVERY_S", "Pruner", "horizon_s", "prune_once"]
+
+log = logging.getLogger(__name__)
+
+#: Every guild keeps at least a day of its log: the catch-up looks back at most a day, and replays come sooner.
+BASE_S = 24 * 3600.0
+BATCH = 500
+EVERY_S = 3600.0
+
+
+def horizon_s(config: GuildConfig, retention_s: float) -> float:
+    """How long ``config``'s guild needs its welcome-log rows, capped at ``retention_s``."""
+    behaviour = behaviour_of(config.options, guild_id=config.guild_id)
+    windows = [
+        BASE_S,
+        behaviour.gate.rejoin_window_hours * 3600,
+        behaviour.auto_delete.quick_leave_minutes * 60,
+        behaviour.catch_up.max_age_minutes * 60 if behaviour.catch_up.enabled else 0.0,
+    ]
+    return min(retention_s, max(windows))
+
+
+async def prune_once(store: Store, now: float, retention_s: float, *, batch: int = BATCH) -> int:
+    """Delete every welcome-log row past its guild's horizon, ``batch`` rows per statement; how many went."""
+    default = min(BASE_S, retention_s)
+    cutoffs = {
+        config.guild_id: now - horizon
+        for config in await store.list_guild_configs()
+        if (horizon := horizon_s(config, retention_s)) != default
+    }
+    total = 0
+    while True:
+        removed = await store.prune_welcome_log(now - default, guild_cutoffs=cutoffs, limit=batch)
+        total += removed
+        if removed < batch:
+            return total
+        await trio.lowlevel.checkpoint()  # between batches, let the claims waiting for the database go first
+
+
+class Pruner:
+    """The periodic pruning of ``welcomebot run``; ``pruned`` feeds ``welcomebot_pruned_rows_total``."""
+
+    def __init__(
+        self, store: Store, retention_s: float, *, wall_clock: Callable[[], float] = time.time, every_s: float = EVERY_S
+    ) -> None:
+        self._store = store
+        self._retention_s = retention_s
+        self._now = wall_clock
+        self._every_s = every_s
+        self.pruned = 0
+
+    async def run(self) -> None:
+        while True:
+            try:
+                removed = await prune_once(self._store, self._now(), self._retention_s)
+            except StoreError as exc:
+                log.error("pruning the welcome log failed; retrying later", extra={"error": str(exc)})
+            else:
+                self.pruned += removed
+                if removed:
+                    log.info("welcome log pruned", extra={"rows": removed})
+            await trio.sleep(self._every_s)
