@@ -115,3 +115,25 @@ def test_invite_links_carry_the_computed_permissions():
         assert f"&permissions={permissions}&" in text or f"`permissions={permissions}`" in text, permissions
     assert text.count("scope=bot+applications.commands") == 2
     assert f"**`{base}`**" in text
+
+
+def _migrated_tables() -> set[str]:
+    import sqlite3
+
+    from welcomebot.store.migrations import apply_migrations
+
+    conn = sqlite3.connect(":memory:")
+    try:
+        apply_migrations(conn, "sqlite")
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        conn.close()
+
+
+def test_privacy_page_names_every_table_of_the_schema_and_no_other():
+    documented = table_first_column(section(read("privacy.md"), "Tables"))
+    assert sorted(documented) == sorted(_migrated_tables())
+
+
+def test_readme_links_the_privacy_page():
+    assert "](docs/privacy.md)" in (ROOT / "README.md").read_text()

@@ -24,6 +24,7 @@ from welcomebot.cli import (
     doctor_cmd,
     emulator_cmd,
     migrate_cmd,
+    purge_cmd,
     render_cmd,
     restore_cmd,
     run_cmd,
@@ -40,7 +41,7 @@ __all__ = ["Handler", "Subparsers", "build_parser", "main"]
 # Order is the order of `welcomebot --help`.
 COMMANDS = (
     run_cmd, sandbox_cmd, render_cmd, emulator_cmd, commands_cmd, config_cmd, doctor_cmd, migrate_cmd, backup_cmd,
-    restore_cmd,
+    restore_cmd, purge_cmd,
 )  # fmt: skip
 
 EXIT_OK = 0
