@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -85,8 +85,15 @@ async def emulator_process(
 class BotProcess:
     """``welcomebot run`` against the emulator; can be SIGKILLed and started again on the same store."""
 
-    def __init__(self, workdir: Path, info: EmulatorInfo, database_url: str) -> None:
+    def __init__(
+        self, workdir: Path, info: EmulatorInfo, database_url: str, *, args: Sequence[str] = (), name: str = "bot"
+    ) -> None:
         self.workdir = workdir
+        self.info = info
+        self.database_url = database_url
+        #: Extra ``welcomebot run`` arguments (``--shards 1-1 --shard-count 2``); ``name`` names the log file.
+        self.args = tuple(args)
+        self.name = name
         self.ops_port = free_port()
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("WELCOMEBOT_", "DISCORD_"))},
@@ -113,9 +120,9 @@ class BotProcess:
         return self.cpu_before + (now or 0.0)
 
     async def start(self) -> None:
-        with (self.workdir / "bot.log").open("ab") as log:
+        with (self.workdir / f"{self.name}.log").open("ab") as log:
             self.process = await trio.lowlevel.open_process(
-                [*welcomebot_command(), "run"], env=self.env, stdout=log, stderr=subprocess.STDOUT
+                [*welcomebot_command(), "run", *self.args], env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
         self.started_at = trio.current_time()
         self.starts += 1
@@ -127,14 +134,18 @@ class BotProcess:
             with trio.move_on_after(timeout_s):
                 while True:
                     if self.process is None or self.process.returncode is not None:
-                        raise HarnessError(f"the bot exited during start-up; see {self.workdir / 'bot.log'}")
+                        raise HarnessError(f"the bot exited during start-up; see {self.workdir / self.name}.log")
                     try:
                         if (await http.get(url)).status_code == 200:
                             return trio.current_time() - self.started_at
                     except httpx.TransportError:
                         pass  # not listening yet
                     await trio.sleep(0.05)
-        raise HarnessError(f"the bot was not ready within {timeout_s:.0f} s; see {self.workdir / 'bot.log'}")
+        raise HarnessError(f"the bot was not ready within {timeout_s:.0f} s; see {self.workdir / self.name}.log")
+
+    def sibling(self, name: str, args: Sequence[str] = ()) -> BotProcess:
+        """Another ``welcomebot run`` on the same emulator and store (a twin, or one of several shard processes)."""
+        return BotProcess(self.workdir, self.info, self.database_url, args=args, name=name)
 
     async def kill(self) -> None:
         """SIGKILL: no drain, no session saved beyond what was already committed."""

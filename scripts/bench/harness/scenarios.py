@@ -190,10 +190,19 @@ async def raid(plan: Plan, workdir: Path) -> ScenarioResult:
 
 
 def chaos_events(
-    world: World, duration: float, notes: list[tuple[float, str]], start: float, pg: PrivatePostgres | None
-) -> list[Event]:
-    """Faults spread over the run, the REST ones in windows that do not overlap (they share one setting)."""
+    world: World, duration: float, notes: list[tuple[float, str]], start: float, pg: PrivatePostgres | None,
+    *, outage_s: float, extra: list[BotProcess],
+) -> list[Event]:  # fmt: skip
+    """Faults spread over the run, the REST ones in windows that do not overlap (they share one setting).
+
+    Issue 19's cases are among them: a same-range twin started beside the bot (it must wait, not take the bot's
+    claims) that outlives a SIGKILL of the bot (it must take over); a batch split by a SIGTERM while Discord
+    answers 503 to everything (re-posted whole after the restart); the shard count changed (two processes of
+    two shards, then one unsharded again); a database outage of ``outage_s``. The processes started for them
+    go into ``extra`` (stopped by the caller). Actions that start or stop processes take turns.
+    """
     control, bot = world.control, world.bot
+    procs = trio.Lock()  # one start/stop at a time: a restart never races another
 
     def gateway(**fault: Any) -> Callable[[], Awaitable[None]]:
         return lambda: control.fault("gateway", **fault)
@@ -204,12 +213,63 @@ def chaos_events(
     def cdn(latency_s: float) -> Callable[[], Awaitable[None]]:
         return lambda: control.fault("cdn", latency_s=latency_s)
 
+    def note(what: str) -> None:
+        notes.append((round(trio.current_time() - start, 2), what))
+
+    async def ready(process: BotProcess, what: str) -> None:
+        took = await process.wait_ready(90)
+        note(f"{what} ready after {took:.1f} s")
+
     async def kill_and_restart() -> None:
-        await bot.kill()
-        await trio.sleep(1.0)  # a supervisor's restart delay
-        await bot.start()
-        ready = await bot.wait_ready(60)
-        notes.append((round(trio.current_time() - start, 2), f"bot ready again after {ready:.1f} s"))
+        async with procs:
+            await bot.kill()
+            await trio.sleep(1.0)  # a supervisor's restart delay
+            await bot.start()
+            # With the twin holding the shard, the bot waits (not ready) until the twin stops: don't wait here.
+            if twin.process is None or twin.process.returncode is not None:
+                await ready(bot, "bot")
+
+    twin = bot.sibling("twin")
+    halves = [bot.sibling(f"shard-{i}-of-2", ("--shards", f"{i}-{i}", "--shard-count", "2")) for i in (0, 1)]
+    extra.extend([twin, *halves])
+
+    async def twin_start() -> None:
+        async with procs:
+            await twin.start()
+
+    async def twin_stop() -> None:
+        async with procs:
+            await twin.stop()
+            await ready(bot, "bot (after the twin stopped)")
+
+    async def split_repost() -> None:
+        async with procs:
+            await control.fault("rest", fail_share=1.0, fail_status=503)
+            await trio.sleep(3.0)  # welcomes batched, nonced and retrying against 503s
+            await bot.stop()  # SIGTERM: the drain gives up while the welcomes' own retries still run
+            await control.fault("rest", fail_share=0.0, fail_status=503)
+            await bot.start()
+            await ready(bot, "bot (after the 503 SIGTERM)")
+
+    async def shard_count_change() -> None:
+        async with procs:
+            await bot.kill()
+            for half in halves:
+                await half.start()
+            for half in halves:
+                await ready(half, f"{half.name}")
+            await trio.sleep(0.04 * duration)
+            for half in halves:
+                await half.kill()
+            await bot.start()
+            await ready(bot, "bot (unsharded again)")
+
+    async def database_outage() -> None:
+        assert pg is not None
+        await pg.stop()
+        await trio.sleep(outage_s)
+        await pg.start()
+        note("PostgreSQL back")
 
     ack_loss_s = 2.5 * CHAOS_HEARTBEAT_MS / 1000
     at = [(0.04, "gateway close 4000 (resumable)", gateway(kind="close", code=4000)),
@@ -218,46 +278,59 @@ def chaos_events(
           (0.22, "REST 5% 503 off", rest(fail_share=0.0)),
           (0.25, "heartbeat ACKs lost", gateway(kind="stop_acks", on=True)),
           (0.25 + ack_loss_s / duration, "heartbeat ACKs back", gateway(kind="stop_acks", on=False)),
-          (0.42, "bot SIGKILL + restart", kill_and_restart),
+          (0.32, "same-range twin started", twin_start),
+          (0.42, "bot SIGKILL + restart (the twin takes over)", kill_and_restart),
+          (0.52, "twin SIGTERM (the bot takes over)", twin_stop),
           (0.55, "429 storm on (30% of requests)", rest(fail_share=0.3, fail_status=429, fail_scope="user")),
           (0.62, "429 storm off", rest(fail_share=0.0, fail_status=503)),
           (0.64, "invalid session (not resumable)", gateway(kind="invalid_session", resumable=False)),
+          (0.66, "REST 100% 503, SIGTERM, 503 off, restart (split re-post)", split_repost),
           (0.68, "CDN slow (3 s) on", cdn(3.0)),
           (0.76, "CDN slow off", cdn(0.0)),
           (0.80, "gateway TCP drop (no close frame)", gateway(kind="drop")),
-          (0.85, "bot SIGKILL + restart", kill_and_restart)]  # fmt: skip
+          (0.85, "bot SIGKILL + restart", kill_and_restart),
+          (0.89, "shard count 1 -> 2 processes of 2 shards -> 1 unsharded", shard_count_change)]  # fmt: skip
     if pg is not None:
+        at.append((0.10, f"PostgreSQL down for {outage_s:.0f} s", database_outage))
         at.append((0.48, "PostgreSQL restart (fast)", pg.restart))
     ends_session = {"gateway close 4009 (new session)", "invalid session (not resumable)"}
     return [Event(round(f * duration, 2), label, action, ends_session=label in ends_session) for f, label, action in at]
 
 
 async def chaos(plan: Plan, workdir: Path) -> ScenarioResult:
-    """Steady load while the gateway, REST, CDN and the bot process itself misbehave."""
+    """Steady load while the gateway, REST, CDN, the database and the bot processes themselves misbehave."""
+    outage_s = 10.0 if plan.quick else 60.0  # issue 19: a minute; the quick cut keeps it inside its 40 s
+    extra: list[BotProcess] = []
     async with (
         private_postgres() as pg,
         bot_world(workdir, guilds=1000, heartbeat_interval_ms=CHAOS_HEARTBEAT_MS,
                   database_url=None if pg is None else pg.dsn, options=CATCH_UP) as world,
     ):  # fmt: skip
-        await world.control.fault("rest", latency_s=REST_LATENCY_S)
-        notes: list[tuple[float, str]] = []
-        start = trio.current_time() + 0.5
-        events = chaos_events(world, plan.chaos_s, notes, start, pg)
-        outcome, figures, samples = await run_load(world, joins=int(plan.chaos_s * 10), per_second=10.0,
-                                                   targets=world.targets, grace_s=plan.chaos_grace_s, events=events,
-                                                   start=start)  # fmt: skip
-        sessions = await world.control.sessions()
-        gateway = (await world.control.stats())["gateway"]
+        try:
+            await world.control.fault("rest", latency_s=REST_LATENCY_S)
+            notes: list[tuple[float, str]] = []
+            start = trio.current_time() + 0.5
+            events = chaos_events(world, plan.chaos_s, notes, start, pg, outage_s=outage_s, extra=extra)
+            outcome, figures, samples = await run_load(world, joins=int(plan.chaos_s * 10), per_second=10.0,
+                                                       targets=world.targets, grace_s=plan.chaos_grace_s,
+                                                       events=events, start=start)  # fmt: skip
+            sessions = await world.control.sessions()
+            gateway = (await world.control.stats())["gateway"]
+        finally:
+            with trio.CancelScope(shield=True):
+                for process in extra:
+                    await process.stop()
     ran = [(e.ran_at_s, e.label) for e in events if e.ran_at_s is not None]
     return ScenarioResult("chaos", {
         "guilds": 1000, "joins_per_min": 600, "duration_s": plan.chaos_s, "rest_latency_ms": REST_LATENCY_S * 1000,
-        "heartbeat_interval_ms": CHAOS_HEARTBEAT_MS, "bot_starts": world.bot.starts, **figures,
+        "heartbeat_interval_ms": CHAOS_HEARTBEAT_MS, "bot_starts": world.bot.starts + sum(p.starts for p in extra),
+        **figures,
         "gateway_identifies": sum(s["identify_count"] for s in sessions),
         "gateway_resumes": sum(s["resume_count"] for s in sessions),
         "gateway_closes": gateway.get("closes", {}),
         "catch_up_after_downtime": True,
-        "store": "postgresql (private server, restarted once)" if pg is not None else
-                 f"sqlite ({unavailable_reason()}: no PostgreSQL restart)",
+        "store": f"postgresql (private server, down {outage_s:.0f} s once, restarted once)" if pg is not None else
+                 f"sqlite ({unavailable_reason()}: no PostgreSQL outage or restart)",
     }, outcome, samples, sorted(ran + notes))  # fmt: skip
 
 
