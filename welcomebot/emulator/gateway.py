@@ -269,6 +269,13 @@ class _Connection:
         else:
             await self.ws.send_message(frame.decode())
 
+    async def _queue(self, frame: bytes) -> None:
+        try:
+            await self._direct_send.send(frame)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            # The writer has ended: the client is gone (its ConnectionClosed is what ends the connection).
+            raise ConnectionClosed(None) from None
+
     async def run(self) -> None:
         interval = self.server.heartbeat_interval_ms / 1000
         await self._send(
@@ -314,7 +321,12 @@ class _Connection:
     async def _pump(self, outbox: trio.MemoryReceiveChannel[bytes]) -> None:
         async with outbox:
             async for frame in outbox:
-                await self._direct_send.send(frame)
+                try:
+                    await self._direct_send.send(frame)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    # The writer has ended because the client went away; its ConnectionClosed ends this
+                    # connection, and the session's replay buffer keeps the frame for a RESUME.
+                    return
         if self.session is not None and self.session.connected:
             # The session's outbox was closed under us: the client was too slow.
             raise _Close(4000, "Unknown error: client could not keep up")
@@ -339,14 +351,14 @@ class _Connection:
             await self.ws._close_stream()  # no close frame: the TCP connection just ends
             raise ConnectionClosed(None)
         if kind == "reconnect":
-            await self._direct_send.send(_encode({"op": 7, "d": None, "s": None, "t": None}))
+            await self._queue(_encode({"op": 7, "d": None, "s": None, "t": None}))
         elif kind == "invalid_session":
             resumable = bool(fault.get("resumable", False))
             if not resumable and self.session is not None:
                 self.session.dead = True
-            await self._direct_send.send(_encode({"op": 9, "d": resumable, "s": None, "t": None}))
+            await self._queue(_encode({"op": 9, "d": resumable, "s": None, "t": None}))
         elif kind == "heartbeat_request":
-            await self._direct_send.send(_encode({"op": 1, "d": None, "s": None, "t": None}))
+            await self._queue(_encode({"op": 1, "d": None, "s": None, "t": None}))
 
     async def _reader(self) -> None:
         while True:
@@ -379,7 +391,7 @@ class _Connection:
                     raise _Close(4001, "Unknown opcode: invalid heartbeat payload")
                 self._heartbeat_deadline = now + self.server.heartbeat_interval_ms / 1000 * 1.5
                 if self.server._acks:
-                    await self._direct_send.send(_encode({"op": 11, "d": None, "s": None, "t": None}))
+                    await self._queue(_encode({"op": 11, "d": None, "s": None, "t": None}))
             case 2:
                 await self._identify(d)
             case 6:
@@ -452,7 +464,7 @@ class _Connection:
         seq = d["seq"]
         if session is None or session.dead or session.connected or not isinstance(seq, int):
             server.counters["invalid_sessions"] += 1
-            await self._direct_send.send(_encode({"op": 9, "d": False, "s": None, "t": None}))
+            await self._queue(_encode({"op": 9, "d": False, "s": None, "t": None}))
             return
         if seq > session.seq:
             raise _Close(4007, "Invalid seq")
@@ -460,7 +472,7 @@ class _Connection:
         if seq < oldest - 1:
             session.dead = True
             server.counters["invalid_sessions"] += 1
-            await self._direct_send.send(_encode({"op": 9, "d": False, "s": None, "t": None}))
+            await self._queue(_encode({"op": 9, "d": False, "s": None, "t": None}))
             return
         server.counters["resumes"] += 1
         session.resume_count += 1
