@@ -144,8 +144,11 @@ class RestApi:
         self._fault_phase = 0.0
         self.routes: list[Route] = []
         self._add("GET", "/gateway/bot", self.get_gateway_bot, DEFAULT_BUCKET, None)
+        # "This endpoint does not require authentication" (topics/gateway.mdx, Get Gateway).
+        self._add("GET", "/gateway", self.get_gateway, DEFAULT_BUCKET, None, auth=False)
         self._add("GET", "/users/@me", self.get_me, DEFAULT_BUCKET, None)
         self._add("GET", "/applications/@me", self.get_application, DEFAULT_BUCKET, None)
+        self._add("GET", "/oauth2/applications/@me", self.get_application, DEFAULT_BUCKET, None)
         self._add("GET", "/applications/{application_id}/commands", self.get_commands, DEFAULT_BUCKET, None)
         self._add("PUT", "/applications/{application_id}/commands", self.put_commands, COMMANDS_BUCKET, None)
         self._add(
@@ -185,6 +188,13 @@ class RestApi:
             "channel_id",
         )
         self._add(
+            "PATCH",
+            "/channels/{channel_id}/messages/{message_id}",
+            self.edit_message,
+            DEFAULT_BUCKET,
+            "channel_id",
+        )
+        self._add(
             "POST",
             "/interactions/{interaction_id}/{interaction_token}/callback",
             self.interaction_callback,
@@ -211,6 +221,25 @@ class RestApi:
             auth=False,
             global_limited=False,
         )
+        self._add(
+            "DELETE",
+            "/webhooks/{application_id}/{interaction_token}/messages/@original",
+            self.delete_original,
+            WEBHOOK_BUCKET,
+            "interaction_token",
+            auth=False,
+            global_limited=False,
+        )
+        for method, handler in (("PATCH", self.edit_followup), ("DELETE", self.delete_followup)):
+            self._add(
+                method,
+                "/webhooks/{application_id}/{interaction_token}/messages/{message_id}",
+                handler,
+                WEBHOOK_BUCKET,
+                "interaction_token",
+                auth=False,
+                global_limited=False,
+            )
         self._add(
             "POST",
             "/webhooks/{application_id}/{interaction_token}",
@@ -371,6 +400,9 @@ class RestApi:
             },
         }
 
+    async def get_gateway(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
+        return 200, {"url": self._gateway_url()}
+
     async def get_me(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
         return 200, self.world.bot_user()
 
@@ -517,6 +549,39 @@ class RestApi:
                 return 204, None
         raise ApiError(404, 10008, "Unknown Message")
 
+    async def edit_message(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
+        """Edit Message (resources/message.mdx): only the author edits content, embeds and attachments
+        (50005 otherwise); new files are appended, and ``attachments`` lists the ones to keep."""
+        channel = self._channel(params["channel_id"])
+        target = _int(params["message_id"])
+        message = next((m for m in self.world.messages[channel.id] if m.id == target), None)
+        if message is None:
+            raise ApiError(404, 10008, "Unknown Message")
+        if message.author.id != self.world.bot.id:
+            raise ApiError(403, 50005, "Cannot edit a message authored by another user")
+        payload, files = _message_payload(request, edit=True)
+        self._apply_edit(message, payload, files)
+        self.world.posted()
+        return 200, self.message_json(message)
+
+    def _apply_edit(self, message: Message, payload: dict[str, Any], files: dict[int, Attachment]) -> None:
+        """Message edits as resources/message.mdx (Edit Message) describes them; absent fields are kept."""
+        if "content" in payload:
+            message.content = payload["content"] or ""
+            message.mentions = _pinged(self.world, message.content, payload.get("allowed_mentions"))
+        if "embeds" in payload:
+            message.embeds = _embeds(payload["embeds"])
+        if "flags" in payload and payload["flags"] is not None:
+            # Only SUPPRESS_EMBEDS may be changed by an edit; the other flags stay as they were.
+            message.flags = (message.flags & ~4) | (int(payload["flags"]) & 4)
+        kept = message.attachments
+        if "attachments" in payload:
+            listed = {_int_or_none(meta.get("id")) for meta in payload["attachments"] or []}
+            kept = [a for a in message.attachments if a.id in listed]
+        added = self._build_message(message.channel_id, payload, files, trio.current_time()).attachments
+        message.attachments = [*kept, *added]
+        message.edited_timestamp = iso(self.world.now_ms(trio.current_time()))
+
     async def get_messages(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
         """Get Channel Messages (resources/message.mdx): newest first; ``before``, ``after`` and ``around`` are
         mutually exclusive; ``limit`` 1-100, default 50. View Channel is required; without Read Message History
@@ -618,7 +683,7 @@ class RestApi:
             content=content,
             timestamp=iso(world.now_ms(now)),
             attachments=stored,
-            embeds=list(payload.get("embeds") or []),
+            embeds=_embeds(payload.get("embeds")),
             nonce=payload.get("nonce"),
             allowed_mentions=payload.get("allowed_mentions"),
             mentions=_pinged(world, content, payload.get("allowed_mentions")),
@@ -685,18 +750,52 @@ class RestApi:
             raise ApiError(404, 10008, "Unknown Message")
         payload, files = _message_payload(request, edit=True)
         original = interaction.original
-        if "content" in payload:
-            original.content = payload["content"] or ""
-        if "embeds" in payload:
-            original.embeds = list(payload["embeds"] or [])
-        if files or "attachments" in payload:
-            original.attachments = self._build_message(
-                interaction.channel_id, payload, files, trio.current_time()
-            ).attachments
+        self._apply_edit(original, payload, files)
         original.flags &= ~128  # no longer "thinking"
         interaction.responses.append({"edit": payload})
         self._interaction_changed()
         return 200, self.message_json(original)
+
+    async def delete_original(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
+        """Delete Original Interaction Response (interactions/receiving-and-responding.mdx): 204."""
+        interaction = self._interaction_by_token(params)
+        if interaction.original is None:
+            raise ApiError(404, 10008, "Unknown Message")
+        interaction.original = None
+        interaction.responses.append({"delete": "@original"})
+        self._interaction_changed()
+        return 204, None
+
+    def _followup(self, interaction: Interaction, message_id: str) -> Message:
+        # The original response is a webhook message too: it may be addressed by its id.
+        target = _int(message_id)
+        for message in [*([interaction.original] if interaction.original else []), *interaction.followups]:
+            if message.id == target:
+                return message
+        raise ApiError(404, 10008, "Unknown Message")
+
+    async def edit_followup(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
+        """Edit Followup Message (interactions/receiving-and-responding.mdx): as Edit Webhook Message."""
+        interaction = self._interaction_by_token(params)
+        message = self._followup(interaction, params["message_id"])
+        payload, files = _message_payload(request, edit=True)
+        self._apply_edit(message, payload, files)
+        message.flags &= ~128
+        interaction.responses.append({"edit": payload, "message_id": str(message.id)})
+        self._interaction_changed()
+        return 200, self.message_json(message)
+
+    async def delete_followup(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
+        """Delete Followup Message (interactions/receiving-and-responding.mdx): 204."""
+        interaction = self._interaction_by_token(params)
+        message = self._followup(interaction, params["message_id"])
+        if message is interaction.original:
+            interaction.original = None
+        else:
+            interaction.followups.remove(message)
+        interaction.responses.append({"delete": str(message.id)})
+        self._interaction_changed()
+        return 204, None
 
     async def create_followup(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
         interaction = self._interaction_by_token(params)
@@ -764,11 +863,14 @@ def _message_payload(
         raise form_error("_root", "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
     message = payload.get("data") if callback else payload
     if isinstance(message, dict):
-        _validate_message(message, files, required=not callback and not edit)
+        _validate_message(message, files, required=not callback and not edit, edit=edit)
     return payload, files
 
 
-def _validate_message(payload: dict[str, Any], files: dict[int, Attachment], *, required: bool) -> None:
+def _validate_message(
+    payload: dict[str, Any], files: dict[int, Attachment], *, required: bool, edit: bool = False
+) -> None:
+    """``edit``: ``attachments`` may also name the message's existing attachments, to keep them."""
     content = payload.get("content")
     if content is not None and (not isinstance(content, str) or len(content) > 2000):
         raise form_error("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")
@@ -799,7 +901,7 @@ def _validate_message(payload: dict[str, Any], files: dict[int, Attachment], *, 
                 raise form_error(
                     f"attachments.{i}.description", "BASE_TYPE_MAX_LENGTH", "Must be 1024 or fewer in length."
                 )
-            if _int_or_none(meta["id"]) not in files:
+            if not edit and _int_or_none(meta["id"]) not in files:
                 raise form_error(f"attachments.{i}", "ATTACHMENT_NOT_FOUND", "Attachment data not found")
     allowed = payload.get("allowed_mentions")
     if allowed is not None:
@@ -822,6 +924,11 @@ def _validate_message(payload: dict[str, Any], files: dict[int, Attachment], *, 
                 )
             if not isinstance(users, list) or len(users) > 100:
                 raise form_error("allowed_mentions.users", "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length.")
+
+
+def _embeds(embeds: Any) -> list[dict[str, Any]]:
+    # Discord answers every embed a bot sends with its type, "rich" (resources/message.mdx, Embed Types).
+    return [{"type": "rich", **embed} for embed in embeds or []]
 
 
 def _dimensions(data: bytes) -> tuple[int | None, int | None]:

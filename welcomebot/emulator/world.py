@@ -222,6 +222,7 @@ class Message:
     allowed_mentions: dict[str, Any] | None = None
     mentions: list[User] = field(default_factory=list)
     flags: int = 0
+    edited_timestamp: str | None = None
 
     def to_json(self, cdn_base: str) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -231,7 +232,7 @@ class Message:
             "author": self.author.to_json(),
             "content": self.content,
             "timestamp": self.timestamp,
-            "edited_timestamp": None,
+            "edited_timestamp": self.edited_timestamp,
             "tts": False,
             "mention_everyone": False,
             "mentions": [u.to_json() for u in self.mentions],
