@@ -9,6 +9,10 @@ headers, interaction deadlines, the gateway's heartbeat and resume windows, the 
 messages), as if that much time had passed; a connected bot is then late with its heartbeats, as it would be
 after a real pause. It needs a clock that can move (``welcomebot emulator`` runs on one; in-process tests use
 ``trio.testing.MockClock`` or :class:`~welcomebot.emulator.clock.AdvanceableClock`), else it answers 409.
+
+``DELETE /_control/guilds/{id}/bot`` removes the bot from a guild: the gateway sends GUILD_DELETE without
+``unavailable``, as Discord does when a bot is kicked or the guild deleted, and the guild leaves READY and
+the REST routes; ``POST /_control/guilds/{id}/bot`` adds it back (a GUILD_CREATE, the same guild as before).
 """
 
 from __future__ import annotations
@@ -112,6 +116,18 @@ class Control:
                 )  # fmt: skip
                 self.gateway.dispatch("GUILD_CREATE", self.world.guild_create(guild.id), guild_id=guild.id, intent=1)
                 return 201, self._guild_summary(guild)
+            case "DELETE", ["guilds", gid, "bot"]:
+                guild = self._guild(gid)
+                self.gateway.dispatch("GUILD_DELETE", {"id": str(guild.id)}, guild_id=guild.id, intent=1)
+                self.world.left[guild.id] = self.world.guilds.pop(guild.id)
+                return 200, {"removed": str(guild.id)}
+            case "POST", ["guilds", gid, "bot"]:
+                left = self.world.left.pop(int(gid), None)
+                if left is None:
+                    raise ControlError(404, f"the bot was not removed from a guild {gid}")
+                self.world.guilds[left.id] = left
+                self.gateway.dispatch("GUILD_CREATE", self.world.guild_create(left.id), guild_id=left.id, intent=1)
+                return 201, self._guild_summary(left)
             case "POST", ["guilds", gid, "channels"]:
                 guild = self._guild(gid)
                 channel = self.world.new_channel(guild, str(body.get("name", "channel")))

@@ -41,6 +41,14 @@ class ControlClient:
         )
         return result
 
+    async def remove_bot(self, guild_id: int | str) -> None:
+        """The bot is removed from the guild: GUILD_DELETE without ``unavailable``."""
+        await self._call("DELETE", f"/guilds/{guild_id}/bot")
+
+    async def add_bot(self, guild_id: int | str) -> None:
+        """The bot is added back to a guild it was removed from: GUILD_CREATE."""
+        await self._call("POST", f"/guilds/{guild_id}/bot")
+
     async def join(self, guild_id: int | str, **member: Any) -> dict[str, Any]:
         result: dict[str, Any] = await self._call("POST", f"/guilds/{guild_id}/members", member)
         return result

@@ -395,6 +395,8 @@ class World:
         self.members_intent_enabled = members_intent_enabled
         self.users: dict[int, User] = {self.bot.id: self.bot}
         self.guilds: dict[int, Guild] = {}
+        #: Guilds the bot was removed from (``DELETE /_control/guilds/{id}/bot``), kept to add it back.
+        self.left: dict[int, Guild] = {}
         self.channels: dict[int, Channel] = {}
         self.messages: dict[int, list[Message]] = {}
         self.commands: dict[int | None, list[dict[str, Any]]] = {}
