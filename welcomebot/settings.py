@@ -51,6 +51,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     backup_interval: float | None = None
     backup_keep: int = 24
     retention: float = 30 * 86400.0
+    guild_grace: float = 7 * 86400.0
 
     def public(self) -> dict[str, Any]:
         """The settings as plain JSON-able values, with the token masked (for ``welcomebot config``)."""
@@ -68,6 +69,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "backup_interval": self.backup_interval,
             "backup_keep": self.backup_keep,
             "retention": self.retention,
+            "guild_grace": self.guild_grace,
         }
 
 
@@ -203,6 +205,16 @@ def parse_retention(raw: str) -> float:
     return float(seconds)
 
 
+def parse_grace(raw: str) -> float:
+    value = raw.strip().lower().replace(" ", "")
+    if not value or _DURATION.sub("", value):
+        raise ValueError("expected a duration such as 7d, 3d or 12h (units s, m, h, d)")
+    seconds = sum(int(n) * _DURATION_UNITS[unit] for n, unit in _DURATION.findall(value))
+    if seconds < 3600:
+        raise ValueError("expected at least 1h, time for an admin who removed the bot by mistake to add it back")
+    return float(seconds)
+
+
 def parse_positive_int(raw: str) -> int:
     value = raw.strip()
     if not value.isdigit() or int(value) < 1:
@@ -235,6 +247,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("WELCOMEBOT_BACKUP_INTERVAL", "backup_interval", parse_duration, "Periodic backups, e.g. 30m (off)."),
     EnvVar("WELCOMEBOT_BACKUP_KEEP", "backup_keep", parse_positive_int, "Periodic backups kept (default 24)."),
     EnvVar("WELCOMEBOT_RETENTION", "retention", parse_retention, "Longest a welcome is logged (default 30d)."),
+    EnvVar("WELCOMEBOT_GUILD_GRACE", "guild_grace", parse_grace, "Data of a server that removed the bot (7d)."),
 )
 
 

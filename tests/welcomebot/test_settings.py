@@ -32,6 +32,7 @@ def test_every_variable_is_read():
         "WELCOMEBOT_ASSET_QUOTA_TOTAL": "1.5gb",
         "WELCOMEBOT_BACKUP_INTERVAL": "1h30m",
         "WELCOMEBOT_BACKUP_KEEP": "48",
+        "WELCOMEBOT_GUILD_GRACE": "3d",
         "WELCOMEBOT_RETENTION": "7d",
     }
     s = load_settings(env)
@@ -47,6 +48,7 @@ def test_every_variable_is_read():
     assert (s.asset_quota_guild, s.asset_quota_total) == (5 * 2**20, 1_500_000_000)
     assert (s.backup_interval, s.backup_keep) == (5400.0, 48)
     assert s.retention == 7 * 86400
+    assert s.guild_grace == 3 * 86400
     assert len(ENV_VARS) == len(env)
 
 
@@ -140,3 +142,9 @@ def test_retention_defaults_to_30_days_and_refuses_less_than_a_day():
     assert load_settings({}).retention == 30 * 86400
     with pytest.raises(SettingsError, match=r"WELCOMEBOT_RETENTION.*at least 1d"):
         load_settings({"WELCOMEBOT_RETENTION": "12h"})
+
+
+def test_guild_grace_defaults_to_7_days_and_refuses_less_than_an_hour():
+    assert load_settings({}).guild_grace == 7 * 86400
+    with pytest.raises(SettingsError, match=r"WELCOMEBOT_GUILD_GRACE.*at least 1h"):
+        load_settings({"WELCOMEBOT_GUILD_GRACE": "10m"})

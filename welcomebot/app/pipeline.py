@@ -28,7 +28,7 @@ from welcomebot.app.guild import GuildWelcomer, Observer
 from welcomebot.app.intake import to_router_event
 from welcomebot.app.model import GOODBYE_PREFIX, GuildInfo, Join, JoinKey, Outcome
 from welcomebot.app.reconcile import Reconciler
-from welcomebot.app.router import GuildAvailable, MemberJoined, MemberLeft, Router
+from welcomebot.app.router import GuildAvailable, GuildGone, MemberJoined, MemberLeft, Router
 from welcomebot.app.watermark import SeqWatermark
 from welcomebot.errors import WelcomeBotError
 from welcomebot.gateway.events import InteractionCreate
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from welcomebot.app.catchup import CatchUpState, Roster
     from welcomebot.app.channel_limit import ChannelTurns
-    from welcomebot.app.ports import Actions, Cards, Configs, Members, Poster, WelcomeConfig, WelcomeLog
+    from welcomebot.app.ports import Actions, Cards, Configs, Departures, Members, Poster, WelcomeConfig, WelcomeLog
     from welcomebot.app.reconcile import History
     from welcomebot.gateway.protocol import Dispatch
     from welcomebot.gateway.shard import ShardHandle
@@ -68,6 +68,7 @@ class Pipeline:
         wall_clock: Callable[[], float] = time.time,
         catch_up: tuple[CatchUpState, Roster] | None = None,
         history: History | None = None,
+        departures: Departures | None = None,
     ) -> None:
         self._configs = configs
         self._log = welcome_log
@@ -81,6 +82,7 @@ class Pipeline:
         self._actions = actions
         self._on_raid = on_raid
         self._wall_clock = wall_clock
+        self._departures = departures
         #: Welcomes members who joined while the bot could not RESUME (None: not wired, as in unit tests).
         self.catch_up: CatchUp | None = None
         if catch_up is not None:
@@ -188,6 +190,8 @@ class Pipeline:
                     router.watermark.done(dispatch.seq)
                 else:
                     await router.handle(event, dispatch.seq)
+                    if self._departures is not None and isinstance(event, GuildAvailable | GuildGone):
+                        await self._departure(event)
                     if self.catch_up is not None:
                         if isinstance(event, MemberJoined):
                             self.catch_up.routed(event.join, shard_id)
@@ -282,6 +286,18 @@ class Pipeline:
     async def _deliver_late(self, guild_id: int, join: Join) -> None:
         await self._log.mark_late([join.key])
         await self.deliver(guild_id, join)
+
+    async def _departure(self, event: GuildAvailable | GuildGone) -> None:
+        assert self._departures is not None
+        try:
+            if isinstance(event, GuildGone):
+                await self._departures.left(event.guild_id)
+            else:
+                await self._departures.back(event.guild.guild_id)
+        except (
+            WelcomeBotError
+        ) as exc:  # a store failure: noted at the next GUILD_CREATE or GUILD_DELETE; welcomes go on meanwhile
+            log.error("could not note a server's departure or return", extra={"error": str(exc)})
 
     async def run_deletes(self, *, batch: int = 50, idle_s: float = 60.0) -> None:
         """Delete welcomes whose auto-delete time has come, from the durable schedule, until cancelled.

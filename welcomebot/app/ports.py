@@ -24,6 +24,7 @@ __all__ = [
     "Cards",
     "ChannelBroken",
     "Configs",
+    "Departures",
     "DmClosed",
     "LastWelcome",
     "Members",
@@ -78,6 +79,13 @@ class LastWelcome(msgspec.Struct, frozen=True):
 
 class Configs(Protocol):
     async def get(self, guild_id: int) -> WelcomeConfig | None: ...
+
+
+class Departures(Protocol):
+    """Guilds that removed the bot: their data is deleted after a grace period unless the bot is re-added."""
+
+    async def left(self, guild_id: int) -> None: ...
+    async def back(self, guild_id: int) -> None: ...
 
 
 class WelcomeLog(Protocol):

@@ -8,6 +8,10 @@ catch-up) must still find its claim or be welcomed twice. ``WELCOMEBOT_RETENTION
 
 ``welcomebot run`` prunes every :data:`EVERY_S` in batches of :data:`BATCH` rows, one short statement each, so
 the log is never locked for long while welcomes are claimed.
+
+A guild that removed the bot (noted by :class:`welcomebot.store.adapters.StoreDepartures`)
+keeps its data for ``WELCOMEBOT_GUILD_GRACE`` in case it adds the bot back; then the same round deletes all of it
+as ``welcomebot purge --guild`` would.
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ from collections.abc import Callable
 import trio
 
 from welcomebot.app.behaviour import behaviour_of
+from welcomebot.store import departures
 from welcomebot.store.api import GuildConfig, Store
+from welcomebot.store.assets import AssetStore
 from welcomebot.store.errors import StoreError
+from welcomebot.store.purge import purge
 
 __all__ = ["BASE_S", "BATCH", "EVERY_S", "Pruner", "horizon_s", "prune_once"]
 
@@ -62,16 +69,41 @@ async def prune_once(store: Store, now: float, retention_s: float, *, batch: int
 
 
 class Pruner:
-    """The periodic pruning of ``welcomebot run``; ``pruned`` feeds ``welcomebot_pruned_rows_total``."""
+    """The periodic pruning of ``welcomebot run``: the welcome log by age, then the guilds gone for good."""
 
     def __init__(
-        self, store: Store, retention_s: float, *, wall_clock: Callable[[], float] = time.time, every_s: float = EVERY_S
+        self,
+        store: Store,
+        retention_s: float,
+        *,
+        assets: AssetStore | None = None,
+        grace_s: float = 7 * 86400.0,
+        wall_clock: Callable[[], float] = time.time,
+        every_s: float = EVERY_S,
     ) -> None:
         self._store = store
+        self._assets = assets
         self._retention_s = retention_s
+        self._grace_s = grace_s
         self._now = wall_clock
         self._every_s = every_s
+        #: Rows deleted, by reason (``welcomebot_pruned_rows_total``).
         self.pruned = 0
+        self.guild_rows = 0
+        #: Guilds whose data was deleted after they removed the bot (``welcomebot_guilds_purged_total``).
+        self.guilds_purged = 0
+
+    async def purge_departed(self) -> None:
+        """Delete the data of every guild that removed the bot more than the grace period ago."""
+        if self._assets is None:
+            return
+        for guild_id in await departures.departed(self._store, self._now() - self._grace_s):
+            report = await purge(self._store, self._assets, "guild", guild_id, dry_run=False)
+            rows = sum(report.rows.values())
+            self.guild_rows += rows
+            self.guilds_purged += 1
+            log.info("deleted the data of a server that removed the bot", extra={
+                "guild_id": guild_id, "rows": rows, "files": report.files, "grace_s": self._grace_s})  # fmt: skip
 
     async def run(self) -> None:
         while True:
@@ -83,4 +115,8 @@ class Pruner:
                 self.pruned += removed
                 if removed:
                     log.info("welcome log pruned", extra={"rows": removed})
+            try:
+                await self.purge_departed()
+            except (OSError, StoreError) as exc:
+                log.error("deleting a departed server's data failed; retrying later", extra={"error": str(exc)})
             await trio.sleep(self._every_s)

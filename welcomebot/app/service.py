@@ -46,7 +46,13 @@ from welcomebot.rest.api import DiscordApi
 from welcomebot.rest.client import RestClient
 from welcomebot.rest.errors import Forbidden, NotFound
 from welcomebot.settings import Settings
-from welcomebot.store.adapters import CachedConfigs, MetaCatchUpState, StoreShardLeases, StoreWelcomeLog
+from welcomebot.store.adapters import (
+    CachedConfigs,
+    MetaCatchUpState,
+    StoreDepartures,
+    StoreShardLeases,
+    StoreWelcomeLog,
+)
 from welcomebot.store.api import Store
 from welcomebot.store.assets import GRACE_S, open_assets
 from welcomebot.store.backup import BackupStatus, periodic_backups
@@ -287,6 +293,7 @@ async def run_bot(
             on_raid=on_raid,
             catch_up=(MetaCatchUpState(store), RestMembers(api)),
             history=RestHistory(api),
+            departures=StoreDepartures(store),
         )
         pipeline.guilds = guilds
         send, receive = trio.open_memory_channel[Dispatch](4096)
@@ -302,7 +309,7 @@ async def run_bot(
             rng=random.Random(),
             leases=StoreShardLeases(store, options.owner),
         )
-        pruner = Pruner(store, settings.retention)
+        pruner = Pruner(store, settings.retention, assets=assets, grace_s=settings.guild_grace)
         running = RunningBot(pipeline, manager, rest, counters, configs, store, outage=outage)
         if metrics is not None:
             _pull_gauges(metrics, running, pool, cards)
@@ -311,7 +318,13 @@ async def run_bot(
                 "welcomebot_pruned_rows",
                 "Welcome-log rows deleted by retention (past every window their guild's features use).",
                 ["reason"],
-                lambda: {("retention",): pruner.pruned},
+                lambda: {("retention",): pruner.pruned, ("guild_removed",): pruner.guild_rows},
+            )
+            metrics.counter(
+                "welcomebot_guilds_purged",
+                "Servers whose data was deleted, WELCOMEBOT_GUILD_GRACE after they removed the bot.",
+                [],
+                lambda: {(): pruner.guilds_purged},
             )
         try:
             async with trio.open_nursery() as nursery:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import time
 from collections.abc import Callable
 
@@ -13,9 +15,17 @@ from welcomebot.app.model import JoinKey
 from welcomebot.app.ports import LastWelcome, WelcomeConfig
 from welcomebot.gateway.session import Lease
 from welcomebot.render.design import design_of
+from welcomebot.store import departures
 from welcomebot.store.api import ClaimResult, GuildConfig, Store, WelcomeKey
 
-__all__ = ["CachedConfigs", "MetaCatchUpState", "StoreShardLeases", "StoreWelcomeLog", "to_welcome_config"]
+__all__ = [
+    "CachedConfigs",
+    "MetaCatchUpState",
+    "StoreDepartures",
+    "StoreShardLeases",
+    "StoreWelcomeLog",
+    "to_welcome_config",
+]
 
 #: A shard lease: a process that stops renewing (killed, cut off) has its shards taken over this soon.
 SHARD_LEASE_S = 15.0
@@ -35,6 +45,9 @@ def to_welcome_config(config: GuildConfig) -> WelcomeConfig:
         version=f"{config.updated_at!r}",
         behaviour=behaviour_of(config.options, guild_id=config.guild_id),
     )
+
+
+log = logging.getLogger(__name__)
 
 
 class CachedConfigs:
@@ -201,3 +214,33 @@ class MetaCatchUpState:
 
     async def save(self, shard_id: int, seen: Seen) -> None:
         await self._store.set_meta(f"{self.KEY}:{shard_id}", msgspec.json.encode(seen).decode())
+
+
+class StoreDepartures:
+    """Departures as :mod:`welcomebot.store.departures` notes. Every GUILD_CREATE (each guild at each connect)
+    calls :meth:`back`, so the guilds noted as gone are read once and kept here: only a guild in that set costs a
+    write. A guild is on one shard, run by one process, which sees both its departure and its return."""
+
+    def __init__(self, store: Store, *, wall_clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._now = wall_clock
+        self._gone: set[int] | None = None
+
+    async def _departed(self) -> set[int]:
+        if self._gone is None:
+            self._gone = set(await departures.departed(self._store, math.inf))
+        return self._gone
+
+    async def left(self, guild_id: int) -> None:
+        gone = await self._departed()
+        if await departures.note(self._store, guild_id, self._now()):
+            log.info("the bot was removed from a server; its data is deleted after WELCOMEBOT_GUILD_GRACE unless "
+                     "it is added back", extra={"guild_id": guild_id})  # fmt: skip
+        gone.add(guild_id)
+
+    async def back(self, guild_id: int) -> None:
+        gone = await self._departed()
+        if guild_id in gone:
+            await departures.forget(self._store, guild_id)
+            gone.discard(guild_id)
+            log.info("the bot was added back to a server; its data is kept", extra={"guild_id": guild_id})

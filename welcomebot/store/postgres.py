@@ -509,6 +509,13 @@ class PostgresStore:
             )
         )
 
+    async def delete_meta(self, key: str) -> None:
+        await self._run(lambda c: c.execute("DELETE FROM meta WHERE key = $1", key))
+
+    async def list_meta(self, prefix: str) -> dict[str, str]:
+        sql = "SELECT key, value FROM meta WHERE left(key, $1) = $2"
+        return {str(r[0]): str(r[1]) for r in await self._run(lambda c: c.fetch(sql, len(prefix), prefix))}
+
     # --- assets -------------------------------------------------------------------------------------
 
     async def put_asset(self, record: AssetRecord) -> bool:

@@ -18,6 +18,7 @@ from typing import Literal
 import msgspec
 import trio
 
+from welcomebot.store import departures
 from welcomebot.store.api import Store, asset_hashes
 from welcomebot.store.assets import AssetStore
 
@@ -79,6 +80,10 @@ async def purge(store: Store, assets: AssetStore, kind: Kind, value: int, *, dry
         gone = [a.content_hash for a in owned if a.content_hash not in users]
         report.files = sum([await trio.to_thread.run_sync(assets.path(h).exists) for h in gone])
     report.rows = await store.purge_rows(found, value, dry_run=dry_run)
+    if kind == "guild" and await store.get_meta(departures.key(value)) is not None:  # its departure note
+        report.rows["meta"] = report.rows.get("meta", 0) + 1
+        if not dry_run:
+            await departures.forget(store, value)
     if kind == "guild" and not dry_run:
         await trio.to_thread.run_sync(_unlink, [assets.path(h) for h in gone])
     if dry_run and report.handed_over:  # counted above as still this guild's, but they would be handed over

@@ -401,6 +401,13 @@ class SqliteStore:
             )
         )
 
+    async def delete_meta(self, key: str) -> None:
+        await self._run(lambda c: c.execute("DELETE FROM meta WHERE key = ?", (key,)))
+
+    async def list_meta(self, prefix: str) -> dict[str, str]:
+        sql = "SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?"
+        return {str(k): str(v) for k, v in await self._run(lambda c: c.execute(sql, (len(prefix), prefix)).fetchall())}
+
     # --- assets -------------------------------------------------------------------------------------
 
     async def put_asset(self, record: AssetRecord) -> bool:
