@@ -92,6 +92,8 @@ class Outcome(enum.Enum):
     FAILED_FORBIDDEN = "failed_forbidden"
     FAILED_MISSING_CHANNEL = "failed_missing_channel"
     FAILED = "failed"
+    #: Tried MAX_ATTEMPTS times (each try failed, or a start crashed during it): given up, never tried again.
+    QUARANTINED = "quarantined"
 
 
 class ChannelProblem(enum.Enum):

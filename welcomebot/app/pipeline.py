@@ -138,7 +138,11 @@ class Pipeline:
     # --- start-up -----------------------------------------------------------------------------------
 
     async def finish_unfinished(self) -> int:
-        """Welcome the joins a previous run claimed but did not finish (DESIGN.md rule 3). Returns a count."""
+        """Welcome the joins a previous run claimed but did not finish (DESIGN.md rule 3). Returns a count.
+
+        Each start counts its try at a claim before making it, so a claim whose tries keep crashing the process
+        is quarantined here after MAX_ATTEMPTS instead of being replayed (issue 18.3)."""
+        self._quarantined(await self._log.quarantine_unfinished())
         keys = await self._log.unfinished()
         if self._reconciler is not None:
             keys = await self._reconciler.reconcile(keys)  # before re-posting: those found in the channel are done
@@ -155,6 +159,14 @@ class Pipeline:
         if keys:
             log.info("finishing welcomes claimed before a restart", extra={"count": len(keys)})
         return len(keys)
+
+    def _quarantined(self, given_up: list[tuple[JoinKey, str]]) -> None:
+        for key, reason in given_up:
+            log.error("welcome quarantined: it failed every attempt and is not tried again",
+                      extra={"guild_id": key.guild_id, "user_id": key.user_id, "joined_at": key.joined_at,
+                             "reason": reason})  # fmt: skip
+        if given_up:
+            self._observer.welcomed(Outcome.QUARANTINED, len(given_up))
 
     # --- per shard ----------------------------------------------------------------------------------
 

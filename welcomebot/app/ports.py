@@ -107,6 +107,20 @@ class WelcomeLog(Protocol):
         """Claims a previous run left without an outcome, oldest first, with their message nonce if any."""
         ...
 
+    async def quarantine_unfinished(self) -> list[tuple[JoinKey, str]]:
+        """Before :meth:`unfinished`: give up the claims it would return that were tried too often already
+        (marked failed, "quarantined after N attempts: <last error>"); returns them with that reason."""
+        ...
+
+    async def retry_or_quarantine(self, keys: list[JoinKey], error: str) -> list[tuple[JoinKey, str]]:
+        """A try at claimed ``keys`` failed with ``error``: quarantine those tried too often (returned with the
+        reason) and count the next try of the others, which the caller makes."""
+        ...
+
+    async def quarantined(self, guild_id: int) -> tuple[int, str | None]:
+        """How many of the guild's welcomes are quarantined, and the newest one's reason."""
+        ...
+
     async def last(self, guild_id: int, user_id: int) -> LastWelcome | None:
         """The member's latest welcome (not goodbye) in the log, None if they were never claimed."""
         ...

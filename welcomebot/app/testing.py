@@ -10,6 +10,7 @@ import trio
 from welcomebot.app.model import GOODBYE_PREFIX, ChannelProblem, GuildInfo, Join, JoinKey, Outcome
 from welcomebot.app.ports import CardFile, ChannelBroken, DmClosed, LastWelcome, WelcomeConfig
 from welcomebot.errors import WelcomeBotError
+from welcomebot.store.api import MAX_ATTEMPTS, QUARANTINED, STOPPED_WHILE_TRYING, quarantine_reason
 
 __all__ = ["FakeActions", "FakeCards", "FakeConfigs", "FakeLog", "FakePoster", "Posted", "RecordingObserver"]
 
@@ -32,6 +33,8 @@ class FakeLog:
         self.nonces: dict[JoinKey, str] = {}
         self.deletes: dict[JoinKey, tuple[int, float]] = {}  # key -> (channel, trio time due)
         self.late: set[JoinKey] = set()
+        self.attempts: dict[JoinKey, int] = {}  # tries counted beyond the first, as the store's column
+        self.errors: dict[JoinKey, str] = {}
 
     async def claim(self, key: JoinKey) -> bool:
         await trio.lowlevel.checkpoint()
@@ -58,7 +61,41 @@ class FakeLog:
 
     async def unfinished(self) -> list[tuple[JoinKey, str | None]]:
         await trio.lowlevel.checkpoint()
+        for key in (k for k, s in self.status.items() if s == "claimed"):
+            self.attempts[key] = self.attempts.get(key, 0) + 1  # counted before the start tries it
         return [(k, self.nonces.get(k)) for k in sorted(k for k, s in self.status.items() if s == "claimed")]
+
+    async def quarantine_unfinished(self) -> list[tuple[JoinKey, str]]:
+        await trio.lowlevel.checkpoint()
+        done = []
+        for key in sorted(k for k, s in self.status.items() if s == "claimed"):
+            attempts = 1 + self.attempts.get(key, 0)
+            if attempts >= MAX_ATTEMPTS:
+                reason = quarantine_reason(attempts, self.errors.get(key, STOPPED_WHILE_TRYING))
+                self.status[key] = f"failed: {reason}"
+                done.append((key, reason))
+        return done
+
+    async def retry_or_quarantine(self, keys: list[JoinKey], error: str) -> list[tuple[JoinKey, str]]:
+        await trio.lowlevel.checkpoint()
+        done = []
+        for key in keys:
+            if self.status.get(key) != "claimed":
+                continue
+            self.errors[key] = error
+            attempts = 1 + self.attempts.get(key, 0)
+            if attempts >= MAX_ATTEMPTS:
+                self.status[key] = f"failed: {quarantine_reason(attempts, error)}"
+                done.append((key, quarantine_reason(attempts, error)))
+            else:
+                self.attempts[key] = attempts
+        return done
+
+    async def quarantined(self, guild_id: int) -> tuple[int, str | None]:
+        await trio.lowlevel.checkpoint()
+        reasons = [s.removeprefix("failed: ") for k, s in self.status.items()
+                   if k.guild_id == guild_id and s.startswith(f"failed: {QUARANTINED} ")]  # fmt: skip
+        return len(reasons), (reasons[-1] if reasons else None)
 
     async def schedule_delete(self, keys: list[JoinKey], channel_id: int, after_s: float) -> None:
         await trio.lowlevel.checkpoint()

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from welcomebot.app.behaviour import behaviour_of
 from welcomebot.commands.behaviours import auto_role_problems
 from welcomebot.commands.permissions import missing
+from welcomebot.store.api import MAX_ATTEMPTS
 
 if TYPE_CHECKING:
     from welcomebot.commands.context import CommandContext
@@ -36,6 +37,11 @@ async def problems(ctx: CommandContext, config: GuildConfig) -> list[str]:
     if config.channel_problem is not None:
         found.append(f"The last welcome could not be posted ({config.channel_problem}). Once fixed, run "
                      "`/welcome channel` again so the bot retries.")  # fmt: skip
+    count, last = await ctx.store.quarantined(config.guild_id)
+    if count:
+        welcomes = "welcome" if count == 1 else "welcomes"
+        found.append(f"{count} {welcomes} quarantined (tried {MAX_ATTEMPTS} times, never tried again), last: "
+                     f"{last}. Tell the bot's operator: the log has an error for each.")  # fmt: skip
     return found
 
 

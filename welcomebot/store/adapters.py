@@ -100,6 +100,18 @@ class StoreWelcomeLog:
     async def assign(self, keys: list[JoinKey], nonce: str) -> None:
         await self._store.assign_nonce([_key(k) for k in keys], nonce)
 
+    async def quarantine_unfinished(self) -> list[tuple[JoinKey, str]]:
+        rows = await self._store.quarantine_unfinished(self.owner, self._now(), dead=sorted(self.dead),
+                                                       own=not self._started)  # fmt: skip
+        return [(JoinKey(k.guild_id, k.user_id, k.joined_at), reason) for k, reason in rows]
+
+    async def retry_or_quarantine(self, keys: list[JoinKey], error: str) -> list[tuple[JoinKey, str]]:
+        rows = await self._store.retry_or_quarantine([_key(k) for k in keys], error, self._now())
+        return [(JoinKey(k.guild_id, k.user_id, k.joined_at), reason) for k, reason in rows]
+
+    async def quarantined(self, guild_id: int) -> tuple[int, str | None]:
+        return await self._store.quarantined(guild_id)
+
     async def unfinished(self) -> list[tuple[JoinKey, str | None]]:
         """At start: our own, expired and dead owners' claims; later (after a takeover) never our own, which are
         in flight here."""

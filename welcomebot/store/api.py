@@ -20,6 +20,8 @@ __all__ = [
     "ASSET_PREFIX",
     "DUMP_TABLES",
     "LATE",
+    "MAX_ATTEMPTS",
+    "QUARANTINED",
     "AssetRecord",
     "ClaimResult",
     "GuildConfig",
@@ -28,10 +30,24 @@ __all__ = [
     "Store",
     "WelcomeKey",
     "asset_hashes",
+    "quarantine_reason",
 ]
 
 #: ``welcome_log.reason`` of a join welcomed by the catch-up after downtime (posted late).
 LATE = "late: joined while the bot was away; welcomed by the catch-up"
+#: A claimed welcome is tried at most this many times (each try counted before it starts); then it is quarantined.
+MAX_ATTEMPTS = 3
+#: How ``welcome_log.reason`` of a quarantined welcome begins: "quarantined after 3 attempts: <last error>".
+QUARANTINED = "quarantined"
+#: The last error of a claim whose tries all ended with the process (a crash or a kill while finishing it).
+STOPPED_WHILE_TRYING = "the process stopped while finishing it"
+
+
+def quarantine_reason(attempts: int, error: str) -> str:
+    """The ``welcome_log.reason`` of a welcome given up after ``attempts`` tries, the last ending in ``error``."""
+    return f"{QUARANTINED} after {attempts} attempts: {error}"[:500]
+
+
 DEFAULT_TEMPLATE = "Welcome to {server}, {user}! You are member #{count}."
 
 
@@ -114,6 +130,25 @@ class Store(Protocol):
     ) -> list[tuple[WelcomeKey, str | None]]:
         """Claims to finish, ours now: those whose lease expired, those of the ``dead`` owners (whose shard
         leases we took over), and (``own``) those already ``owner``'s, as at the start of a run."""
+        ...
+
+    async def retry_or_quarantine(
+        self, keys: list[WelcomeKey], error: str, now: float, *, max_attempts: int = MAX_ATTEMPTS
+    ) -> list[tuple[WelcomeKey, str]]:
+        """A try at claimed ``keys`` failed with ``error`` in this run: those tried ``max_attempts`` times are
+        marked failed ("quarantined after N attempts: <error>") and returned with that reason; the others have
+        their next try counted, to be made by the caller."""
+        ...
+
+    async def quarantine_unfinished(
+        self, owner: str, now: float, *, dead: Sequence[str] = (), own: bool = True, max_attempts: int = MAX_ATTEMPTS
+    ) -> list[tuple[WelcomeKey, str]]:
+        """Mark failed the claims :meth:`take_unfinished` would take that were tried ``max_attempts`` times
+        already, with the reason "quarantined after N attempts: <last error>"; returns them with that reason."""
+        ...
+
+    async def quarantined(self, guild_id: int) -> tuple[int, str | None]:
+        """How many of the guild's welcomes are quarantined, and the newest one's reason."""
         ...
 
     async def welcome_status(self, key: WelcomeKey) -> str | None: ...

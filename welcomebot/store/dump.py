@@ -77,6 +77,8 @@ class WelcomeLogRow(_Row):
     #: Migration 0003; absent from dumps written before it (they restore as "not scheduled").
     channel_id: int | None = None
     delete_at: float | None = None
+    #: Migration 0006; absent from dumps written before it.
+    last_error: str | None = None
 
 
 class GatewaySessionRow(_Row):

@@ -35,7 +35,19 @@ import trio_asyncio
 from actors import ExponentialBackoff
 from welcomebot.errors import ConfigError
 from welcomebot.gateway.protocol import SavedSession
-from welcomebot.store.api import LATE, AssetRecord, ClaimResult, GuildConfig, ShardLease, WelcomeKey, asset_hashes
+from welcomebot.store.api import (
+    LATE,
+    MAX_ATTEMPTS,
+    QUARANTINED,
+    STOPPED_WHILE_TRYING,
+    AssetRecord,
+    ClaimResult,
+    GuildConfig,
+    ShardLease,
+    WelcomeKey,
+    asset_hashes,
+    quarantine_reason,
+)
 from welcomebot.store.dump import (
     DUMP_TABLES,
     columns,
@@ -324,6 +336,44 @@ class PostgresStore:
         )
         rows.sort(key=lambda r: (r[4], r[2]))
         return [(WelcomeKey(r[0], r[1], r[2]), r[3]) for r in rows]
+
+    async def retry_or_quarantine(
+        self, keys: list[WelcomeKey], error: str, now: float, *, max_attempts: int = MAX_ATTEMPTS
+    ) -> list[tuple[WelcomeKey, str]]:
+        columns = ([k.guild_id for k in keys], [k.user_id for k in keys], [k.joined_at for k in keys])
+        rows = await self._run(lambda c: c.fetch(_RETRY_OR_QUARANTINE, *columns, error[:500], now, max_attempts))
+        return [(WelcomeKey(r[0], r[1], r[2]), quarantine_reason(r[3], error)) for r in rows if r[4]]
+
+    async def quarantine_unfinished(
+        self, owner: str, now: float, *, dead: Sequence[str] = (), own: bool = True, max_attempts: int = MAX_ATTEMPTS
+    ) -> list[tuple[WelcomeKey, str]]:
+        owners = [*dead, owner] if own else list(dead)
+        rows = await self._run(
+            lambda c: c.fetch(
+                "UPDATE welcome_log SET status = 'failed', updated_at = $1, reason = left($4 || ' after '"
+                " || attempts || ' attempts: ' || COALESCE(last_error, $5), 500)"
+                " WHERE status = 'claimed' AND attempts >= $3 AND (owner = ANY($2::text[]) OR lease_until < $1)"
+                " RETURNING guild_id, user_id, joined_at, reason, created_at",
+                now,
+                owners,
+                max_attempts,
+                QUARANTINED,
+                STOPPED_WHILE_TRYING,
+            )
+        )
+        rows.sort(key=lambda r: (r[4], r[2]))
+        return [(WelcomeKey(r[0], r[1], r[2]), str(r[3])) for r in rows]
+
+    async def quarantined(self, guild_id: int) -> tuple[int, str | None]:
+        rows = await self._run(
+            lambda c: c.fetch(
+                "SELECT reason FROM welcome_log WHERE guild_id = $1 AND status = 'failed' AND reason LIKE $2"
+                " ORDER BY updated_at DESC",
+                guild_id,
+                QUARANTINED + " %",
+            )
+        )
+        return len(rows), (str(rows[0][0]) if rows else None)
 
     async def welcome_status(self, key: WelcomeKey) -> str | None:
         status = await self._run(
@@ -727,6 +777,21 @@ WITH claim AS (
     WHERE guild_id = $1 AND user_id = $2 AND joined_at = $3
 )
 SELECT (SELECT fresh FROM claim), (SELECT status FROM old), (SELECT mine FROM old)
+"""
+
+
+# One failed try at claimed keys ($1-$3 arrays): at the limit ($6) the claim is quarantined, else the next try is
+# counted. RETURNING gives the attempts and whether the row was quarantined (the reason: quarantine_reason).
+_RETRY_OR_QUARANTINE = """
+UPDATE welcome_log AS w SET
+    last_error = $4, updated_at = $5,
+    status = CASE WHEN w.attempts >= $6 THEN 'failed' ELSE w.status END,
+    reason = CASE WHEN w.attempts >= $6 THEN left('quarantined after ' || w.attempts || ' attempts: ' || $4, 500)
+             ELSE w.reason END,
+    attempts = CASE WHEN w.attempts >= $6 THEN w.attempts ELSE w.attempts + 1 END
+FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS k(guild_id, user_id, joined_at)
+WHERE w.guild_id = k.guild_id AND w.user_id = k.user_id AND w.joined_at = k.joined_at AND w.status = 'claimed'
+RETURNING w.guild_id, w.user_id, w.joined_at, w.attempts, w.status = 'failed'
 """
 
 

@@ -17,7 +17,19 @@ import msgspec
 import trio
 
 from welcomebot.gateway.protocol import SavedSession
-from welcomebot.store.api import LATE, AssetRecord, ClaimResult, GuildConfig, ShardLease, WelcomeKey, asset_hashes
+from welcomebot.store.api import (
+    LATE,
+    MAX_ATTEMPTS,
+    QUARANTINED,
+    STOPPED_WHILE_TRYING,
+    AssetRecord,
+    ClaimResult,
+    GuildConfig,
+    ShardLease,
+    WelcomeKey,
+    asset_hashes,
+    quarantine_reason,
+)
 from welcomebot.store.dump import (
     DUMP_TABLES,
     columns,
@@ -236,6 +248,73 @@ class SqliteStore:
             return rows
 
         return [(WelcomeKey(*r[:3]), r[3]) for r in await self._run(q)]
+
+    async def retry_or_quarantine(
+        self, keys: list[WelcomeKey], error: str, now: float, *, max_attempts: int = MAX_ATTEMPTS
+    ) -> list[tuple[WelcomeKey, str]]:
+        def q(c: sqlite3.Connection) -> list[tuple[WelcomeKey, str]]:
+            quarantined: list[tuple[WelcomeKey, str]] = []
+            with _immediate(c):
+                for key in keys:
+                    k = (key.guild_id, key.user_id, key.joined_at)
+                    row = c.execute(
+                        "SELECT attempts FROM welcome_log WHERE guild_id = ? AND user_id = ? AND joined_at = ?"
+                        " AND status = 'claimed'",
+                        k,
+                    ).fetchone()
+                    if row is None:
+                        continue  # finished meanwhile (posted by a takeover, say): nothing to try
+                    if row[0] >= max_attempts:
+                        reason = quarantine_reason(row[0], error)
+                        c.execute(
+                            "UPDATE welcome_log SET status = 'failed', reason = ?, last_error = ?, updated_at = ?"
+                            " WHERE guild_id = ? AND user_id = ? AND joined_at = ?",
+                            (reason, error[:500], now, *k),
+                        )
+                        quarantined.append((key, reason))
+                    else:
+                        c.execute(
+                            "UPDATE welcome_log SET attempts = attempts + 1, last_error = ?, updated_at = ?"
+                            " WHERE guild_id = ? AND user_id = ? AND joined_at = ?",
+                            (error[:500], now, *k),
+                        )
+            return quarantined
+
+        return await self._run(q)
+
+    async def quarantine_unfinished(
+        self, owner: str, now: float, *, dead: Sequence[str] = (), own: bool = True, max_attempts: int = MAX_ATTEMPTS
+    ) -> list[tuple[WelcomeKey, str]]:
+        owners = [*dead, owner] if own else list(dead)
+        marks = ", ".join("?" * len(owners)) or "NULL"
+
+        def q(c: sqlite3.Connection) -> list[tuple[WelcomeKey, str]]:
+            with _immediate(c):
+                rows = c.execute(
+                    "SELECT guild_id, user_id, joined_at, attempts, last_error FROM welcome_log"  # noqa: S608
+                    f" WHERE status = 'claimed' AND attempts >= ? AND (owner IN ({marks}) OR lease_until < ?)"
+                    " ORDER BY created_at, joined_at",
+                    (max_attempts, *owners, now),
+                ).fetchall()
+                done = [(WelcomeKey(*r[:3]), quarantine_reason(r[3], r[4] or STOPPED_WHILE_TRYING)) for r in rows]
+                c.executemany(
+                    "UPDATE welcome_log SET status = 'failed', reason = ?, updated_at = ?"
+                    " WHERE guild_id = ? AND user_id = ? AND joined_at = ?",
+                    [(reason, now, k.guild_id, k.user_id, k.joined_at) for k, reason in done],
+                )
+            return done
+
+        return await self._run(q)
+
+    async def quarantined(self, guild_id: int) -> tuple[int, str | None]:
+        rows = await self._run(
+            lambda c: c.execute(
+                "SELECT reason FROM welcome_log WHERE guild_id = ? AND status = 'failed' AND reason LIKE ?"
+                " ORDER BY updated_at DESC",
+                (guild_id, QUARANTINED + " %"),
+            ).fetchall()
+        )
+        return len(rows), (str(rows[0][0]) if rows else None)
 
     async def welcome_status(self, key: WelcomeKey) -> str | None:
         row = await self._run(

@@ -4,7 +4,7 @@ import msgspec
 import pytest
 
 from welcomebot.gateway.protocol import SavedSession
-from welcomebot.store.api import DUMP_TABLES, LATE, AssetRecord, ClaimResult, GuildConfig, WelcomeKey
+from welcomebot.store.api import DUMP_TABLES, LATE, MAX_ATTEMPTS, AssetRecord, ClaimResult, GuildConfig, WelcomeKey
 from welcomebot.store.errors import DumpInvalid, StoreNotEmpty
 
 K1 = WelcomeKey(1 << 22, 10 << 22, "2026-11-24T10:00:00.000000+00:00")
@@ -46,6 +46,44 @@ async def test_unfinished_claims_are_taken_by_the_same_owner_or_after_the_lease(
     assert await store.take_unfinished("shards 0-0", 100.0, 60) == [(K1, "w123"), (K2, None)], "others' once expired"
     assert await store.claim_welcome(K2, "other", 101.0, 60) is ClaimResult.HELD
     assert await store.renew_claims("shards 0-0", 150.0, 60) == 2
+
+
+async def test_a_claim_that_crashed_every_start_is_quarantined_not_taken_again(store):
+    """Each start counts its try before it makes it (take_unfinished); the start after the last allowed one
+    quarantines the claim instead of replaying the crash (#18.3)."""
+    await store.claim_welcome(K1, "a", 0.0, 60)  # attempt 1, then the process dies
+    await store.claim_welcome(K2, "a", 0.0, 60)
+    for start in range(2, MAX_ATTEMPTS + 1):
+        assert await store.quarantine_unfinished("a", float(start)) == []
+        taken = await store.take_unfinished("a", float(start), 60)
+        assert [k for k, _ in taken] == ([K1, K2] if start == 2 else [K1]), f"start {start} tries again"
+        await store.mark_posted([K2], 5, None, float(start))  # K2 makes it on the second start
+    quarantined = await store.quarantine_unfinished("a", 10.0)
+    assert quarantined == [(K1, f"quarantined after {MAX_ATTEMPTS} attempts: the process stopped while finishing it")]
+    assert await store.take_unfinished("a", 10.0, 60) == []
+    assert await store.welcome_status(K1) == "failed"
+    assert await store.claim_welcome(K1, "b", 1e9, 60) is ClaimResult.DONE, "never retried"
+    assert await store.quarantined(K1.guild_id) == (1, quarantined[0][1])
+    assert await store.quarantined(999) == (0, None)
+
+
+async def test_a_try_that_fails_in_the_run_is_counted_then_quarantined_with_its_error(store):
+    await store.claim_welcome(K1, "a", 0.0, 60)
+    assert await store.retry_or_quarantine([K1], "StoreError: disk I/O", 1.0) == [], "attempt 2 counted"
+    assert await store.retry_or_quarantine([K1], "StoreError: disk I/O", 2.0) == [], "attempt 3 counted"
+    assert await store.retry_or_quarantine([K1], "ValueError: bug", 3.0) == [
+        (K1, f"quarantined after {MAX_ATTEMPTS} attempts: ValueError: bug")
+    ]
+    assert await store.welcome_status(K1) == "failed"
+    assert await store.retry_or_quarantine([K1], "again", 4.0) == [], "a finished welcome is left alone"
+    assert (await store.quarantined(K1.guild_id))[0] == 1
+    # The error of a try that ended in the run is kept for the quarantine at the next start.
+    await store.claim_welcome(K2, "a", 0.0, 60)
+    await store.retry_or_quarantine([K2], "KeyError: 7", 1.0)
+    await store.take_unfinished("a", 2.0, 60)
+    assert await store.quarantine_unfinished("a", 3.0) == [(K2, "quarantined after 3 attempts: KeyError: 7")]
+    rows = (await store.export_rows())["welcome_log"]
+    assert [r["last_error"] for r in rows if r["user_id"] == K2.user_id] == ["KeyError: 7"], "backups keep it"
 
 
 async def test_last_welcome_is_the_newest_membership_and_knows_a_shared_message(store):
