@@ -18,7 +18,9 @@ from typing import Literal
 import msgspec
 import trio
 
+from welcomebot.app.catchup import Seen
 from welcomebot.store import departures
+from welcomebot.store.adapters import MetaCatchUpState
 from welcomebot.store.api import Store, asset_hashes
 from welcomebot.store.assets import AssetStore
 
@@ -47,6 +49,31 @@ class PurgeReport:
         if self.handed_over:
             out.append(f"assets also used by another server, kept for it: {self.handed_over}")
         return out
+
+
+async def _purge_meta(store: Store, guild_id: int, *, dry_run: bool) -> int:
+    """The guild's entries in ``meta``: its departure note, and its id in each shard's catch-up record (its
+    member count and last join time, rewritten without it); how many entries were (or would be) changed."""
+    changed = 0
+    if await store.get_meta(departures.key(guild_id)) is not None:
+        changed += 1
+        if not dry_run:
+            await departures.forget(store, guild_id)
+    for name, raw in (await store.list_meta(MetaCatchUpState.KEY)).items():
+        try:
+            seen = msgspec.json.decode(raw, type=Seen)
+        except msgspec.DecodeError:
+            continue  # read as no record by the catch-up too
+        if guild_id in seen.counts or guild_id in seen.joined:
+            changed += 1
+            if not dry_run:
+                kept = msgspec.structs.replace(
+                    seen,
+                    counts={g: n for g, n in seen.counts.items() if g != guild_id},
+                    joined={g: j for g, j in seen.joined.items() if g != guild_id},
+                )
+                await store.set_meta(name, msgspec.json.encode(kept).decode())
+    return changed
 
 
 def _unlink(paths: list[Path]) -> None:
@@ -80,10 +107,10 @@ async def purge(store: Store, assets: AssetStore, kind: Kind, value: int, *, dry
         gone = [a.content_hash for a in owned if a.content_hash not in users]
         report.files = sum([await trio.to_thread.run_sync(assets.path(h).exists) for h in gone])
     report.rows = await store.purge_rows(found, value, dry_run=dry_run)
-    if kind == "guild" and await store.get_meta(departures.key(value)) is not None:  # its departure note
-        report.rows["meta"] = report.rows.get("meta", 0) + 1
-        if not dry_run:
-            await departures.forget(store, value)
+    if kind == "guild":
+        report.rows["meta"] = report.rows.get("meta", 0) + await _purge_meta(store, value, dry_run=dry_run)
+        if not report.rows["meta"]:
+            del report.rows["meta"]
     if kind == "guild" and not dry_run:
         await trio.to_thread.run_sync(_unlink, [assets.path(h) for h in gone])
     if dry_run and report.handed_over:  # counted above as still this guild's, but they would be handed over

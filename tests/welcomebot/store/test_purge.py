@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from welcomebot.app.catchup import Seen
 from welcomebot.store import departures
+from welcomebot.store.adapters import MetaCatchUpState
 from welcomebot.store.api import GuildConfig, Store, WelcomeKey
 from welcomebot.store.assets import AssetStore
 from welcomebot.store.open import open_store
@@ -57,8 +59,9 @@ async def _rows_with(store: Store, columns: frozenset[str], value: int) -> dict[
 async def test_purging_a_guild_leaves_no_row_with_its_id_and_keeps_what_another_guild_uses(store, tmp_path):
     assets, own, shared = await _seed(store, tmp_path / "assets")
     await departures.note(store, G1, 5.0)  # it removed the bot: the note holds its id too
+    await MetaCatchUpState(store).save(0, Seen(at=1.0, counts={G1: 3, G2: 4}, joined={G1: "2026-01-01T00:00:00+00:00"}))
     dry = await purge(store, assets, "guild", G1, dry_run=True)
-    assert dry.rows == {"background_asset": 1, "guild_config": 1, "meta": 1, "welcome_log": 2}
+    assert dry.rows == {"background_asset": 1, "guild_config": 1, "meta": 2, "welcome_log": 2}
     assert (dry.files, dry.handed_over) == (1, 1)
     assert await _rows_with(store, GUILD_COLUMNS, G1) != {}, "a dry run removes nothing"
     done = await purge(store, assets, "guild", G1, dry_run=False)
@@ -66,6 +69,7 @@ async def test_purging_a_guild_leaves_no_row_with_its_id_and_keeps_what_another_
     assert done.files == 1
     assert await _rows_with(store, GUILD_COLUMNS, G1) == {}
     assert await store.list_meta(departures.PREFIX) == {}
+    assert await MetaCatchUpState(store).load(0) == Seen(at=1.0, counts={G2: 4}), "the catch-up keeps guild two"
     assert not assets.path(own.removeprefix("asset:")).exists()
     assert await assets.open(shared) == b"both guilds use this", "guild two's background survives"
     record = await store.get_asset(shared.removeprefix("asset:"))
