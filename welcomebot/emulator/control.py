@@ -3,6 +3,9 @@
 Tests, the sandbox and the benchmarks use it to create guilds, make members join or leave, invoke slash
 commands, inject faults, and count from the emulator's own records what the bot really did.
 
+``POST /_control/interactions`` invokes a slash command the application registered (404 otherwise), sent with
+the registered command's id; ``locale`` and ``guild_locale`` set what the invoking client reports.
+
 ``POST /_control/clock {"advance_s": 310}`` moves the emulator's clock forward (answering ``{"advanced_s": 310}``):
 everything time-based moves with it (the nonce window of ``enforce_nonce``, rate-limit windows and their reset
 headers, interaction deadlines, the gateway's heartbeat and resume windows, the timestamps and snowflakes of new
@@ -26,7 +29,7 @@ import trio
 
 from welcomebot.emulator.clock import FixedClock, advance
 from welcomebot.emulator.gateway import GUILD_MEMBERS, GatewayServer
-from welcomebot.emulator.rest import Interaction, RestApi
+from welcomebot.emulator.rest import MAX_UPLOAD, Interaction, RestApi
 from welcomebot.emulator.world import (
     Attachment,
     Member,
@@ -302,6 +305,23 @@ class Control:
         user = world.users.get(user_id)
         if user is None:
             raise ControlError(404, f"no user {user_id}")
+        name = str(body["name"])
+        # Discord only delivers commands the application registered (globally or in this guild), with the
+        # registered command's id (interactions/receiving-and-responding.mdx, Application Command Data).
+        scopes = [guild.id, None] if guild is not None else [None]
+        command = next(
+            (c for scope in scopes for c in world.commands.get(scope, []) if c["name"] == name and c["type"] == 1),
+            None,
+        )
+        if command is None:
+            raise ControlError(404, f"no slash command {name!r} is registered; the bot registers its commands first")
+        if guild is not None:
+            channel = guild.channels.get(channel_id)
+            if channel is None:
+                raise ControlError(404, f"no channel {channel_id} in the guild")
+        else:
+            channel = world.dm_channel(user)  # a command used in a DM comes from the bot's DM with the user
+            channel_id = channel.id
         iid = world.ids.next()
         token = "aW50ZXJhY3Rpb24" + secrets.token_urlsafe(48)
         options = list(body.get("options") or [])
@@ -323,12 +343,9 @@ class Control:
             while leaf and leaf[0].get("type") in (1, 2):
                 leaf = leaf[0].setdefault("options", [])
             leaf.append({"name": str(attachment.get("option", "image")), "type": 11, "value": str(a.id)})
-        data_obj: dict[str, Any] = {
-            "id": str(world.ids.next()),
-            "name": str(body["name"]),
-            "type": 1,
-            "options": options,
-        }
+        data_obj: dict[str, Any] = {"id": command["id"], "name": name, "type": 1, "options": options}
+        if "guild_id" in command:
+            data_obj["guild_id"] = command["guild_id"]
         if resolved:
             data_obj["resolved"] = resolved
         payload: dict[str, Any] = {
@@ -337,9 +354,12 @@ class Control:
             "type": 2,
             "data": data_obj,
             "channel_id": str(channel_id),
+            "channel": channel.to_json(),
             "token": token,
             "version": 1,
-            "locale": "en-US",
+            "locale": str(body.get("locale", "en-US")),
+            # The limit of an unboosted guild or a DM: 10 MiB per file (topics/reference.mdx, Uploading Files).
+            "attachment_size_limit": MAX_UPLOAD,
             "app_permissions": str(body.get("app_permissions", "0")),
             "entitlements": [],
             "authorizing_integration_owners": {"0": str(guild.id)} if guild else {},
@@ -347,8 +367,10 @@ class Control:
         }
         if guild is not None and member is not None:
             payload["guild_id"] = str(guild.id)
-            payload["guild_locale"] = "en-US"
+            payload["guild_locale"] = str(body.get("guild_locale", "en-US"))
             payload["member"] = {**member.to_json(), "permissions": str(int(body.get("permissions", 0)))}
+            payload["channel"]["permissions"] = payload["member"]["permissions"]
+            payload["guild"] = {"id": str(guild.id), "locale": payload["guild_locale"], "features": []}
         else:
             payload["user"] = user.to_json()
         self.rest.interactions[iid] = Interaction(

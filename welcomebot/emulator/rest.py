@@ -56,6 +56,8 @@ MAX_UPLOAD = 10 * 1024 * 1024
 NONCE_WINDOW_S = 300.0
 INTERACTION_DEADLINE_S = 3.0
 TOKEN_LIFETIME_S = 15 * 60.0
+#: Callback types an APPLICATION_COMMAND interaction accepts: a message, a deferral, a modal.
+APPLICATION_COMMAND_CALLBACKS = (4, 5, 9)
 _MENTION = re.compile(r"<@!?(\d{17,20})>")
 
 
@@ -714,6 +716,13 @@ class RestApi:
         kind = body.get("type")
         if kind not in (1, 4, 5, 6, 7, 8, 9, 10, 12):
             raise form_error("type", "BASE_TYPE_CHOICES", "Value must be one of {1, 4, 5, 6, 7, 8, 9, 10, 12}.")
+        # Every interaction here is an APPLICATION_COMMAND: PONG answers PINGs, 6 and 7 are for components, 8
+        # for autocomplete, 10 is deprecated and monetized-only, 12 needs Activities, which this application
+        # lacks (interactions/receiving-and-responding.mdx, Interaction Callback Type).
+        if kind not in APPLICATION_COMMAND_CALLBACKS:
+            raise form_error(
+                "type", "INTERACTION_CALLBACK_TYPE_INVALID", f"Callback type {kind} is not valid for this interaction."
+            )
         interaction.responded = True
         interaction.responded_at = trio.current_time()
         interaction.responses.append(body)
@@ -732,7 +741,20 @@ class RestApi:
                 flags=int(data.get("flags", 0)) | 128,
             )
         self._interaction_changed()
-        return 204, None
+        if request.arg("with_response") not in ("true", "True", "1"):
+            return 204, None
+        # with_response=true: 200 and an interaction callback response (same page, Create Interaction Response).
+        original = interaction.original
+        callback: dict[str, Any] = {"id": str(interaction.id), "type": 2}
+        if original is not None:
+            callback["response_message_id"] = str(original.id)
+            callback["response_message_loading"] = kind == 5
+            callback["response_message_ephemeral"] = bool(original.flags & 64)
+        answer: dict[str, Any] = {"interaction": callback}
+        if kind == 4 and original is not None:
+            # ``resource`` is optional; the spec models it only for a message, an update or an Activity.
+            answer["resource"] = {"type": kind, "message": self.message_json(original)}
+        return 200, answer
 
     def _interaction_changed(self) -> None:
         self.interaction_updated.set()

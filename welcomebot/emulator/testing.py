@@ -169,6 +169,16 @@ class RunningEmulator:
         self.info = info
         self.control = control
 
+    async def register_commands(self, *names: str) -> list[dict[str, Any]]:
+        """Register slash commands as a bot would (the control API only invokes registered commands)."""
+        commands = [{"name": n, "description": f"{n} command", "type": 1} for n in names]
+        async with httpx.AsyncClient(base_url=self.info.api_base, timeout=30) as http:
+            response = await http.put(f"/applications/{self.info.application_id}/commands", json=commands,
+                                      headers={"Authorization": f"Bot {self.info.token}"})  # fmt: skip
+        response.raise_for_status()
+        result: list[dict[str, Any]] = response.json()
+        return result
+
 
 @asynccontextmanager
 async def running_emulator(config: EmulatorConfig | None = None, **overrides: Any) -> AsyncIterator[RunningEmulator]:

@@ -98,6 +98,7 @@ async def rig(tmp_path: Path, renderer: Renderer) -> AsyncIterator[Rig]:
                     bot_settings(emu, tmp_path), store, options=BotOptions(drain_timeout=0.01), renderer=renderer,
                     task_status=task_status))  # fmt: skip
                 await bot.manager.handles[0].live.wait()
+                await bot.commands_synced.wait()  # the emulator invokes registered commands only
                 yield Rig(emu, bot, store, guild)
                 nursery.cancel_scope.cancel()
             await store.close()

@@ -13,6 +13,7 @@ SEND_MESSAGES = 1 << 11
 
 async def invoke(emu: RunningEmulator, options: list[dict[str, object]]) -> tuple[dict[str, object], dict[str, str]]:
     guild = (await emu.control.guilds())[0]
+    await emu.register_commands("welcome")
     created = await emu.control.interaction(guild_id=guild["id"], channel_id=guild["channels"][0]["id"],
                                             user_id=guild["owner_id"], name="welcome", permissions=1 << 5,
                                             options=options)  # fmt: skip
@@ -48,6 +49,7 @@ async def test_user_and_channel_options_are_resolved_inside_subcommands(
 
 async def test_unknown_option_targets_are_refused(emu: RunningEmulator) -> None:
     guild = (await emu.control.guilds())[0]
+    await emu.register_commands("preview")
     async with httpx.AsyncClient(base_url=emu.info.control_base) as http:
         body = {"guild_id": guild["id"], "channel_id": guild["channels"][0]["id"], "user_id": guild["owner_id"],
                 "name": "preview", "options": [{"name": "member", "type": 6, "value": "1"}]}  # fmt: skip

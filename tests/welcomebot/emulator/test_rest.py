@@ -189,6 +189,7 @@ async def test_commands_bulk_overwrite_validates_names(emu, api):
 
 async def test_interaction_callback_once_and_within_three_seconds(emu, api):
     guild = (await emu.control.guilds())[0]
+    await emu.register_commands("preview")
     interaction = await emu.control.interaction(
         guild_id=guild["id"],
         channel_id=guild["channels"][0]["id"],
@@ -213,6 +214,7 @@ async def test_interaction_callback_once_and_within_three_seconds(emu, api):
 
 async def test_interaction_callback_after_the_deadline_is_unknown(emu, api):
     guild = (await emu.control.guilds())[0]
+    await emu.register_commands("preview")
     interaction = await emu.control.interaction(
         guild_id=guild["id"], channel_id=guild["channels"][0]["id"], user_id=guild["owner_id"], name="preview"
     )

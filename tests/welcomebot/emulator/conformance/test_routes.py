@@ -12,6 +12,7 @@ from welcomebot.emulator.testing import RunningEmulator
 
 async def _interaction(emu: RunningEmulator) -> tuple[dict[str, Any], dict[str, Any]]:
     guild = (await emu.control.guilds())[0]
+    await emu.register_commands("welcome")
     created = await emu.control.interaction(
         guild_id=guild["id"], channel_id=guild["channels"][0]["id"], user_id=guild["owner_id"], name="welcome"
     )
