@@ -4,7 +4,8 @@ Each guild's horizon is the longest window its features use: the rejoin gate (``
 quick-leave delete (``quick_leave_minutes``) and the catch-up (``max_age_minutes``, at most a day), and never
 less than :data:`BASE_S`, the day in which a replayed join (a RESUME, Discord's nonce window, a restart's
 catch-up) must still find its claim or be welcomed twice. ``WELCOMEBOT_RETENTION`` caps it. Rows still claimed
-(a welcome not finished) and rows whose message is still to be auto-deleted are kept whatever their age.
+(a welcome not finished, which nonce reconciliation may still read) and rows whose message is still to be
+auto-deleted are kept whatever their age.
 
 ``welcomebot run`` prunes every :data:`EVERY_S` in batches of :data:`BATCH` rows, one short statement each, so
 the log is never locked for long while welcomes are claimed.
