@@ -99,6 +99,8 @@ class Pruner:
         if self._assets is None:
             return
         for guild_id in await departures.departed(self._store, self._now() - self._grace_s):
+            if await self._store.get_meta(departures.key(guild_id)) is None:
+                continue  # added back while this round purged the guilds before it
             report = await purge(self._store, self._assets, "guild", guild_id, dry_run=False)
             rows = sum(report.rows.values())
             self.guild_rows += rows
