@@ -62,11 +62,15 @@ class SqliteStore:
             if text != ":memory:":
                 Path(text).parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(text, check_same_thread=False, isolation_level=None, timeout=30)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.execute("PRAGMA foreign_keys=ON")
-            apply_migrations(conn, "sqlite")
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA busy_timeout=30000")
+                conn.execute("PRAGMA foreign_keys=ON")
+                apply_migrations(conn, "sqlite")
+            except BaseException:
+                conn.close()  # a refused schema (SchemaTooNew) or an unusable file must not leak the handle
+                raise
             return conn
 
         try:

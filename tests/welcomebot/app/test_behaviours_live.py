@@ -6,6 +6,7 @@ Results come from the emulator's records (its control API), never from the bot's
 import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -279,7 +280,7 @@ async def test_a_restart_past_the_resume_window_catches_up_the_outage_exactly_on
 
             await _with_bot(emu, store, tmp_path, renderer, after)
             await store.close()
-            with sqlite3.connect(tmp_path / "w.sqlite3") as db:
+            with closing(sqlite3.connect(tmp_path / "w.sqlite3")) as db:
                 reasons = dict(db.execute("SELECT user_id, reason FROM welcome_log WHERE status = 'posted'").fetchall())
             late = [reasons.get(int(u)) for u in during]
             messages = await emu.control.messages(channel)

@@ -5,6 +5,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 
 import pytest
 import trio
@@ -51,7 +52,7 @@ def test_sqlite_check_migrate_and_refuse_newer(tmp_path):
     path = tmp_path / "data" / "w.sqlite3"
     url = f"sqlite:///{path}"
     _check_then_migrate_then_check(url)
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("INSERT INTO schema_migrations (version, name) VALUES (999, '0999_future.sql')")
     _refused(url)
 

@@ -2,6 +2,7 @@
 
 import sqlite3
 import threading
+from contextlib import closing
 from typing import Any
 
 from welcomebot.store import dump
@@ -13,7 +14,7 @@ from welcomebot.store.sqlite import SqliteStore
 async def test_row_types_name_every_column_of_the_migrated_schema(tmp_path):
     path = tmp_path / "s.sqlite3"
     await (await SqliteStore.open(path)).close()
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         for table in DUMP_TABLES:
             info = conn.execute(f"PRAGMA table_info({table})").fetchall()
             assert {row[1] for row in info} == set(columns(table)), f"{table}: update welcomebot/store/dump.py"

@@ -26,7 +26,7 @@ async def test_newer_schema_is_refused(tmp_path):
     path = tmp_path / "w.sqlite3"
     store = await SqliteStore.open(path)
     await store.close()
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("INSERT INTO schema_migrations (version, name) VALUES (999, '0999_future.sql')")
     with pytest.raises(SchemaTooNew, match="upgrade welcomebot"):
         await SqliteStore.open(path)
