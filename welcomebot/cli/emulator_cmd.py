@@ -43,8 +43,8 @@ def register(sub: Subparsers) -> None:
         "--start-ms",
         type=int,
         default=None,
-        help="the world's clock at start, in ms since 1970 (default: a fixed 2025-11-24, for repeatable ids); "
-        "give the current time when the bot compares Discord's timestamps with its own clock",
+        help="the world's clock at start, in ms since 1970 (default: the real clock, as Discord's); give a fixed "
+        "value only for a reproducible run",
     )
     parser.set_defaults(handler=run)
 

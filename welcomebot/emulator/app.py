@@ -3,6 +3,7 @@ and the gateway on its own port."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import msgspec
@@ -32,8 +33,8 @@ class EmulatorConfig:
     members_intent_enabled: bool = True
     global_per_second: int = 50
     invalid_ban_threshold: int = 10_000
-    #: The world's clock at start (epoch ms); None: a fixed date, for reproducible ids. Tests of behaviours
-    #: that compare Discord's timestamps with the bot's wall clock pass the current time.
+    #: The world's clock at start (epoch ms); None: the real clock, as Discord's. A fixed value only makes a
+    #: run's snowflakes and timestamps reproducible; rate-limit reset headers stay in real epoch seconds.
     start_ms: int | None = None
 
 
@@ -54,8 +55,7 @@ class Emulator:
         self.world = World(
             seed=config.seed, members_intent_enabled=config.members_intent_enabled, start_ms=config.start_ms
         )
-        if config.start_ms is not None:
-            self.world.clock_origin = trio.current_time()  # so the world's "now" is start_ms plus time since
+        self.world.clock_origin = trio.current_time()  # so the world's "now" is start_ms plus time since
         self.world.seed_world(config.guilds, config.members)
         self.gateway = GatewayServer(
             self.world,
@@ -100,7 +100,8 @@ class Emulator:
                 token=self.world.token,
                 application_id=str(self.world.application_id),
             )
-            self.limiter.epoch_offset = self.world.start_ms / 1000 - trio.current_time()
+            # X-RateLimit-Reset is "Epoch time" (topics/rate-limits.mdx): the real clock, whatever start_ms is.
+            self.limiter.epoch_offset = time.time() - trio.current_time()
             self.rest = RestApi(self.world, self.limiter, cdn_base=info.cdn_base, gateway_url=lambda: info.gateway_url)
             self.control = Control(self.world, self.rest, self.gateway, self.cdn, msgspec.to_builtins(info))
             self.info = info

@@ -7,6 +7,7 @@ errors; the dispatcher adds rate-limit headers, counts invalid requests and reco
 from __future__ import annotations
 
 import io
+import math
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -56,6 +57,7 @@ MAX_UPLOAD = 10 * 1024 * 1024
 NONCE_WINDOW_S = 300.0
 INTERACTION_DEADLINE_S = 3.0
 TOKEN_LIFETIME_S = 15 * 60.0
+BANNED_BODY = b"error code: 1015"
 #: Callback types an APPLICATION_COMMAND interaction accepts: a message, a deferral, a modal.
 APPLICATION_COMMAND_CALLBACKS = (4, 5, 9)
 _MENTION = re.compile(r"<@!?(\d{17,20})>")
@@ -285,6 +287,13 @@ class RestApi:
         return None
 
     async def handle(self, request: Request, path: str) -> Response:
+        response = await self._handle(request, path)
+        if response.body != BANNED_BODY:
+            # Discord's answers pass Google's front end; Cloudflare's 1015 ban does not (clients tell them apart).
+            response.headers.append(("Via", "1.1 google"))
+        return response
+
+    async def _handle(self, request: Request, path: str) -> Response:
         now = trio.current_time()
         if self.faults.latency_s:
             await trio.sleep(self.faults.latency_s)
@@ -340,12 +349,14 @@ class RestApi:
         self.rate_limited[scope] += 1
         self.limiter.count_invalid(429, now, scope=scope)
         if banned:
-            return Response(429, b"error code: 1015", [("Retry-After", str(int(retry_after)))], "text/plain")
+            return Response(429, BANNED_BODY, [("Retry-After", str(int(retry_after)))], "text/plain")
         is_global = scope == "global"
         message = "The resource is being rate limited." if scope == "shared" else "You are being rate limited."
         # "code" is optional in the docs and required by the spec; 0 satisfies both.
         body = _encode({"message": message, "retry_after": retry_after, "global": is_global, "code": 0})
-        out = [*headers, ("Retry-After", str(max(1, round(retry_after)))), ("X-RateLimit-Scope", scope)]
+        # The header is whole seconds, rounded up (topics/rate-limits.mdx: "Retry-After: 65" beside
+        # "X-RateLimit-Reset-After: 64.57"); the body's retry_after keeps the fraction.
+        out = [*headers, ("Retry-After", str(max(1, math.ceil(retry_after)))), ("X-RateLimit-Scope", scope)]
         if is_global and not any(k == "X-RateLimit-Global" for k, _ in out):
             out.append(("X-RateLimit-Global", "true"))
         return Response(429, body, out)

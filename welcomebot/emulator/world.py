@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import random
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -385,7 +386,8 @@ class World:
 
     def __init__(self, *, seed: int = 0, members_intent_enabled: bool = True, start_ms: int | None = None) -> None:
         self.rng = random.Random(seed)
-        self.start_ms = start_ms if start_ms is not None else 1_764_000_000_000  # 2025-11-24, fixed
+        # Discord's clock is the real one: snowflakes and timestamps near "now" unless a test fixes the start.
+        self.start_ms = start_ms if start_ms is not None else int(time.time() * 1000)
         self.ids = Snowflakes(self.start_ms)
         #: The trio clock reading that maps to ``start_ms`` (trio's clock starts at an arbitrary value).
         self.clock_origin = 0.0
