@@ -5,7 +5,9 @@
 Discord longer ago than that (a response lost, then the process killed, then a long outage) would be posted
 twice. So before a restart re-posts such claims, :class:`Reconciler` reads the bot's own recent messages in
 the welcome channel: a member a message of the bot names (a user mention) is marked posted with that message's
-id; only the others are re-posted.
+id; only the others are re-posted. A goodbye is looked for in the goodbye channel, and only among messages
+after the member's welcome (which names them too); when that welcome is unknown or unfinished, or belongs to a
+later membership, the goodbye is re-posted without looking.
 
 Times are Discord's: the claim's ``joined_at`` (the member's join, which the welcome can only follow) and
 Discord's "now" from its answers' ``Date`` header, so our clock's drift does not matter. The age is counted
@@ -80,30 +82,37 @@ class Reconciler:
 
     async def reconcile(self, claims: Sequence[tuple[JoinKey, str | None]]) -> list[tuple[JoinKey, str | None]]:
         """Mark posted the claims an old post of the bot already welcomed; return the rest, in order, to post."""
-        candidates = [
-            key for key, nonce in claims if nonce is not None and not key.joined_at.startswith(GOODBYE_PREFIX)
-        ]
-        # Goodbyes are not looked for: the member's own welcome names them too and would pass for the goodbye.
+        candidates = [key for key, nonce in claims if nonce is not None]
         if not candidates:
             return list(claims)
         now = await self._history.discord_now()
-        by_channel: dict[tuple[int, int], list[tuple[JoinKey, float]]] = defaultdict(list)
+        # Per channel: the claims, each with the time and the message id a message for it must be younger than.
+        by_channel: dict[tuple[int, int], list[tuple[JoinKey, float, int]]] = defaultdict(list)
         for key in candidates:
-            joined = joined_s(key.joined_at)
+            goodbye = key.joined_at.startswith(GOODBYE_PREFIX)
+            joined = joined_s(key.joined_at.removeprefix(GOODBYE_PREFIX))
             if joined is not None and now - joined <= NONCE_TRUST_S:
                 continue  # Discord still deduplicates this nonce: the re-post returns the message if there is one
             config = await self._configs.get(key.guild_id)
             if config is None or config.channel_id is None:
                 continue  # the guild actor finishes it as unconfigured
-            by_channel[(key.guild_id, config.channel_id)].append((key, joined if joined is not None else now - 86_400))
+            # The member's welcome names them too: only a message after it can be the goodbye.
+            floor = (
+                await self._goodbye_floor(key, joined) if goodbye
+                else (joined if joined is not None else now - 86_400, 0)
+            )  # fmt: skip
+            if floor is None:
+                continue
+            channel_id = (config.behaviour.goodbye.channel_id or config.channel_id) if goodbye else config.channel_id
+            by_channel[(key.guild_id, channel_id)].append((key, *floor))
         found: dict[int, list[JoinKey]] = defaultdict(list)
         for (guild_id, channel_id), group in by_channel.items():
-            messages = await self._read(guild_id, channel_id, min(at for _, at in group) - 1.0)
-            for key, joined in group:
+            messages = await self._read(guild_id, channel_id, min(at for _, at, _ in group) - 1.0)
+            for key, at, after_id in group:
                 # The newest message naming the member that is younger than their join (an older one welcomed an
-                # earlier membership).
+                # earlier membership) and, for a goodbye, than their welcome.
                 hit = next((m for m in reversed(messages or []) if key.user_id in m.user_ids
-                            and _created_s(m.id) >= joined - 1.0), None)  # fmt: skip
+                            and _created_s(m.id) >= at - 1.0 and m.id > after_id), None)  # fmt: skip
                 if hit is not None:
                     found[hit.id].append(key)
         done: set[JoinKey] = set()
@@ -115,6 +124,16 @@ class Reconciler:
                      extra={"guild_id": keys[0].guild_id, "user_ids": [k.user_id for k in keys],
                             "message_id": message_id})  # fmt: skip
         return [(key, nonce) for key, nonce in claims if key not in done]
+
+    async def _goodbye_floor(self, key: JoinKey, joined: float | None) -> tuple[float, int] | None:
+        """When and after which message a goodbye can have been posted; None when that cannot be told (the
+        member's welcome is unknown, unfinished, or of a later membership): it is re-posted then."""
+        last = await self._log.last(key.guild_id, key.user_id)
+        if joined is None or last is None or last.joined_at != key.joined_at.removeprefix(GOODBYE_PREFIX):
+            return None
+        if last.status == "posted" and last.message_id is not None:
+            return max(joined, _created_s(last.message_id)), last.message_id
+        return (joined, 0) if last.status == "failed" else None
 
     async def _read(self, guild_id: int, channel_id: int, since: float) -> list[OwnMessage] | None:
         try:

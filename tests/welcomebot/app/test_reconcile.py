@@ -68,12 +68,31 @@ async def test_a_claim_inside_the_window_is_left_to_the_nonce_and_the_channel_is
     assert log.messages == {}
 
 
-async def test_claims_without_a_nonce_and_goodbyes_are_never_looked_for():
-    goodbye = JoinKey(5, 1, GOODBYE_PREFIX + iso(JOINED))
+async def test_claims_without_a_nonce_are_never_looked_for():
     history = FakeHistory(JOINED + 3600, [OwnMessage(snowflake(JOINED + 1), frozenset({1}))])
     reconciler, _, _ = setup(history)
-    claims = [(key(1), None), (goodbye, "g1")]
-    assert await reconciler.reconcile(claims) == claims
+    assert await reconciler.reconcile([(key(1), None)]) == [(key(1), None)]
+    assert history.reads == []
+
+
+async def test_a_goodbye_is_only_a_message_after_the_members_welcome():
+    goodbye = JoinKey(5, 1, GOODBYE_PREFIX + iso(JOINED))
+    welcome = OwnMessage(snowflake(JOINED + 2), frozenset({1}))
+    history = FakeHistory(JOINED + 3600, [welcome])
+    reconciler, log, _ = setup(history)
+    log.status[key(1)], log.messages[key(1)] = "posted", welcome.id
+    assert await reconciler.reconcile([(goodbye, "g1")]) == [(goodbye, "g1")], "the welcome is not the goodbye"
+    bye = OwnMessage(snowflake(JOINED + 900), frozenset({1}))
+    history.messages = [welcome, bye]
+    assert await reconciler.reconcile([(goodbye, "g1")]) == []
+    assert log.messages[goodbye] == bye.id
+
+
+async def test_a_goodbye_whose_welcome_is_unknown_is_reposted_without_looking():
+    goodbye = JoinKey(5, 1, GOODBYE_PREFIX + iso(JOINED))
+    history = FakeHistory(JOINED + 3600, [OwnMessage(snowflake(JOINED + 900), frozenset({1}))])
+    reconciler, _, _ = setup(history)
+    assert await reconciler.reconcile([(goodbye, "g1")]) == [(goodbye, "g1")]
     assert history.reads == []
 
 
