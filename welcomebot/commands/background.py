@@ -10,12 +10,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-import trio
-
 from welcomebot.commands.context import Handler
 from welcomebot.commands.errors import InvalidOption
 from welcomebot.commands.respond import Reply
-from welcomebot.images import ImageRejected, fetch_image, normalize
+from welcomebot.images import ImageRejected, fetch_image, normalize_within
 from welcomebot.store.errors import QuotaExceeded, StoreError
 
 if TYPE_CHECKING:
@@ -41,7 +39,7 @@ async def set_background(ctx: CommandContext, call: Invocation) -> Reply:
     assert url is not None
     try:
         data = await fetch_image(url, ctx.image_policy)
-        image = await trio.to_thread.run_sync(normalize, data, ctx.image_policy, limiter=ctx.decoders)
+        image = await normalize_within(data, ctx.image_policy, ctx.decode_budget)
     except ImageRejected as exc:
         raise InvalidOption(f"Background not changed: {exc}") from exc
     try:

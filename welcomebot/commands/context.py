@@ -19,6 +19,7 @@ from welcomebot.app.model import GuildInfo
 from welcomebot.commands.definitions import ChannelType
 from welcomebot.commands.errors import InvalidOption
 from welcomebot.commands.permissions import Overwrite, channel_permissions
+from welcomebot.images.budget import DecodeBudget
 from welcomebot.rest.errors import NotFound
 from welcomebot.store.api import GuildConfig
 
@@ -71,9 +72,9 @@ class CommandContext:
     #: What an admin's background must satisfy, and which origins (the CDN) may be fetched over http.
     image_policy: FetchPolicy
     fonts: FontUploads | None = None
-    #: Decoding an upload can take hundreds of MB (a 40 MP image): at most two at a time, whatever the
-    #: dispatcher's concurrency.
-    decoders: trio.CapacityLimiter = field(default_factory=lambda: trio.CapacityLimiter(2), repr=False)
+    #: Decoding an upload can take 200 MB (a 40 MP RGBA image): concurrent decodes share this many bytes,
+    #: whatever the dispatcher's concurrency.
+    decode_budget: DecodeBudget = field(default_factory=DecodeBudget, repr=False)
     wall_clock: Callable[[], float] = time.time
     _bot_id: int | None = field(default=None, repr=False)
     _bot_lock: trio.Lock = field(default_factory=trio.Lock, repr=False)

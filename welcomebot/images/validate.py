@@ -25,12 +25,14 @@ import math
 from dataclasses import dataclass
 from typing import Final, cast
 
+import trio
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
 
+from welcomebot.images.budget import DecodeBudget, release_free_memory
 from welcomebot.images.errors import ImageRejected
 from welcomebot.images.policy import MIB, FetchPolicy, too_large
 
-__all__ = ["ACCEPTED_FORMATS", "NormalizedImage", "normalize"]
+__all__ = ["ACCEPTED_FORMATS", "NormalizedImage", "decode_cost", "normalize", "normalize_within"]
 
 ACCEPTED_FORMATS: Final = ("PNG", "JPEG", "WEBP", "GIF")
 _ACCEPTED: Final = "a PNG, JPEG, WebP or GIF image"
@@ -53,33 +55,49 @@ def normalize(data: bytes, policy: FetchPolicy) -> NormalizedImage:
     if len(data) > policy.max_bytes:
         raise too_large(policy.max_bytes)
     try:
-        image, (width, height) = _decode(data, policy)
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageRejected(f"The image file is damaged or incomplete; upload it again or send {_ACCEPTED}.") from exc
-    if width < policy.min_width or height < policy.min_height:
-        raise ImageRejected(
-            f"The image is {width}x{height} pixels; backgrounds must be at least "
-            f"{policy.min_width}x{policy.min_height}, so upload a larger one."
-        )
-    return _encode(image, policy)
+        try:
+            image, (width, height) = _decode(data, policy)
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise ImageRejected(
+                f"The image file is damaged or incomplete; upload it again or send {_ACCEPTED}."
+            ) from exc
+        if width < policy.min_width or height < policy.min_height:
+            raise ImageRejected(
+                f"The image is {width}x{height} pixels; backgrounds must be at least "
+                f"{policy.min_width}x{policy.min_height}, so upload a larger one."
+            )
+        return _encode(image, policy)
+    finally:
+        release_free_memory()
+
+
+async def normalize_within(data: bytes, policy: FetchPolicy, budget: DecodeBudget) -> NormalizedImage:
+    """:func:`normalize` in a worker thread once its :func:`decode_cost` fits in ``budget``."""
+    async with budget.hold(decode_cost(data, policy)):
+        return await trio.to_thread.run_sync(normalize, data, policy)
 
 
 def _decode(data: bytes, policy: FetchPolicy) -> tuple[Image.Image, tuple[int, int]]:
     """The first frame, fully decoded and upright, in sRGB, as RGB or RGBA (only if some pixel is not opaque),
-    and the upright size of the original (a JPEG may be decoded smaller)."""
+    and the upright size of the original (a JPEG may be decoded smaller).
+
+    At most one full-size copy of the frame ever exists: it is box-reduced (``Image.reduce``) to just above the
+    output size straight after decoding and dropped, so the conversions below work on the small copy. A 40 MP
+    RGBA PNG held five full-size copies (160 MB each) before.
+    """
     _open(data, policy).verify()  # verify() leaves the image unusable: open again to decode
-    image = _open(data, policy)
-    original = image.size
-    if image.format == "JPEG":
-        # Decode straight at 1/2, 1/4 or 1/8 scale when the output bound is that much smaller: a 24 MP photo
-        # then takes a quarter of the time and memory. draft() never goes below the requested size.
-        scale = _output_scale(original, policy)
-        image.draft(None, (math.ceil(original[0] * scale), math.ceil(original[1] * scale)))
-    image.seek(0)
-    image.load()
+    frame, original = _prepare(data, policy)
+    frame.load()
+    image: Image.Image = frame
+    del frame  # the reduced copy below replaces it: nothing may keep the full-size frame alive
     icc = image.info.get("icc_profile")
     alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
     mode = "RGBA" if alpha else "RGB"
+    factor = _reduce_factor(image.size, policy)
+    if factor > 1:
+        if image.mode not in _REDUCIBLE:
+            image = image.convert(mode)  # palette or 16-bit: reduce() needs 8 bits a band
+        image = _reduce(image, factor)
     upright = ImageOps.exif_transpose(image.convert(mode) if image.mode not in ("RGB", "CMYK", "L") else image)
     colour = _to_srgb(upright.convert("RGB") if alpha else upright, icc)
     if alpha:
@@ -90,6 +108,62 @@ def _decode(data: bytes, policy: FetchPolicy) -> tuple[Image.Image, tuple[int, i
     clean.info.clear()  # no EXIF, ICC, text or GIF timing may reach the stored file
     turned = (upright.width > upright.height) != (image.width > image.height)
     return clean, (original[::-1] if turned else original)
+
+
+_REDUCIBLE: Final = ("L", "LA", "RGB", "RGBA", "CMYK")
+
+
+def _reduce(image: Image.Image, factor: int) -> Image.Image:
+    """``image.reduce(factor)`` a band of rows at a time: for RGBA, reduce() premultiplies alpha in a full-size
+    copy of its own (a second 160 MB for 40 MP); bands a multiple of ``factor`` high give the same pixels."""
+    rows = factor * 128
+    out = Image.new(image.mode, (math.ceil(image.width / factor), math.ceil(image.height / factor)))
+    for top in range(0, image.height, rows):
+        band = image.crop((0, top, image.width, min(image.height, top + rows)))
+        out.paste(band.reduce(factor), (0, top // factor))
+    out.info = image.info.copy()  # EXIF orientation and ICC profile are read from the reduced copy
+    return out
+
+
+def _prepare(data: bytes, policy: FetchPolicy) -> tuple[ImageFile.ImageFile, tuple[int, int]]:
+    """The image opened at the first frame and set to decode at its final decode size, and its header size."""
+    image = _open(data, policy)
+    original = image.size
+    if image.format == "JPEG":
+        # Decode straight at 1/2, 1/4 or 1/8 scale when the output bound is that much smaller: a 24 MP photo
+        # then takes a quarter of the time and memory. draft() never goes below the requested size.
+        scale = _output_scale(original, policy)
+        image.draft(None, (math.ceil(original[0] * scale), math.ceil(original[1] * scale)))
+    image.seek(0)
+    return image, original
+
+
+def _reduce_factor(size: tuple[int, int], policy: FetchPolicy) -> int:
+    """The largest integer reduction that keeps the image at least as big as the output bound."""
+    return max(1, math.floor(1 / _output_scale(size, policy)))
+
+
+def decode_cost(data: bytes, policy: FetchPolicy) -> int:
+    """The most bytes :func:`normalize` holds at once for ``data``, read from the header (no pixel decoded).
+
+    The decoded frame, a converted full-size copy if its mode cannot be reduced directly, and three
+    working copies (RGBA) of the reduced image (measured: a 40 MP RGBA PNG peaks 196 MB over the
+    frame-less baseline; this says 212 MB). An unreadable image costs nothing: :func:`normalize` refuses
+    it before decoding.
+    """
+    if len(data) > policy.max_bytes:
+        return 0
+    try:
+        image, _ = _prepare(data, policy)
+    except (ImageRejected, OSError, SyntaxError, ValueError, EOFError):
+        return 0
+    width, height = image.size
+    pixels = width * height
+    frame = pixels * max(1, len(image.getbands()))  # P, L: 1 byte a pixel; RGBA: 4
+    factor = _reduce_factor(image.size, policy)
+    if factor > 1 and image.mode not in _REDUCIBLE:
+        frame += pixels * 4
+    return frame + 3 * 4 * (pixels // (factor * factor))
 
 
 def _output_scale(size: tuple[int, int], policy: FetchPolicy) -> float:
