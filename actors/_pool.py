@@ -9,8 +9,8 @@
 At most ``threads`` jobs run at once (``trio.to_thread.run_sync`` with a ``CapacityLimiter``,
 ``abandon_on_cancel=False``: a cancelled caller waits for its thread to finish, no orphan threads). Up to
 ``max_queued`` more wait in a priority queue (lower ``priority`` first, FIFO within a priority); callers
-beyond that wait for room in ``run``, or get :class:`PoolBusy` from ``try_run``. A caller cancelled while
-queued leaves the queue; the pool needs no task of its own.
+beyond that wait for room in ``run``. A caller cancelled while queued leaves the queue; the pool needs no
+task of its own.
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from typing import TypeVar, TypeVarTuple, Unpack
 
 import trio
-
-from actors._errors import PoolBusy
 
 __all__ = ["Priority", "ThreadPoolActor"]
 
@@ -72,12 +70,6 @@ class ThreadPoolActor:
         """Run ``fn(*args)`` in a worker thread; waits for a slot (and for queue room) first."""
         while self._full():
             await self._room.park()
-        return await self._run(fn, *args, priority=priority)
-
-    async def try_run(self, fn: Callable[[Unpack[Ts]], T], *args: *Ts, priority: int = Priority.BATCH) -> T:
-        """Like :meth:`run`, but raise :class:`PoolBusy` instead of waiting for queue room."""
-        if self._full():
-            raise PoolBusy(f"{self.queued} jobs already queued (max_queued={self.max_queued})")
         return await self._run(fn, *args, priority=priority)
 
     async def _run(self, fn: Callable[[Unpack[Ts]], T], *args: *Ts, priority: int) -> T:

@@ -1,31 +1,37 @@
-"""One actor per key (e.g. per guild), spawned on first message and stopped when idle.
+"""One supervised worker per key (e.g. per guild), each draining its own bounded mailbox.
 
 ::
 
-    registry = KeyedRegistry(lambda guild_id: GuildActor(guild_id), idle_timeout=300, max_actors=1000)
+    async def work(guild_id: int, mailbox: trio.MemoryReceiveChannel[Join]) -> None:
+        ...  # take messages one at a time or in batches; return (when idle, say) to retire the key
+
+    registry = KeyedRegistry(work, mailbox_size=2048, max_restarts=3, window=60.0, on_crash=noted)
     async with trio.open_nursery() as nursery:
         await nursery.start(registry.run)
-        await registry.tell(guild_id, event)
+        await registry.tell(guild_id, join)  # spawns the key's worker; waits while its mailbox is full
+        registry.close()                     # no more tells; every worker finishes its mailbox, run returns
 
-An actor is idle when its mailbox is empty, it handles nothing, and nothing was sent to or finished by it
-for ``idle_timeout`` seconds; it is then stopped and forgotten (the next message spawns a fresh one).
-Bound: when ``max_actors`` are alive, spawning evicts the longest-idle IDLE actor (stopped cleanly, even
-before its timeout); if every actor is busy, ``tell``/``ask`` raise :class:`RegistryFull` at once (the
-caller decides whether to drop, retry or shed load; waiting could deadlock an actor telling another).
-A per-key actor that crashes is logged and forgotten, so one key's bug never stops the others.
+A key's worker is spawned by the first ``tell`` and retired when it returns (its mailbox then holds nothing:
+the worker returns only once it found it empty, and the mailbox closes before anything else runs, so the
+next ``tell`` spawns a fresh one). Each key runs under its own one-child :class:`Supervisor`, so a crash
+tears down that key's worker only: ``on_crash(key, exc)`` runs, then after a backoff the worker restarts on
+the same mailbox (what was queued stays queued). A key whose worker needs more than ``max_restarts`` restarts
+within ``window`` seconds is PARKED instead of escalating: its mailbox is dropped, :attr:`parked` says why,
+and ``tell`` raises :class:`KeyParked` until :meth:`unpark`. Nothing a key's worker raises cancels or delays
+another key's, except exceptions of the ``fatal`` types: those leave ``run`` (a fault of the whole process).
 """
 
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+import random
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
 
 import trio
 
-from actors._actor import Actor
-from actors._errors import RegistryFull
+from actors._errors import KeyParked, SupervisorEscalation
+from actors._supervisor import ChildSpec, Restart, Supervisor
 
 __all__ = ["KeyedRegistry"]
 
@@ -37,93 +43,126 @@ Msg = TypeVar("Msg")
 
 class KeyedRegistry(Generic[K, Msg]):
     def __init__(
-        self, factory: Callable[[K], Actor[Msg, Any]], *, idle_timeout: float, max_actors: int = 10_000
+        self,
+        work: Callable[[K, trio.MemoryReceiveChannel[Msg]], Awaitable[None]],
+        *,
+        mailbox_size: int,
+        max_restarts: int = 3,
+        window: float = 60.0,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 30.0,
+        on_crash: Callable[[K, Exception], Awaitable[None]] | None = None,
+        fatal: tuple[type[BaseException], ...] = (),
+        rng: random.Random | None = None,
     ) -> None:
-        if idle_timeout <= 0 or max_actors < 1:
-            raise ValueError("a registry needs idle_timeout > 0 and max_actors >= 1")
-        self._factory = factory
-        self.idle_timeout = idle_timeout
-        self.max_actors = max_actors
-        self._actors: dict[K, Actor[Msg, Any]] = {}
+        if mailbox_size < 0:
+            raise ValueError("a registry needs mailbox_size >= 0")
+        self._work = work
+        self.mailbox_size = mailbox_size
+        self._max_restarts = max_restarts
+        self._window = window
+        self._backoff = (backoff_base, backoff_cap)
+        self._on_crash = on_crash
+        self._fatal = fatal
+        self._rng = rng or random.Random()
+        self._mailboxes: dict[K, tuple[trio.MemorySendChannel[Msg], trio.MemoryReceiveChannel[Msg]]] = {}
+        #: Parked keys and why (the crash that used up their restarts).
+        self.parked: dict[K, str] = {}
         self._nursery: trio.Nursery | None = None
+        self._closing = trio.Event()
         self.spawned = 0
-        self.evicted = 0
-        self.crashed = 0
+        self.restarts = 0
 
     async def run(self, *, task_status: trio.TaskStatus[KeyedRegistry[K, Msg]] = trio.TASK_STATUS_IGNORED) -> None:
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            task_status.started(self)
-            try:
-                await trio.sleep_forever()
-            finally:
-                self._nursery = None
+        """Host the workers until :meth:`close` and every worker finished its mailbox (or until cancelled)."""
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                task_status.started(self)
+                await self._closing.wait()
+        finally:
+            self._nursery = None
+
+    def close(self) -> None:
+        """Take no more messages; each worker handles what its mailbox holds and returns."""
+        self._closing.set()
+        for send, _ in self._mailboxes.values():
+            send.close()
 
     def __len__(self) -> int:
-        return len(self._actors)
+        return len(self._mailboxes)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._actors
+        return key in self._mailboxes
 
     def depths(self) -> dict[K, int]:
         """Mailbox depth per live key, for metrics."""
-        return {key: actor.depth for key, actor in self._actors.items()}
+        return {key: send.statistics().current_buffer_used for key, (send, _) in self._mailboxes.items()}
+
+    def unpark(self, key: K) -> None:
+        """Let ``key`` have a worker again: the next ``tell`` spawns one."""
+        self.parked.pop(key, None)
 
     async def tell(self, key: K, msg: Msg) -> None:
-        actor = await self._get(key)
-        await actor.tell(msg)
+        """Queue ``msg`` for ``key``'s worker, spawning it; waits while its mailbox is full.
 
-    async def ask(self, key: K, msg: Msg) -> Any:
-        actor = await self._get(key)
-        return await actor.ask(msg)
+        Raises :class:`KeyParked` for a parked key and ``trio.ClosedResourceError`` once closed."""
+        while True:
+            if key in self.parked:
+                raise KeyParked(f"{key!r} is parked: {self.parked[key]}")
+            mailbox = self._mailboxes.get(key)
+            if mailbox is None:
+                if self._closing.is_set():
+                    raise trio.ClosedResourceError("the registry is closed")
+                mailbox = self._spawn(key)
+            try:
+                await mailbox[0].send(msg)
+                return
+            except trio.BrokenResourceError:
+                pass  # the worker retired (idle) while we waited: the loop spawns a fresh one
+            except trio.ClosedResourceError:
+                if key not in self.parked:
+                    raise  # closed by close()
+            if self._mailboxes.get(key) is mailbox:
+                del self._mailboxes[key]
 
-    async def _get(self, key: K) -> Actor[Msg, Any]:
-        actor = self._actors.get(key)
-        if actor is not None and actor.alive:
-            return actor
+    def _spawn(self, key: K) -> tuple[trio.MemorySendChannel[Msg], trio.MemoryReceiveChannel[Msg]]:
         if self._nursery is None:
             raise RuntimeError("KeyedRegistry.run is not running; start it with nursery.start(registry.run)")
-        if len(self._actors) >= self.max_actors:
-            self._evict_one()
-        actor = self._factory(key)
-        self._actors[key] = actor
+        mailbox = self._mailboxes[key] = trio.open_memory_channel[Msg](self.mailbox_size)
         self.spawned += 1
-        await self._nursery.start(self._host, key, actor)
-        return actor
+        self._nursery.start_soon(self._host, key, mailbox)
+        return mailbox
 
-    def _evict_one(self) -> None:
-        idle = [(actor.last_activity, key) for key, actor in self._actors.items() if actor.idle]
-        if not idle:
-            raise RegistryFull(f"all {self.max_actors} actors are busy; none can be evicted")
-        _, key = min(idle, key=lambda pair: pair[0])
-        self._retire(key)
-        self.evicted += 1
+    def _retire(self, key: K, mailbox: tuple[trio.MemorySendChannel[Msg], trio.MemoryReceiveChannel[Msg]]) -> None:
+        # Synchronous, so nothing can be queued between the worker's last look and the close: a sender
+        # waiting on a full mailbox gets BrokenResourceError and spawns a fresh worker.
+        if self._mailboxes.get(key) is mailbox:
+            del self._mailboxes[key]
+        mailbox[1].close()
 
-    def _retire(self, key: K) -> None:
-        actor = self._actors.pop(key)
-        actor.stop()
+    async def _host(self, key: K, mailbox: tuple[trio.MemorySendChannel[Msg], trio.MemoryReceiveChannel[Msg]]) -> None:
+        async def worker(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+            task_status.started()
+            await self._work(key, mailbox[1])
+            self._retire(key, mailbox)
 
-    async def _host(self, key: K, actor: Actor[Msg, Any], *, task_status: trio.TaskStatus[None]) -> None:
+        async def crashed(_: str, exc: Exception) -> None:
+            self.restarts += 1
+            if self._on_crash is not None:
+                await self._on_crash(key, exc)
+
+        supervisor = Supervisor([ChildSpec(repr(key), worker, Restart.TRANSIENT)], max_restarts=self._max_restarts,
+                                window=self._window, backoff_base=self._backoff[0], backoff_cap=self._backoff[1],
+                                rng=self._rng, on_crash=crashed, fatal=self._fatal)  # fmt: skip
+        escalation: SupervisorEscalation | None = None
         try:
-            async with trio.open_nursery() as nursery:
-                await nursery.start(actor.run)
-                task_status.started()
-                if actor.last_activity == -math.inf:
-                    actor.last_activity = trio.current_time()
-                deadline = actor.last_activity + self.idle_timeout
-                while actor.alive and self._actors.get(key) is actor:
-                    await trio.sleep_until(deadline)
-                    now = trio.current_time()
-                    deadline = actor.last_activity + self.idle_timeout
-                    if now < deadline:
-                        continue
-                    if actor.idle:
-                        self._retire(key)
-                    else:  # busy past its timeout: look again later (finishing a message moves the stamp)
-                        deadline = now + self.idle_timeout
-        except* Exception as group:  # noqa: BLE001  # a key's crash is contained and logged
-            self.crashed += 1
-            log.warning("keyed actor crashed", extra={"key": repr(key), "error": repr(group.exceptions[0])})
+            await supervisor.run()
+        except SupervisorEscalation as exc:
+            escalation = exc
         finally:
-            if self._actors.get(key) is actor:
-                del self._actors[key]
+            self._retire(key, mailbox)
+        if escalation is not None:
+            cause = escalation.__cause__
+            self.parked[key] = f"{type(cause).__name__}: {cause}" if cause is not None else str(escalation)
+            log.error("keyed worker parked: it kept crashing", extra={"key": repr(key), "reason": self.parked[key]})

@@ -16,7 +16,10 @@ after a crash, TEMPORARY ones never. Before a restart the supervisor sleeps the 
 :class:`ExponentialBackoff` delay (reset after a child stayed up ``window`` seconds). More than
 ``max_restarts`` restarts within ``window`` seconds (counted on ``trio.current_time()`` across all
 children) raise :class:`SupervisorEscalation` out of ``run``, chained to the last crash. Cancellation is
-never caught: only ``Exception`` is handled.
+never caught: only ``Exception`` is handled, and exceptions of the ``fatal`` types are not handled either: they
+leave ``run`` as they are (a fault of the whole process, not of the child). ``on_crash(name, exc)`` runs
+before each restart (and before an escalation), in the child's place, so the owner can log and count it
+and put right what the crash left behind.
 """
 
 from __future__ import annotations
@@ -64,6 +67,8 @@ class Supervisor:
         backoff_base: float = 0.1,
         backoff_cap: float = 10.0,
         rng: random.Random | None = None,
+        on_crash: Callable[[str, Exception], Awaitable[None]] | None = None,
+        fatal: tuple[type[BaseException], ...] = (),
     ) -> None:
         if max_restarts < 0 or window <= 0:
             raise ValueError("a supervisor needs max_restarts >= 0 and window > 0")
@@ -73,6 +78,8 @@ class Supervisor:
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._rng = rng or random.Random()
+        self._on_crash = on_crash
+        self._fatal = fatal
         self._restarts: deque[float] = deque()
         self.restart_count: dict[str, int] = {spec.name: 0 for spec in self.children}
 
@@ -90,7 +97,7 @@ class Supervisor:
         if escalation is not None:
             raise escalation
 
-    def _note_restart(self, spec: ChildSpec, cause: BaseException | None) -> None:
+    def _note_restart(self, spec: ChildSpec, cause: Exception | None) -> None:
         now = trio.current_time()
         while self._restarts and self._restarts[0] <= now - self.window:
             self._restarts.popleft()
@@ -105,7 +112,7 @@ class Supervisor:
         backoff = ExponentialBackoff(self._backoff_base, 2.0, self._backoff_cap, rng=self._rng)
         announced = False
         while True:
-            crash: BaseException | None = None
+            crash: Exception | None = None
             started_at = trio.current_time()
             try:
                 async with trio.open_nursery() as inner:
@@ -115,12 +122,17 @@ class Supervisor:
                         task_status.started()
             except* Exception as group:  # noqa: BLE001  # crashes are what a supervisor handles
                 crash = group.exceptions[0] if len(group.exceptions) == 1 else group
+            # Raised outside except* so that it leaves bare on CPython before 3.11.4 too.
+            if crash is not None and self._fatal and isinstance(crash, self._fatal):
+                raise crash
             if trio.current_time() - started_at >= self.window:
                 backoff.reset()
             if crash is None and spec.restart is not Restart.PERMANENT:
                 break
             if crash is not None:
                 log.warning("child crashed", extra={"child": spec.name, "error": repr(crash)})
+                if self._on_crash is not None:
+                    await self._on_crash(spec.name, crash)
                 if spec.restart is Restart.TEMPORARY:
                     break
             self._note_restart(spec, crash)

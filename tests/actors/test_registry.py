@@ -4,156 +4,175 @@ import pytest
 import trio
 import trio.testing
 
-from actors import Actor, KeyedRegistry, RegistryFull
+from actors import KeyedRegistry, KeyParked
 
 
-class Keyed(Actor[str, str]):
-    def __init__(self, key: int, log: list[tuple[int, str]], gates: dict[int, trio.Event]) -> None:
-        super().__init__(mailbox_size=8, name=f"k{key}")
-        self.key = key
-        self.log = log
-        self.gates = gates
+class Workers:
+    """Per key: what it handled; ``boom`` crashes the worker; a gate holds a key's worker before each message."""
 
-    async def handle(self, msg: str) -> str:
-        if msg == "boom":
-            raise RuntimeError("boom")
-        gate = self.gates.get(self.key)
-        if gate is not None:
-            await gate.wait()
-        self.log.append((self.key, msg))
-        return f"{self.key}:{msg}"
+    def __init__(self, *, idle: float = 10.0) -> None:
+        self.idle = idle
+        self.log: list[tuple[int, str]] = []
+        self.gates: dict[int, trio.Event] = {}
+        self.starts: dict[int, int] = {}
+        self.crashes: list[tuple[int, str]] = []
+
+    async def work(self, key: int, mailbox: trio.MemoryReceiveChannel[str]) -> None:
+        self.starts[key] = self.starts.get(key, 0) + 1
+        while True:
+            with trio.move_on_after(self.idle):
+                try:
+                    msg = await mailbox.receive()
+                except trio.EndOfChannel:
+                    return  # closed and empty
+                gate = self.gates.get(key)
+                if gate is not None:
+                    await gate.wait()
+                if msg == "boom":
+                    raise RuntimeError(f"boom in {key}")
+                self.log.append((key, msg))
+                continue
+            return
+
+    async def crashed(self, key: int, exc: Exception) -> None:
+        await trio.lowlevel.checkpoint()
+        self.crashes.append((key, str(exc)))
 
 
-def make(
-    *, idle: float = 10.0, max_actors: int = 100
-) -> tuple[KeyedRegistry[int, str], list[tuple[int, str]], dict[int, trio.Event], list[Keyed]]:
-    log: list[tuple[int, str]] = []
-    gates: dict[int, trio.Event] = {}
-    made: list[Keyed] = []
-
-    def factory(key: int) -> Keyed:
-        actor = Keyed(key, log, gates)
-        made.append(actor)
-        return actor
-
-    return KeyedRegistry(factory, idle_timeout=idle, max_actors=max_actors), log, gates, made
+def make(workers: Workers, **kw: object) -> KeyedRegistry[int, str]:
+    return KeyedRegistry(workers.work, mailbox_size=8, on_crash=workers.crashed, **kw)  # type: ignore[arg-type]
 
 
-async def test_one_actor_per_key_spawned_on_first_message_and_routed() -> None:
-    registry, log, _, made = make()
+async def test_one_worker_per_key_spawned_on_first_message_in_order(autojump_clock: trio.testing.MockClock) -> None:
+    workers = Workers()
+    registry = make(workers)
     async with trio.open_nursery() as nursery:
         await nursery.start(registry.run)
-        assert await registry.ask(1, "a") == "1:a"
-        await registry.tell(2, "b")
-        assert await registry.ask(1, "c") == "1:c"
-        assert await registry.ask(2, "d") == "2:d"
+        for msg in "abc":
+            await registry.tell(1, msg)
+            await registry.tell(2, msg.upper())
+        await trio.sleep(1)
         assert len(registry) == 2
-        assert registry.spawned == 2
-        assert [a.key for a in made] == [1, 2]
-        nursery.cancel_scope.cancel()
-    assert log == [(1, "a"), (2, "b"), (1, "c"), (2, "d")]
-    assert len(registry) == 0
-    assert not any(actor.alive for actor in made)  # cancelling the owner stopped every actor
-
-
-async def test_idle_actor_is_stopped_after_timeout_and_respawned(autojump_clock: trio.testing.MockClock) -> None:
-    registry, _, _, made = make(idle=10.0)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(registry.run)
-        await registry.ask(1, "a")
-        await trio.sleep(9)
-        await registry.ask(1, "b")  # activity pushes the deadline
-        await trio.sleep(9)
         assert 1 in registry
-        await trio.sleep(2)
-        assert 1 not in registry
-        assert not made[0].alive
-        await registry.ask(1, "c")
-        assert len(made) == 2
-        nursery.cancel_scope.cancel()
+        registry.close()
+    assert [m for k, m in workers.log if k == 1] == ["a", "b", "c"]
+    assert [m for k, m in workers.log if k == 2] == ["A", "B", "C"]
+    assert workers.starts == {1: 1, 2: 1}
 
 
-async def test_busy_actor_is_not_stopped_while_idle_timeout_passes(autojump_clock: trio.testing.MockClock) -> None:
-    registry, log, gates, _ = make(idle=5.0)
-    gates[1] = trio.Event()
+async def test_an_idle_worker_retires_and_the_next_message_spawns_a_fresh_one(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    workers = Workers(idle=5.0)
+    registry = make(workers)
     async with trio.open_nursery() as nursery:
         await nursery.start(registry.run)
-        await registry.tell(1, "slow")
-        await trio.sleep(60)
-        assert 1 in registry
-        assert registry.depths() == {1: 0}
-        gates[1].set()
+        await registry.tell(1, "a")
+        await trio.sleep(20)
+        assert len(registry) == 0
+        await registry.tell(1, "b")
         await trio.sleep(1)
-        assert log == [(1, "slow")]
-        assert 1 in registry
-        await trio.sleep(5)
-        assert 1 not in registry
-        nursery.cancel_scope.cancel()
+        registry.close()
+    assert workers.log == [(1, "a"), (1, "b")]
+    assert workers.starts == {1: 2}
 
 
-async def test_full_registry_evicts_the_longest_idle_actor(autojump_clock: trio.testing.MockClock) -> None:
-    registry, _, _, made = make(idle=1000.0, max_actors=2)
+async def test_a_crash_restarts_the_key_on_its_mailbox_and_never_delays_another_key(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    workers = Workers()
+    registry = make(workers, backoff_base=5.0, backoff_cap=5.0)
     async with trio.open_nursery() as nursery:
         await nursery.start(registry.run)
-        await registry.ask(1, "a")
-        await trio.sleep(1)
-        await registry.ask(2, "a")
-        await trio.sleep(1)
-        await registry.ask(1, "b")  # now 2 is the longest idle
-        await registry.ask(3, "a")
-        assert sorted(registry.depths()) == [1, 3]
-        assert registry.evicted == 1
-        assert not made[1].alive
-        nursery.cancel_scope.cancel()
-
-
-async def test_full_registry_of_busy_actors_raises(autojump_clock: trio.testing.MockClock) -> None:
-    registry, _, gates, _ = make(max_actors=2)
-    gates[1] = trio.Event()
-    gates[2] = trio.Event()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(registry.run)
-        await registry.tell(1, "x")
+        await registry.tell(1, "boom")
+        await registry.tell(1, "after")  # queued behind the crash: kept for the restarted worker
+        await trio.sleep(0.01)
+        start = trio.current_time()
         await registry.tell(2, "x")
         await trio.testing.wait_all_tasks_blocked()
-        with pytest.raises(RegistryFull):
-            await registry.tell(3, "x")
-        nursery.cancel_scope.cancel()
+        assert (2, "x") in workers.log, "key 2 does not wait for key 1's backoff"
+        assert trio.current_time() == start
+        await trio.sleep(10)
+        registry.close()
+    assert workers.crashes == [(1, "boom in 1")]
+    assert registry.restarts == 1
+    assert (1, "after") in workers.log
+    assert workers.starts[1] == 2
 
 
-async def test_crashing_key_is_forgotten_and_others_keep_running() -> None:
-    registry, _, _, _ = make()
+async def test_a_key_that_keeps_crashing_is_parked_not_escalated(autojump_clock: trio.testing.MockClock) -> None:
+    workers = Workers()
+    registry = make(workers, max_restarts=2, window=100.0, backoff_base=0.1, backoff_cap=0.1)
     async with trio.open_nursery() as nursery:
         await nursery.start(registry.run)
-        await registry.ask(1, "a")
-        await registry.tell(2, "boom")
-        await trio.testing.wait_all_tasks_blocked()
-        assert 2 not in registry
-        assert registry.crashed == 1
-        assert await registry.ask(1, "b") == "1:b"
-        assert await registry.ask(2, "c") == "2:c"
-        nursery.cancel_scope.cancel()
+        for _ in range(3):
+            await registry.tell(1, "boom")
+        await trio.sleep(5)
+        assert registry.parked == {1: "RuntimeError: boom in 1"}
+        with pytest.raises(KeyParked, match="boom in 1"):
+            await registry.tell(1, "more")
+        await registry.tell(2, "fine")
+        registry.unpark(1)
+        await registry.tell(1, "again")
+        await trio.sleep(1)
+        registry.close()
+    assert len(workers.crashes) == 3
+    assert workers.log == [(2, "fine"), (1, "again")]
+
+
+async def test_a_fatal_exception_leaves_run(autojump_clock: trio.testing.MockClock) -> None:
+    workers = Workers()
+    registry = make(workers, fatal=(RuntimeError,))
+
+    async def process() -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(registry.run)
+            await registry.tell(1, "boom")
+            await trio.sleep(5)
+
+    with pytest.raises(BaseExceptionGroup) as caught:
+        await process()
+    assert caught.value.split(RuntimeError)[0] is not None
+    assert workers.crashes == []
+
+
+async def test_close_lets_workers_finish_their_mailboxes_and_refuses_more(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    workers = Workers()
+    registry = make(workers)
+    workers.gates[1] = trio.Event()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(registry.run)
+        for msg in "abc":
+            await registry.tell(1, msg)
+        registry.close()
+        with pytest.raises(trio.ClosedResourceError):
+            await registry.tell(2, "late")
+        workers.gates[1].set()
+    assert workers.log == [(1, "a"), (1, "b"), (1, "c")]
 
 
 async def test_tell_before_run_is_an_error() -> None:
-    registry, _, _, _ = make()
+    registry = make(Workers())
     with pytest.raises(RuntimeError, match="not running"):
         await registry.tell(1, "a")
 
 
-async def test_concurrent_first_messages_for_one_key_spawn_one_actor() -> None:
-    registry, log, _, made = make()
+async def test_concurrent_first_messages_for_one_key_spawn_one_worker(autojump_clock: trio.testing.MockClock) -> None:
+    workers = Workers()
+    registry = make(workers)
     async with trio.open_nursery() as nursery:
         await nursery.start(registry.run)
         async with trio.open_nursery() as senders:
-            for i in range(5):
-                senders.start_soon(registry.tell, 7, f"m{i}")
-        assert await registry.ask(7, "last") == "7:last"
-        nursery.cancel_scope.cancel()
-    assert len(made) == 1
-    assert sorted(msg for _, msg in log) == sorted([f"m{i}" for i in range(5)] + ["last"])
+            for msg in "abcd":
+                senders.start_soon(registry.tell, 1, msg)
+        await trio.sleep(1)
+        registry.close()
+    assert registry.spawned == 1
+    assert sorted(m for _, m in workers.log) == ["a", "b", "c", "d"]
 
 
 def test_registry_validates_limits() -> None:
-    with pytest.raises(ValueError, match="idle_timeout"):
-        KeyedRegistry(lambda key: Keyed(key, [], {}), idle_timeout=0)
+    with pytest.raises(ValueError, match="mailbox_size"):
+        KeyedRegistry(Workers().work, mailbox_size=-1)

@@ -146,3 +146,42 @@ async def test_child_start_failure_is_restarted(autojump_clock: trio.testing.Moc
 def test_supervisor_validates_limits() -> None:
     with pytest.raises(ValueError, match="max_restarts"):
         Supervisor([], max_restarts=-1)
+
+
+async def test_on_crash_runs_before_each_restart_and_before_the_escalation(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def noted(name: str, exc: Exception) -> None:
+        await trio.lowlevel.checkpoint()
+        seen.append((name, str(exc)))
+
+    child = Flaky(crashes=10)
+    sup = Supervisor([ChildSpec("w", child)], max_restarts=2, window=100.0, on_crash=noted)
+    with pytest.raises(SupervisorEscalation):
+        await sup.run()
+    assert seen == [("w", "crash 1"), ("w", "crash 2"), ("w", "crash 3")]
+
+
+class Fatal(Exception):
+    pass
+
+
+async def test_a_fatal_exception_is_not_restarted_and_leaves_as_it_is(autojump_clock: trio.testing.MockClock) -> None:
+    starts = 0
+
+    async def child(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        nonlocal starts
+        starts += 1
+        task_status.started()
+        raise Fatal("bad token")
+
+    sup = Supervisor([ChildSpec("w", child)], max_restarts=5, window=100.0, fatal=(Fatal,))
+    with pytest.raises(BaseExceptionGroup) as caught:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(sup.run)
+    matched, rest = caught.value.split(Fatal)
+    assert matched is not None
+    assert rest is None
+    assert starts == 1

@@ -18,9 +18,10 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+import msgspec
 import trio
 
 from welcomebot.app.message import MAX_CONTENT, compose, embed_json
@@ -74,6 +75,7 @@ class GuildWelcomer:
         after_welcome: Callable[[WelcomeConfig, list[Join], int | None, int], None] | None = None,
         on_raid: Callable[[int, bool], None] | None = None,
         wall_clock: Callable[[], float] = time.time,
+        waiting: Iterable[Join] = (),
     ) -> None:
         self.guild_id = guild_id
         self._configs = configs
@@ -90,48 +92,57 @@ class GuildWelcomer:
         #: (config version, reason) while the channel is known to refuse posts.
         self._broken: tuple[str, str] | None = None
         #: Joins taken from the inbox but not yet in a message (a raid's group is chosen from these).
-        self._waiting: deque[Join] = deque()
+        self._waiting: deque[Join] = deque(waiting)
+        #: Joins taken from the inbox (or given as ``waiting``) and not finished yet, with the nonce of the
+        #: message they are in once it has one: what a supervisor's restart must try again.
+        self._in_hand: dict[JoinKey, Join] = {j.key: j for j in self._waiting}
         self._raid: tuple[RaidMode, RaidDetector] | None = None
 
+    def in_hand(self) -> list[Join]:
+        """The joins this actor took and has not finished, in the order it took them."""
+        return list(self._in_hand.values())
+
     async def run(self, inbox: trio.MemoryReceiveChannel[Join], *, idle_s: float = math.inf) -> None:
-        """Welcome joins from ``inbox`` until it is closed and empty, or idle for ``idle_s`` seconds."""
-        async with inbox:
-            while True:
-                first = self._waiting.popleft() if self._waiting else await self._next(inbox, idle_s)
-                if first is None:
-                    return  # idle, or closed and empty: the registry starts a new actor on the next join
-                config = await self._configs.get(self.guild_id)
-                if config is None or not config.enabled or config.channel_id is None:
-                    await self._finish_unposted([first], Outcome.SKIPPED_UNCONFIGURED, "not configured")
-                    continue
-                channel_id = config.channel_id
-                if first.goodbye:
-                    channel_id = config.behaviour.goodbye.channel_id or channel_id
-                if self._broken is not None and self._broken[0] == config.version and channel_id == config.channel_id:
-                    await self._finish_unposted([first], Outcome.SKIPPED_CHANNEL_BROKEN, self._broken[1])
-                    continue
-                detector = self._detector(config)
-                if detector is not None and first.nonce is None:
-                    self._feed(detector, first)
-                if first.nonce is None and not first.goodbye and self._turns.last_slot(channel_id):
-                    await self._gather(inbox, config, detector)
-                await self._turns.turn(channel_id)
-                raiding = self._take_more(inbox, config, detector)
-                limit = config.behaviour.raid.group_size if raiding else MAX_CARDS_PER_MESSAGE
-                batch = [first]
-                # A batch from before a restart goes out exactly as it was (same nonce); goodbyes go alone.
-                while (
-                    not first.goodbye
-                    and len(batch) < limit
-                    and self._waiting
-                    and self._waiting[0].nonce == first.nonce
-                    and not self._waiting[0].goodbye
-                ):
-                    batch.append(self._waiting.popleft())
-                while len(batch) > 1 and first.nonce is None and self._too_long(config, batch):
-                    self._waiting.appendleft(batch.pop())  # named in the next message instead of cut off
-                cards = config.behaviour.goodbye.card if first.goodbye else not raiding or config.behaviour.raid.cards
-                await self._welcome(config, channel_id, batch, cards=cards)
+        """Welcome joins from ``inbox`` until it is closed and empty, or idle for ``idle_s`` seconds.
+
+        The inbox is the registry's: it outlives a crash of this actor, so a restarted one takes it over."""
+        while True:
+            first = self._waiting.popleft() if self._waiting else await self._next(inbox, idle_s)
+            if first is None:
+                return  # idle, or closed and empty: the registry starts a new actor on the next join
+            self._in_hand.setdefault(first.key, first)
+            config = await self._configs.get(self.guild_id)
+            if config is None or not config.enabled or config.channel_id is None:
+                await self._finish_unposted([first], Outcome.SKIPPED_UNCONFIGURED, "not configured")
+                continue
+            channel_id = config.channel_id
+            if first.goodbye:
+                channel_id = config.behaviour.goodbye.channel_id or channel_id
+            if self._broken is not None and self._broken[0] == config.version and channel_id == config.channel_id:
+                await self._finish_unposted([first], Outcome.SKIPPED_CHANNEL_BROKEN, self._broken[1])
+                continue
+            detector = self._detector(config)
+            if detector is not None and first.nonce is None:
+                self._feed(detector, first)
+            if first.nonce is None and not first.goodbye and self._turns.last_slot(channel_id):
+                await self._gather(inbox, config, detector)
+            await self._turns.turn(channel_id)
+            raiding = self._take_more(inbox, config, detector)
+            limit = config.behaviour.raid.group_size if raiding else MAX_CARDS_PER_MESSAGE
+            batch = [first]
+            # A batch from before a restart goes out exactly as it was (same nonce); goodbyes go alone.
+            while (
+                not first.goodbye
+                and len(batch) < limit
+                and self._waiting
+                and self._waiting[0].nonce == first.nonce
+                and not self._waiting[0].goodbye
+            ):
+                batch.append(self._waiting.popleft())
+            while len(batch) > 1 and first.nonce is None and self._too_long(config, batch):
+                self._waiting.appendleft(batch.pop())  # named in the next message instead of cut off
+            cards = config.behaviour.goodbye.card if first.goodbye else not raiding or config.behaviour.raid.cards
+            await self._welcome(config, channel_id, batch, cards=cards)
 
     async def _next(self, inbox: trio.MemoryReceiveChannel[Join], idle_s: float) -> Join | None:
         """The next join; while raiding, also wakes when the raid has calmed down, to say so."""
@@ -181,6 +192,7 @@ class GuildWelcomer:
 
     def _admit(self, join: Join, detector: RaidDetector | None) -> None:
         self._waiting.append(join)
+        self._in_hand[join.key] = join
         if detector is not None and join.nonce is None:
             self._feed(detector, join)
 
@@ -226,6 +238,8 @@ class GuildWelcomer:
         nonce = batch[0].nonce or welcome_nonce(keys)
         if batch[0].nonce is None:
             await self._log.assign(keys, nonce)  # durable before the post: a restart re-posts this very batch
+            for join in batch:
+                self._in_hand[join.key] = msgspec.structs.replace(join, nonce=nonce)  # and so does a supervisor's
         for delay in (*RETRY_DELAYS, None):
             try:
                 message_id = await self._poster.post(
@@ -339,6 +353,8 @@ class GuildWelcomer:
         now = trio.current_time()
         latencies = [now - j.received_at for j in batch if j.received_at is not None]
         await self._log.posted(keys, message_id, max(latencies) * 1000 if latencies else None)
+        for key in keys:
+            self._in_hand.pop(key, None)
         for seconds in latencies:
             self._observer.join_to_post(seconds)
         self._observer.welcomed(Outcome.POSTED, len(batch))
@@ -355,6 +371,8 @@ class GuildWelcomer:
 
     async def _finish_unposted(self, batch: list[Join], outcome: Outcome, reason: str) -> None:
         await self._log.failed([j.key for j in batch], f"{outcome.value}: {reason}")
+        for join in batch:
+            self._in_hand.pop(join.key, None)
         self._observer.welcomed(outcome, len(batch))
 
 

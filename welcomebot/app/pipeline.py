@@ -6,9 +6,13 @@
       ▲                        │
       └── checkpoint(seq) ◀────┘  the safe sequence: every dispatch up to it is durably handled
 
-Guild actors are spawned on a guild's first join, in the pipeline's own nursery, and end after
-``guild_idle_s`` without joins; their inboxes are bounded, so a guild that cannot keep up slows its
-router instead of growing memory.
+Guild actors live in an :class:`actors.KeyedRegistry`: spawned on a guild's first join, ended after
+``guild_idle_s`` without joins, each with a bounded inbox (a guild that cannot keep up slows its router
+instead of growing memory) and under its own supervisor. A guild actor that raises (a StoreError, a bug) is
+logged with the guild id, counted (``restarts``), and restarted with backoff; the joins it had in hand are
+tried again first, each try counted, and quarantined after MAX_ATTEMPTS. No other guild's work is cancelled
+or delayed. A guild whose actor keeps crashing is parked (``parked``): its joins stay claimed for the next
+start. Only process-wide faults (FatalError, ConfigError) leave :meth:`run`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import TYPE_CHECKING
 import msgspec
 import trio
 
+from actors import KeyedRegistry, KeyParked
 from welcomebot.app.catchup import CatchUp
 from welcomebot.app.gate import joined_s
 from welcomebot.app.guild import GuildWelcomer, Observer
@@ -30,7 +35,7 @@ from welcomebot.app.model import GOODBYE_PREFIX, GuildInfo, Join, JoinKey, Outco
 from welcomebot.app.reconcile import Reconciler
 from welcomebot.app.router import GuildAvailable, GuildGone, MemberJoined, MemberLeft, Router
 from welcomebot.app.watermark import SeqWatermark
-from welcomebot.errors import WelcomeBotError
+from welcomebot.errors import ConfigError, FatalError, WelcomeBotError
 from welcomebot.gateway.events import InteractionCreate
 
 if TYPE_CHECKING:
@@ -48,6 +53,9 @@ __all__ = ["Pipeline"]
 log = logging.getLogger(__name__)
 
 INBOX_SIZE = 2048
+#: A guild actor restarted this many times within GUILD_RESTART_WINDOW_S is parked at its next crash.
+GUILD_MAX_RESTARTS = 3
+GUILD_RESTART_WINDOW_S = 600.0
 
 
 class Pipeline:
@@ -96,8 +104,14 @@ class Pipeline:
         self._late_router: Router | None = None
         self._quick_deleted: deque[int] = deque(maxlen=1024)
         self.guilds: dict[int, GuildInfo] = {}
-        self._inboxes: dict[int, trio.MemorySendChannel[Join]] = {}
-        self._nursery: trio.Nursery | None = None  # the guild actors
+        self._actors: KeyedRegistry[int, Join] = KeyedRegistry(
+            self._guild, mailbox_size=INBOX_SIZE, max_restarts=GUILD_MAX_RESTARTS, window=GUILD_RESTART_WINDOW_S,
+            backoff_base=1.0, backoff_cap=30.0, on_crash=self._guild_crashed, fatal=(FatalError, ConfigError),
+        )  # fmt: skip
+        #: Guild actor crashes by exception type (``welcomebot_actor_restarts_total{reason}``).
+        self.restarts: dict[str, int] = {}
+        #: What a crashed guild actor had in hand: its next start tries them first.
+        self._in_hand: dict[int, list[Join]] = {}
         self._side: trio.Nursery | None = None  # side jobs: roles, deletes, catch-up
         self._closing = trio.Event()
         self._deletes_scheduled = trio.Event()
@@ -105,10 +119,15 @@ class Pipeline:
 
     @property
     def actor_count(self) -> int:
-        return len(self._inboxes)
+        return len(self._actors)
 
     def mailbox_depths(self) -> list[int]:
-        return [inbox.statistics().current_buffer_used for inbox in self._inboxes.values()]
+        return list(self._actors.depths().values())
+
+    @property
+    def parked(self) -> Mapping[int, str]:
+        """Guilds whose actor kept crashing, and the last crash; their joins wait, claimed, for the next start."""
+        return self._actors.parked
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Host the guild actors until cancelled, or until :meth:`drain` lets them finish their queues."""
@@ -117,11 +136,10 @@ class Pipeline:
                 self._side = side
                 try:
                     async with trio.open_nursery() as nursery:
-                        self._nursery = nursery
+                        await nursery.start(self._actors.run)
                         task_status.started()
                         await self._closing.wait()
-                        for inbox in list(self._inboxes.values()):
-                            inbox.close()
+                        self._actors.close()
                         # leaving the block waits for every guild actor to finish what its inbox holds
                 finally:
                     # Side jobs are best effort and not durable (a role's delay can be a day): they never hold
@@ -215,21 +233,16 @@ class Pipeline:
                         self.catch_up.heard(handle.shard_id)
 
     async def deliver(self, guild_id: int, join: Join) -> None:
-        while True:
-            inbox = self._inboxes.get(guild_id)
-            if inbox is None:
-                assert self._nursery is not None, "Pipeline.run must be running"
-                if self._closing.is_set():
-                    raise trio.ClosedResourceError("the pipeline is draining; the claim is finished after restart")
-                send, receive = trio.open_memory_channel[Join](INBOX_SIZE)
-                self._inboxes[guild_id] = inbox = send
-                self._nursery.start_soon(self._guild, guild_id, receive)
-            try:
-                await inbox.send(join)
-                return
-            except trio.BrokenResourceError:
-                # The actor was evicted for idleness while we were handing it this join: start a new one.
-                self._inboxes.pop(guild_id, None)
+        if self._closing.is_set():
+            raise trio.ClosedResourceError("the pipeline is draining; the claim is finished after restart")
+        try:
+            await self._actors.tell(guild_id, join)
+        except KeyParked:
+            where = {"guild_id": guild_id, "user_id": join.user_id, "reason": self.parked.get(guild_id)}
+            log.warning("guild parked: its welcomer kept crashing; the join stays claimed for the next start",
+                        extra=where)  # fmt: skip
+        except trio.ClosedResourceError:
+            raise trio.ClosedResourceError("the pipeline is draining; the claim is finished after restart") from None
 
     async def _guild(self, guild_id: int, inbox: trio.MemoryReceiveChannel[Join]) -> None:
         actor = GuildWelcomer(
@@ -245,11 +258,33 @@ class Pipeline:
             after_welcome=self._after_welcome,
             on_raid=self._on_raid,
             wall_clock=self._wall_clock,
+            waiting=self._in_hand.pop(guild_id, ()),
         )
         try:
             await actor.run(inbox, idle_s=self._guild_idle_s)
-        finally:
-            self._inboxes.pop(guild_id, None)
+        except Exception:
+            self._in_hand[guild_id] = actor.in_hand()
+            raise
+
+    async def _guild_crashed(self, guild_id: int, exc: Exception) -> None:
+        """Before a guild actor restarts: log, count, and count a try of what it had in hand (or quarantine it)."""
+        reason = type(exc).__name__
+        self.restarts[reason] = self.restarts.get(reason, 0) + 1
+        error = f"{reason}: {exc}"
+        log.error("guild welcomer crashed; restarting it", exc_info=exc, extra={"guild_id": guild_id, "error": error})
+        held = self._in_hand.pop(guild_id, [])
+        if not held:
+            return
+        try:
+            given_up = await self._log.retry_or_quarantine([j.key for j in held], error)
+        except WelcomeBotError as problem:
+            # They stay claimed: the next start tries them, counting that try first.
+            log.warning("could not count the try of a crashed welcome; it is finished after a restart",
+                        extra={"guild_id": guild_id, "error": str(problem)})  # fmt: skip
+            return
+        self._quarantined(given_up)
+        gone = {key for key, _ in given_up}
+        self._in_hand[guild_id] = [j for j in held if j.key not in gone]
 
     # --- behaviours around the welcome --------------------------------------------------------------
 

@@ -225,8 +225,14 @@ class RunningBot:
             f"shard {i} waits for its lease: another live process ({holder}) runs it"
             for i, holder in sorted(self.manager.waiting.items())
         ]
+        # A parked guild is one guild's trouble: said here, but the process stays ready (a restart would not help).
+        parked = [
+            f"guild {guild_id} is parked: its welcomer kept crashing ({reason}); its joins stay claimed until the "
+            "next start"
+            for guild_id, reason in sorted(self.pipeline.parked.items())
+        ]
         return (ready and not waiting, [r for r in reasons if r != "no gateway shard started yet" or not waiting]
-                + waiting)  # fmt: skip
+                + waiting + parked)  # fmt: skip
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -279,7 +285,8 @@ async def run_bot(
         fonts = StoredFonts(
             assets, FetchPolicy.trusting(settings.cdn_base, api_base=settings.api_base, max_bytes=MAX_FONT_BYTES)
         )
-        commands = Dispatcher(CommandContext(api, store, configs, guilds, cards, assets, policy, fonts=fonts))
+        context = CommandContext(api, store, configs, guilds, cards, assets, policy, fonts=fonts)
+        commands = Dispatcher(context)
         pipeline = Pipeline(
             configs=configs,
             welcome_log=welcome_log,
@@ -296,6 +303,7 @@ async def run_bot(
             departures=StoreDepartures(store),
         )
         pipeline.guilds = guilds
+        context.parked = pipeline.parked
         send, receive = trio.open_memory_channel[Dispatch](4096)
 
         base = ShardConfig(settings.token, "", compress=options.compress)
@@ -372,6 +380,14 @@ async def run_bot(
 
 
 def _pull_gauges(metrics: Metrics, bot: RunningBot, pool: ThreadPoolActor, cards: RenderedCards) -> None:
+    metrics.counter(
+        "welcomebot_actor_restarts",
+        "Guild actors restarted after a crash, by exception type.",
+        ["reason"],
+        lambda: {(reason,): n for reason, n in bot.pipeline.restarts.items()},
+    )
+    metrics.gauge("welcomebot_guilds_parked", "Guilds whose actor kept crashing, parked.",
+                  lambda: len(bot.pipeline.parked))  # fmt: skip
     metrics.counter(
         "welcomebot_render_fallbacks",
         "Cards drawn with a fallback: a text run FreeType refused, or a text-only welcome.",

@@ -76,6 +76,8 @@ class CommandContext:
     #: whatever the dispatcher's concurrency.
     decode_budget: DecodeBudget = field(default_factory=DecodeBudget, repr=False)
     wall_clock: Callable[[], float] = time.time
+    #: Guilds whose welcomer kept crashing, and why (the pipeline's, shown by /welcome show).
+    parked: Mapping[int, str] = field(default_factory=dict)
     _bot_id: int | None = field(default=None, repr=False)
     _bot_lock: trio.Lock = field(default_factory=trio.Lock, repr=False)
 

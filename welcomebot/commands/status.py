@@ -37,6 +37,10 @@ async def problems(ctx: CommandContext, config: GuildConfig) -> list[str]:
     if config.channel_problem is not None:
         found.append(f"The last welcome could not be posted ({config.channel_problem}). Once fixed, run "
                      "`/welcome channel` again so the bot retries.")  # fmt: skip
+    parked = ctx.parked.get(config.guild_id)
+    if parked is not None:
+        found.append(f"Welcomes here are paused: the bot's welcomer for this server failed repeatedly ({parked}). "
+                     "New members stay queued and are welcomed after the bot restarts; tell its operator.")  # fmt: skip
     count, last = await ctx.store.quarantined(config.guild_id)
     if count:
         welcomes = "welcome" if count == 1 else "welcomes"

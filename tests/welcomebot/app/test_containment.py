@@ -3,6 +3,7 @@
 import logging
 
 import trio
+import trio.testing
 
 from welcomebot.app.channel_limit import ChannelTurns
 from welcomebot.app.model import Join, JoinKey, Outcome
@@ -10,6 +11,7 @@ from welcomebot.app.pipeline import Pipeline
 from welcomebot.app.ports import CardFile, WelcomeConfig
 from welcomebot.app.testing import FakeCards, FakeConfigs, FakeLog, FakePoster, RecordingObserver
 from welcomebot.store.api import MAX_ATTEMPTS
+from welcomebot.store.errors import StoreError
 
 A, B = 5, 6
 POISON = 77 << 22
@@ -80,3 +82,64 @@ async def test_a_welcome_that_kills_every_start_is_tried_three_times_then_quaran
     ], "logged once, at error level"
     assert await log.quarantined(A) == (1, log.status[key].removeprefix("failed: "))
     assert poster.welcomed_user_ids() == [1], "guild B is welcomed as usual"
+
+
+class BrokenForA(FakeLog):
+    """The store fails guild A's "posted" (its disk, a bug in its rows); every other guild's works."""
+
+    async def posted(self, keys: list[JoinKey], message_id: int, latency_ms: float | None) -> None:
+        if keys[0].guild_id == A:
+            await trio.lowlevel.checkpoint()
+            raise StoreError("database disk image is malformed")
+        await super().posted(keys, message_id, latency_ms)
+
+
+def join(guild_id: int, user_id: int) -> Join:
+    return Join(guild_id=guild_id, user_id=user_id, joined_at=f"2026-11-24T10:00:{user_id:02d}+00:00",
+                username=f"u{user_id}")  # fmt: skip
+
+
+async def claimed(log: FakeLog, bot: Pipeline, j: Join) -> None:
+    assert await log.claim(j.key)
+    await bot.deliver(j.guild_id, j)
+
+
+async def test_a_store_error_in_one_guild_restarts_its_actor_never_delays_another_then_parks_it(autojump_clock, caplog):
+    log, poster, observer = BrokenForA(), FakePoster(), RecordingObserver()
+    bot = pipeline(log, FakeCards(), poster, observer)
+    with trio.fail_after(3600):
+        async with trio.open_nursery() as process:
+            await process.start(bot.run)
+            await claimed(log, bot, join(A, 1))
+            await trio.sleep(0.1)
+            start = trio.current_time()
+            await claimed(log, bot, join(B, 2))
+            await poster.wait_for_welcomes(2)  # A's post went out once before its "posted" failed
+            await trio.testing.wait_all_tasks_blocked()
+            b_post = next(p for p in poster.posts if p.mentions == [2])
+            assert b_post.at - start < 0.5, "B is not held up by A's crash and backoff"
+            assert log.status[join(B, 2).key] == "posted"
+
+            await trio.sleep(300)  # A's actor restarts with backoff and tries user 1 again, each try counted
+            assert log.status[join(A, 1).key].startswith(
+                f"failed: quarantined after {MAX_ATTEMPTS} attempts: StoreError: database disk image is malformed"
+            )
+            assert {p.nonce for p in poster.posts if p.mentions == [1]} == {poster.posts[0].nonce}, (
+                "each retry re-posts the same message (same nonce): Discord answers with the first"
+            )
+            assert A not in bot.parked
+            await claimed(log, bot, join(A, 3))  # the 4th crash within the window parks A
+            await trio.sleep(300)
+            assert "StoreError: database disk image is malformed" in bot.parked[A]
+            assert log.status[join(A, 3).key] == "claimed", "a parked guild's joins stay claimed"
+            await claimed(log, bot, join(A, 4))  # dropped, claimed for the next start; nothing raises
+            await claimed(log, bot, join(B, 5))
+            await poster.wait_for_welcomes(len(poster.welcomed_user_ids()) + 1)
+            await bot.drain()
+    assert log.status[join(A, 4).key] == "claimed"
+    assert log.status[join(B, 5).key] == "posted"
+    assert bot.restarts == {"StoreError": 4}
+    assert observer.outcomes[Outcome.QUARANTINED] == 1
+    crashes = [r for r in caplog.records if r.message == "guild welcomer crashed; restarting it"]
+    assert len(crashes) == 4
+    assert {r.guild_id for r in crashes} == {A}

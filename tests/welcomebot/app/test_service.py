@@ -226,6 +226,8 @@ async def test_a_name_the_renderer_chokes_on_costs_one_card_not_the_bot(tmp_path
                 nursery.cancel_scope.cancel()
             await store.close()
     files = [len(m.get("attachments") or []) for m in messages]
-    assert len(messages) == 3, messages
+    # Ada and boom join together, so they may share one message (the guild actor takes what waits).
+    assert sum(m["content"].count("<@") for m in messages) == 3, messages
+    assert len(messages) in (2, 3), messages
     assert files[-1] == 1, files  # Ann, after the crash, gets a card
     assert sum(files) == 2, files  # so does Ada; boom is welcomed with text only
