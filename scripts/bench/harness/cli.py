@@ -66,6 +66,7 @@ def headline(summary: dict[str, Any]) -> dict[str, Any]:
         "chaos": ("welcomed", "joins_sent", "misses", "duplicates", "unexpected_429", "join_to_post_ms"),
         "scale": ("rss_mb_at_10k", "rss_mb_per_1000_guilds", "idle_cpu_percent_per_1000_guilds"),
         "render": ("renderer",),
+        "hostile-decode": ("saved", "peak_rss_mb", "rss_mb_after", "machine_load_1m"),
     }  # fmt: skip
     figures = {name: {k: s[name].get(k) for k in keys} for name, keys in pick.items() if name in s}
     return {

@@ -43,4 +43,8 @@ def evaluate(scenarios: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]
               sum(measured) if measured else None, 0),
         _goal("rss_mb_at_10k", "bot RSS <= 200 MiB with 10k idle guilds", _get(scenarios, "scale", "rss_mb_at_10k"),
               200),
+        _goal("hostile_decode_peak_rss_mb", "four 40 MP uploads at once: bot RSS <= 400 MB",
+              _get(scenarios, "hostile-decode", "peak_rss_mb"), 400),
+        _goal("hostile_decode_rss_mb_after", "and back <= 200 MB afterwards",
+              _get(scenarios, "hostile-decode", "rss_mb_after"), 200),
     ]  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -399,10 +400,91 @@ async def render(plan: Plan, workdir: Path) -> ScenarioResult:
     return ScenarioResult("render", json.loads(lines[-1]))
 
 
+# --- hostile-decode ----------------------------------------------------------------------------------------
+
+#: Discord's MANAGE_GUILD permission: what /set-background asks of the invoker.
+_MANAGE_GUILD = 1 << 5
+
+
+def hostile_png(side: int = 6300) -> bytes:
+    """A ``side`` x ``side`` RGBA PNG (40 MP at 6300) that compresses to ~200 KB: huge decoded, tiny on disk."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (side, side), (20, 40, 200, 255))
+    ImageDraw.Draw(image).ellipse(
+        (side // 60, side // 60, side - side // 60, side - side // 60), fill=(200, 10, 10, 128)
+    )
+    buf = io.BytesIO()
+    image.save(buf, "PNG", optimize=True)
+    return buf.getvalue()
+
+
+async def _upload(world: World, guild: dict[str, Any], data: bytes, answers: list[str]) -> None:
+    with trio.fail_after(30):
+        while True:  # the emulator invokes only registered commands; the bot registers them after READY
+            try:
+                created = await world.control.interaction(
+                    guild_id=guild["id"], channel_id=guild["channels"][0]["id"], user_id=guild["owner_id"],
+                    name="set-background", permissions=_MANAGE_GUILD, attachment=("big.png", "image/png", data),
+                )  # fmt: skip
+                break
+            except RuntimeError as exc:
+                if " 404 " not in str(exc):
+                    raise
+                await trio.sleep(0.2)
+    record = await world.control.wait_answered(created["id"], wait_s=120)
+    answers.append(record["original"]["content"] if record.get("answered") else "(no answer)")
+
+
+async def hostile_decode(plan: Plan, workdir: Path) -> ScenarioResult:
+    """Four 40 MP RGBA PNG backgrounds (154-200 KB each) uploaded at once across three servers: the bot's peak
+    RSS while they decode and its RSS once they are done (issue 18.5: under 400 MB and back under 200 MB)."""
+    side = 6300  # the quick cut too: a smaller image would not test the budget
+    data = await trio.to_thread.run_sync(hostile_png, side)
+    async with bot_world(workdir, guilds=3) as world:
+        pid = world.bot.pid
+        assert pid is not None
+        await trio.sleep(1)  # settle after ready
+        guilds = await world.control.guilds()
+        before = rss_mb(pid)
+        peak = 0.0
+        answers: list[str] = []
+        load = [os.getloadavg()[0]]
+
+        async def sample() -> None:
+            nonlocal peak
+            while True:
+                peak = max(peak, rss_mb(pid) or 0.0)
+                load.append(os.getloadavg()[0])
+                await trio.sleep(0.05)
+
+        started = trio.current_time()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sample)
+            async with trio.open_nursery() as uploads:
+                for i in range(4):
+                    uploads.start_soon(_upload, world, guilds[i % 3], data, answers)
+            decode_s = trio.current_time() - started
+            await trio.sleep(3)  # what stays resident once the decodes are over
+            nursery.cancel_scope.cancel()
+        after = rss_mb(pid)
+        high_water = rss_mb(pid, "VmHWM")
+    saved = sum(a.startswith("Background saved") for a in answers)
+    return ScenarioResult("hostile-decode", {
+        "uploads": 4, "servers": 3, "image": f"{side}px RGBA PNG, {len(data) // 1024} KB", "saved": saved,
+        "answers": sorted(set(answers)), "rss_mb_before": _r(before), "peak_rss_mb": _r(max(peak, high_water or 0.0)),
+        "rss_mb_after": _r(after), "uploads_done_s": round(decode_s, 1),
+        "machine_load_1m": {"mean": round(sum(load) / len(load), 2), "max": round(max(load), 2)},
+    })  # fmt: skip
+
+
 SCENARIOS: dict[str, Callable[[Plan, Path], Awaitable[ScenarioResult]]] = {
     "steady": steady,
     "raid": raid,
     "chaos": chaos,
     "scale": scale,
     "render": render,
+    "hostile-decode": hostile_decode,
 }
