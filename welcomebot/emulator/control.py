@@ -6,6 +6,10 @@ commands, inject faults, and count from the emulator's own records what the bot 
 ``POST /_control/interactions`` invokes a slash command the application registered (404 otherwise), sent with
 the registered command's id; ``locale`` and ``guild_locale`` set what the invoking client reports.
 
+``PATCH /_control/application`` sets ``shards`` (Get Gateway Bot's recommended count), ``max_concurrency``
+(IDENTIFYs per 5 s, one per ``shard_id % max_concurrency``; more get op 9, counted as
+``gateway.identify_refused`` in ``/_control/stats``), ``identify_remaining`` and ``members_intent_enabled``.
+
 ``POST /_control/clock {"advance_s": 310}`` moves the emulator's clock forward (answering ``{"advanced_s": 310}``):
 everything time-based moves with it (the nonce window of ``enforce_nonce``, rate-limit windows and their reset
 headers, interaction deadlines, the gateway's heartbeat and resume windows, the timestamps and snowflakes of new
@@ -219,8 +223,13 @@ class Control:
                 if "members_intent_enabled" in body:
                     self.world.members_intent_enabled = bool(body["members_intent_enabled"])
                 if "identify_remaining" in body:
-                    self.rest.identify_budget = int(body["identify_remaining"])
-                return 200, self.world.application_partial()
+                    self.world.identify_remaining = int(body["identify_remaining"])
+                if "shards" in body:
+                    self.world.recommended_shards = _positive(body, "shards")
+                if "max_concurrency" in body:
+                    self.world.max_concurrency = _positive(body, "max_concurrency")
+                return 200, {**self.world.application_partial(), "shards": self.world.recommended_shards,
+                             "max_concurrency": self.world.max_concurrency}  # fmt: skip
         raise ControlError(404, f"no control route {method} /{'/'.join(parts)}")
 
     # --- helpers ------------------------------------------------------------------------------------
@@ -458,6 +467,13 @@ class Control:
             self.cdn.latency_s = float(body.get("latency_s", self.cdn.latency_s))
         else:
             raise ControlError(400, f"unknown fault target {target!r}")
+
+
+def _positive(body: dict[str, Any], key: str) -> int:
+    value = body[key]
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ControlError(400, f"{key} must be a whole number, 1 or more (got {value!r})")
+    return value
 
 
 def _answered(i: Interaction | None) -> bool:

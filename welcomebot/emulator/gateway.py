@@ -35,6 +35,8 @@ MAX_CLIENT_PAYLOAD = 4096
 SEND_LIMIT = 120
 SEND_WINDOW = 60.0
 MAX_GUILDS_PER_SHARD = 2500
+#: max_concurrency IDENTIFYs per this many seconds, one per rate_limit_key (events/gateway.mdx, Sharding).
+IDENTIFY_WINDOW_S = 5.0
 OUTBOX_SIZE = 50_000
 REPLAY_LIMIT = 100_000
 
@@ -46,6 +48,8 @@ class GatewayBackend(Protocol):
     token: str
     application_id: int
     members_intent_enabled: bool
+    identify_remaining: int
+    max_concurrency: int
 
     def bot_user(self) -> dict[str, Any]: ...
     def application_partial(self) -> dict[str, Any]: ...
@@ -124,7 +128,10 @@ class GatewayServer:
             "invalid_sessions": 0,
             "connections": 0,
             "refused": 0,
+            "identify_refused": 0,
         }
+        #: When each rate_limit_key (shard_id % max_concurrency) last started a session.
+        self._identified_at: dict[int, float] = {}
         self.refusing = False
         self.closes: dict[int, int] = {}
 
@@ -431,6 +438,18 @@ class _Connection:
         guild_ids = [g for g in server.backend.guild_ids() if (g >> 22) % shard_count == shard_id]
         if len(guild_ids) > MAX_GUILDS_PER_SHARD:
             raise _Close(4011, "Sharding required")
+        # "If your app exceeds this limit, Discord will respond with a Invalid Session (opcode 9)"
+        # (events/gateway.mdx, Identifying; Rate Limiting): one IDENTIFY per rate_limit_key per 5 s, and the
+        # day's session starts.
+        key = shard_id % max(1, server.backend.max_concurrency)
+        now = trio.current_time()
+        last = server._identified_at.get(key)
+        if (last is not None and now - last < IDENTIFY_WINDOW_S) or server.backend.identify_remaining <= 0:
+            server.counters["identify_refused"] += 1
+            await self._queue(_encode({"op": 9, "d": False, "s": None, "t": None}))
+            return
+        server._identified_at[key] = now
+        server.backend.identify_remaining -= 1
         server.counters["identifies"] += 1
         session = Session(f"{server._rng.getrandbits(128):032x}", shard_id, shard_count, intents)
         server._sessions[session.session_id] = session

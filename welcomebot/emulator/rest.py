@@ -142,7 +142,6 @@ class RestApi:
         self.requests: Counter[str] = Counter()
         self.rate_limited: Counter[str] = Counter()
         self.injected: Counter[int] = Counter()
-        self.identify_budget = 1000
         #: Called when a REST call changes a member (a role added); the emulator sends GUILD_MEMBER_UPDATE.
         self.on_member_update: Callable[[Guild, Member], None] = lambda guild, member: None
         self._fault_phase = 0.0
@@ -401,15 +400,16 @@ class RestApi:
     # --- handlers -----------------------------------------------------------------------------------
 
     async def get_gateway_bot(self, request: Request, params: dict[str, str]) -> tuple[int, Any]:
-        shards = max(1, -(-len(self.world.guilds) // 1000))
+        w = self.world
+        shards = w.recommended_shards or max(1, -(-len(w.guilds) // 1000))
         return 200, {
             "url": self._gateway_url(),
             "shards": shards,
             "session_start_limit": {
                 "total": 1000,
-                "remaining": self.identify_budget,
+                "remaining": w.identify_remaining,
                 "reset_after": 86_400_000,
-                "max_concurrency": 1,
+                "max_concurrency": w.max_concurrency,
             },
         }
 

@@ -395,6 +395,12 @@ class World:
         self.bot = User(self.ids.next(), "welcomebot", None, None, bot=True)
         self.token = self._make_token(seed)
         self.members_intent_enabled = members_intent_enabled
+        #: The session start limit (events/gateway.mdx, Session Start Limit Object): IDENTIFYs left today, and
+        #: how many may start per 5 s (one per rate_limit_key = shard_id % max_concurrency).
+        self.identify_remaining = 1000
+        self.max_concurrency = 1
+        #: The recommended shard count of GET /gateway/bot; None: one per 1000 guilds, as Discord computes it.
+        self.recommended_shards: int | None = None
         self.users: dict[int, User] = {self.bot.id: self.bot}
         self.guilds: dict[int, Guild] = {}
         #: Guilds the bot was removed from (``DELETE /_control/guilds/{id}/bot``), kept to add it back.

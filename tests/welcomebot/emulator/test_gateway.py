@@ -163,14 +163,16 @@ async def test_heartbeat_is_acked_and_silence_times_out(emu):
 
 
 async def test_member_add_dispatch_shape_and_intents(emu):
-    guild = (await emu.control.guilds())[0]
+    # Two sessions at once need two identify rate_limit_keys (shard_id % max_concurrency): shards 0 and 1 of 2.
+    await emu.control.application(max_concurrency=2)
+    guild = next(g for g in await emu.control.guilds() if (int(g["id"]) >> 22) % 2 == 1)
     async with (
         open_websocket_url(f"{emu.info.gateway_url}/?v=10&encoding=json") as members_ws,
         open_websocket_url(f"{emu.info.gateway_url}/?v=10&encoding=json") as guilds_only,
     ):
         await ready(members_ws, emu.info.token, intents=GUILD_MEMBERS)
-        await ready(guilds_only, emu.info.token, intents=GUILDS)
-        for _ in range(4):
+        r = await ready(guilds_only, emu.info.token, intents=GUILDS, shard=[1, 2])
+        for _ in r["d"]["guilds"]:
             await recv(guilds_only)  # its GUILD_CREATEs
         joined = await emu.control.join(guild["id"], username="neo", global_name="Néo", avatar="animated", pending=True)
         event = await recv(members_ws)
@@ -191,6 +193,7 @@ async def test_member_add_dispatch_shape_and_intents(emu):
 
 
 async def test_dispatches_go_to_the_guilds_shard_only(emu):
+    await emu.control.application(max_concurrency=2)  # both shards identify at once
     guilds = await emu.control.guilds()
     async with (
         open_websocket_url(f"{emu.info.gateway_url}/?v=10&encoding=json") as s0,

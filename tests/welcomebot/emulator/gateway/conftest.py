@@ -21,6 +21,8 @@ class FakeBackend:
     token = TOKEN
     application_id = 99
     members_intent_enabled = True
+    identify_remaining = 1000
+    max_concurrency = 2  # two shards may identify at once (tests of one shard's limit set it to 1)
 
     def __init__(self, guild_ids: list[int]) -> None:
         self._guild_ids = guild_ids
