@@ -8,7 +8,7 @@ from PIL import Image
 
 from tests.welcomebot.commands.conftest import ADMINISTRATOR, SEND_MESSAGES, Rig, answer_text
 from welcomebot.commands.definitions import leaf_paths
-from welcomebot.store.api import DEFAULT_TEMPLATE
+from welcomebot.store.api import DEFAULT_TEMPLATE, MAX_ATTEMPTS, WelcomeKey
 
 EPHEMERAL = 1 << 6
 
@@ -200,3 +200,24 @@ async def test_set_background_refusals_store_nothing(
     assert expected in answer_text(record)
     assert await rig.store.get_guild_config(rig.guild_id) is None
     assert await rig.store.list_assets() == []
+
+
+async def test_welcome_show_and_readyz_say_what_is_quarantined_and_parked(rig: Rig):
+    await rig.invoke("welcome channel", channel=rig.channel_id)
+    key = WelcomeKey(rig.guild_id, 42 << 22, "2026-11-24T10:00:00+00:00")
+    await rig.store.claim_welcome(key, "gone", 0.0, 60)
+    for _ in range(MAX_ATTEMPTS):
+        await rig.store.retry_or_quarantine([key], "KeyError: 'avatar'", 1.0)
+    parked = rig.bot.pipeline.parked
+    assert isinstance(parked, dict)
+    parked[rig.guild_id] = "StoreError: database disk image is malformed"  # as the registry parks a guild
+    try:
+        text = answer_text(await rig.invoke("welcome show"))
+        _, reasons = await rig.bot.ready()
+    finally:
+        parked.clear()
+    assert f"1 welcome quarantined (tried {MAX_ATTEMPTS} times, never tried again), last: quarantined after" in text
+    assert "KeyError: 'avatar'" in text
+    assert "Welcomes here are paused" in text
+    assert "StoreError: database disk image is malformed" in text
+    assert f"guild {rig.guild_id} is parked: its welcomer kept crashing (StoreError" in " ".join(reasons)
