@@ -55,6 +55,7 @@ class GatewayBackend(Protocol):
     def application_partial(self) -> dict[str, Any]: ...
     def guild_ids(self) -> list[int]: ...
     def guild_create(self, guild_id: int) -> dict[str, Any]: ...
+    def guild_members(self, guild_id: int) -> list[dict[str, Any]] | None: ...
 
 
 class _Close(Exception):  # control flow inside a connection; never escapes it
@@ -403,11 +404,75 @@ class _Connection:
                 await self._identify(d)
             case 6:
                 await self._resume(d)
-            case 3 | 4 | 8 | 31:  # presence, voice state, request guild members, soundboard: accepted
+            case 8:
+                if self.session is None:
+                    raise _Close(4003, "Not authenticated")
+                self._request_guild_members(self.session, d)
+            case 3 | 4 | 31:  # presence, voice state, soundboard sounds: accepted, not modelled
                 if self.session is None:
                     raise _Close(4003, "Not authenticated")
             case _:
                 raise _Close(4001, "Unknown opcode")
+
+    def _request_guild_members(self, session: Session, d: Any) -> None:
+        """Request Guild Members (events/gateway-events.mdx) answered with GUILD_MEMBERS_CHUNKs of up to 1000.
+
+        One guild per request, on this session's shard; ``query`` is a username prefix (at most 100 members,
+        or every member with ``""`` and ``limit`` 0, which needs GUILD_MEMBERS: without it nothing is sent, as
+        Discord does); ``user_ids`` at most 100, the unknown ones in ``not_found``; ``presences`` only with
+        GUILD_PRESENCES ("Otherwise, it will always be false"); a nonce over 32 bytes is ignored.
+        """
+        if not isinstance(d, dict):
+            raise _Close(4002, "Decode error: invalid request guild members payload")
+        guild = d.get("guild_id")
+        if isinstance(guild, list):  # "limited to requesting 1 guild_id per request"
+            guild = guild[0] if len(guild) == 1 else None
+        query, user_ids = d.get("query"), d.get("user_ids")
+        if isinstance(user_ids, str | int):
+            user_ids = [user_ids]
+        limit = d.get("limit", 0 if query is None else None)
+        if (
+            not _is_snowflake(guild)
+            or (query is None) == (user_ids is None)
+            or (query is not None and (not isinstance(query, str) or not isinstance(limit, int) or limit < 0))
+            or (user_ids is not None and (not isinstance(user_ids, list) or not all(map(_is_snowflake, user_ids))))
+        ):
+            raise _Close(4002, "Decode error: request guild members needs guild_id and one of query or user_ids")
+        guild_id = int(str(guild))
+        members = self.server.backend.guild_members(guild_id)
+        if members is None or not session.owns(guild_id):
+            return
+        not_found: list[str] | None = None
+        if isinstance(query, str):
+            if query == "" and not session.intents & GUILD_MEMBERS:
+                return  # the whole list (query "", any limit) needs the intent
+            matched = [m for m in members if m["user"]["username"].casefold().startswith(query.casefold())]
+            # "Requesting a prefix (query parameter) will return a maximum of 100 members"
+            cap = (limit or len(matched)) if query == "" else min(limit or 100, 100)
+            found = matched[:cap]
+        else:
+            assert isinstance(user_ids, list)
+            wanted = [str(u) for u in user_ids[:100]]
+            by_id = {m["user"]["id"]: m for m in members}
+            found = [by_id[u] for u in wanted if u in by_id]
+            not_found = [u for u in wanted if u not in by_id]
+        nonce = d.get("nonce")
+        if not isinstance(nonce, str) or len(nonce.encode()) > 32:
+            nonce = None
+        presences = bool(d.get("presences")) and bool(session.intents & GUILD_PRESENCES)
+        chunks = [found[i : i + 1000] for i in range(0, len(found), 1000)] or [[]]
+        for index, chunk in enumerate(chunks):
+            data: dict[str, Any] = {"guild_id": str(guild_id), "members": chunk, "chunk_index": index,
+                                    "chunk_count": len(chunks)}  # fmt: skip
+            if not_found is not None and index == 0:
+                data["not_found"] = not_found
+            if presences:
+                # Presences are not modelled: everyone is offline.
+                data["presences"] = [{"user": {"id": m["user"]["id"]}, "status": "offline", "activities": [],
+                                      "client_status": {}} for m in chunk]  # fmt: skip
+            if nonce is not None:
+                data["nonce"] = nonce
+            session.push("GUILD_MEMBERS_CHUNK", data)
 
     async def _identify(self, d: Any) -> None:
         server = self.server
@@ -510,3 +575,8 @@ class _Connection:
         self.session = session
         assert self._nursery is not None
         self._nursery.start_soon(self._pump, receive)
+
+
+def _is_snowflake(value: Any) -> bool:
+    text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    return text.isdigit() and len(text) <= 20

@@ -515,3 +515,10 @@ class World:
 
     def guild_create(self, guild_id: int) -> dict[str, Any]:
         return self.guilds[guild_id].guild_create(self.bot.id)
+
+    def guild_members(self, guild_id: int) -> list[dict[str, Any]] | None:
+        """The guild's members as guild member objects (None: the bot is not in such a guild)."""
+        guild = self.guilds.get(guild_id)
+        if guild is None or self.bot.id not in guild.members:
+            return None
+        return [m.to_json() for m in guild.members.values()]

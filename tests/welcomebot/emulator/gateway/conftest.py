@@ -36,6 +36,9 @@ class FakeBackend:
     def guild_ids(self) -> list[int]:
         return list(self._guild_ids)
 
+    def guild_members(self, guild_id: int) -> list[dict[str, Any]] | None:
+        return [] if guild_id in self._guild_ids else None
+
     def guild_create(self, guild_id: int) -> dict[str, Any]:
         return {"id": str(guild_id), "name": f"g{guild_id}", "channels": [], "roles": [], "member_count": 1}
 
