@@ -7,7 +7,15 @@ import logging
 import msgspec
 
 from welcomebot.app.model import GuildInfo, Join
-from welcomebot.app.router import Event, GuildAvailable, GuildGone, MemberJoined, MemberLeft, MemberUpdated
+from welcomebot.app.router import (
+    Event,
+    GuildAvailable,
+    GuildChanged,
+    GuildGone,
+    MemberJoined,
+    MemberLeft,
+    MemberUpdated,
+)
 from welcomebot.gateway import events as ev
 from welcomebot.gateway.protocol import Dispatch
 
@@ -37,8 +45,12 @@ def to_router_event(dispatch: Dispatch, received_at: float) -> Event | ev.Intera
             return MemberUpdated(_join(guild_id, user, joined_at, pending, received_at))
         case ev.GuildMemberRemove(guild_id=guild_id, user=user):
             return MemberLeft(guild_id, user.id, _join(guild_id, user, "", False, received_at))
-        case ev.GuildCreate(id=guild_id, unavailable=False, name=name, member_count=count):
-            return GuildAvailable(GuildInfo(guild_id=guild_id, name=name, member_count=count))
+        case ev.GuildCreate(id=guild_id, unavailable=False, name=name, member_count=count, icon=icon,
+                            system_channel_id=system):  # fmt: skip
+            return GuildAvailable(GuildInfo(guild_id=guild_id, name=name, member_count=count, icon=icon,
+                                            system_channel_id=system))  # fmt: skip
+        case ev.GuildUpdate(id=guild_id, name=name, icon=icon, system_channel_id=system):
+            return GuildChanged(guild_id, name, icon, system)
         case ev.GuildDelete(id=guild_id, unavailable=False):
             return GuildGone(guild_id)
         case ev.InteractionCreate():

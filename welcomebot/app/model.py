@@ -71,11 +71,22 @@ class Join(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class GuildInfo(msgspec.Struct, kw_only=True):
-    """What the gateway told us about a guild (GUILD_CREATE, member adds and removes)."""
+    """What the gateway told us about a guild (GUILD_CREATE and GUILD_UPDATE, member adds and removes).
+
+    Kept in the store too (``guild_snapshot``), so it survives a restart whose session RESUMEs: Discord sends
+    no GUILD_CREATE then. Roles and channels are not kept: the permission checks read them over REST when
+    they run, so they are never stale.
+    """
 
     guild_id: int
     name: str
     member_count: int | None = None
+    icon: str | None = None
+    system_channel_id: int | None = None
+    #: The gateway session and sequence of the last dispatch counted into ``member_count``: after a kill, the
+    #: session RESUMEs from an older saved sequence and Discord replays dispatches already counted.
+    session_id: str = ""
+    seq: int = 0
 
 
 class Outcome(enum.Enum):

@@ -43,7 +43,17 @@ if TYPE_CHECKING:
 
     from welcomebot.app.catchup import CatchUpState, Roster
     from welcomebot.app.channel_limit import ChannelTurns
-    from welcomebot.app.ports import Actions, Cards, Configs, Departures, Members, Poster, WelcomeConfig, WelcomeLog
+    from welcomebot.app.ports import (
+        Actions,
+        Cards,
+        Configs,
+        Departures,
+        GuildSnapshots,
+        Members,
+        Poster,
+        WelcomeConfig,
+        WelcomeLog,
+    )
     from welcomebot.app.reconcile import History
     from welcomebot.gateway.protocol import Dispatch
     from welcomebot.gateway.shard import ShardHandle
@@ -77,6 +87,7 @@ class Pipeline:
         catch_up: tuple[CatchUpState, Roster] | None = None,
         history: History | None = None,
         departures: Departures | None = None,
+        snapshots: GuildSnapshots | None = None,
     ) -> None:
         self._configs = configs
         self._log = welcome_log
@@ -91,6 +102,7 @@ class Pipeline:
         self._on_raid = on_raid
         self._wall_clock = wall_clock
         self._departures = departures
+        self._snapshots = snapshots
         #: Welcomes members who joined while the bot could not RESUME (None: not wired, as in unit tests).
         self.catch_up: CatchUp | None = None
         if catch_up is not None:
@@ -202,6 +214,7 @@ class Pipeline:
                     router = routers[session] = Router(
                         configs=self._configs, welcome_log=self._log, deliver=self.deliver, guilds=self.guilds,
                         observer=self._observer, on_leave=self._left, wall_clock=self._wall_clock,
+                        snapshots=self._snapshots, session_id=session,
                     )  # fmt: skip
                     router.watermark = SeqWatermark(dispatch.seq - 1)
                 handle = next((h for h in shards.values() if h.session_id == session), None)

@@ -26,6 +26,7 @@ __all__ = [
     "Configs",
     "Departures",
     "DmClosed",
+    "GuildSnapshots",
     "LastWelcome",
     "Members",
     "Poster",
@@ -141,6 +142,12 @@ class WelcomeLog(Protocol):
 
     async def mark_late(self, keys: list[JoinKey]) -> None:
         """Note in the log that these claims were found by the catch-up after downtime."""
+        ...
+
+
+class GuildSnapshots(Protocol):
+    async def put(self, guild: GuildInfo) -> None:
+        """Keep what we know about ``guild`` across restarts (a RESUME brings no GUILD_CREATE)."""
         ...
 
 

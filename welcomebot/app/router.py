@@ -22,9 +22,9 @@ from welcomebot.app.watermark import SeqWatermark
 
 if TYPE_CHECKING:
     from welcomebot.app.guild import Observer
-    from welcomebot.app.ports import Configs, WelcomeLog
+    from welcomebot.app.ports import Configs, GuildSnapshots, WelcomeLog
 
-__all__ = ["GuildAvailable", "GuildGone", "MemberJoined", "MemberLeft", "MemberUpdated", "Router"]
+__all__ = ["GuildAvailable", "GuildChanged", "GuildGone", "MemberJoined", "MemberLeft", "MemberUpdated", "Router"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,15 @@ SCREENING_WINDOW_S = 24 * 3600.0
 
 class GuildAvailable(msgspec.Struct, frozen=True):
     guild: GuildInfo
+
+
+class GuildChanged(msgspec.Struct, frozen=True):
+    """GUILD_UPDATE: the server's name, icon or system channel may have changed (no member count in it)."""
+
+    guild_id: int
+    name: str
+    icon: str | None = None
+    system_channel_id: int | None = None
 
 
 class GuildGone(msgspec.Struct, frozen=True):
@@ -57,7 +66,7 @@ class MemberLeft(msgspec.Struct, frozen=True):
     user: Join | None = None
 
 
-Event = GuildAvailable | GuildGone | MemberJoined | MemberUpdated | MemberLeft
+Event = GuildAvailable | GuildChanged | GuildGone | MemberJoined | MemberUpdated | MemberLeft
 
 
 class Router:
@@ -73,6 +82,8 @@ class Router:
         observer: Observer,
         wall_clock: Callable[[], float] = time.time,
         on_leave: Callable[[MemberLeft], Awaitable[None]] | None = None,
+        snapshots: GuildSnapshots | None = None,
+        session_id: str = "",
     ) -> None:
         self._configs = configs
         self._log = welcome_log
@@ -83,6 +94,8 @@ class Router:
         self._wall_clock = wall_clock
         self._pending: set[tuple[int, int]] = set()  # (guild, user) seen joining with screening pending
         self._on_leave = on_leave
+        self._snapshots = snapshots
+        self._session_id = session_id
 
     async def handle(self, event: Event, seq: int | None = None) -> None:
         """Handle one event; ``seq`` (None for events not from the gateway) is marked done after."""
@@ -90,11 +103,18 @@ class Router:
             self.watermark.begin(seq)
         match event:
             case GuildAvailable(guild):
+                guild = msgspec.structs.replace(guild, session_id=self._session_id, seq=seq or 0)
                 self.guilds[guild.guild_id] = guild
+                await self._keep(guild)
+            case GuildChanged(guild_id, name, icon, system_channel_id):
+                known = self.guilds.get(guild_id)
+                if known is not None:
+                    known.name, known.icon, known.system_channel_id = name, icon, system_channel_id
+                    await self._keep(known)
             case GuildGone(guild_id):
                 self.guilds.pop(guild_id, None)
             case MemberJoined(join):
-                self._count(join.guild_id, +1)
+                await self._count(join.guild_id, +1, seq)
                 known = self.guilds.get(join.guild_id)
                 if known is not None and known.member_count is not None:
                     join = msgspec.structs.replace(join, member_number=known.member_count)
@@ -106,7 +126,7 @@ class Router:
                 # claimed at join, so their later updates are dropped by it.
                 await self._consider(join, from_update=True)
             case MemberLeft(guild_id, user_id):
-                self._count(guild_id, -1)
+                await self._count(guild_id, -1, seq)
                 self._pending.discard((guild_id, user_id))
                 if self._on_leave is not None:
                     await self._on_leave(event)  # a goodbye is claimed here, in gateway order, like a welcome
@@ -159,7 +179,18 @@ class Router:
             return False
         return self._wall_clock() - joined < SCREENING_WINDOW_S
 
-    def _count(self, guild_id: int, delta: int) -> None:
+    async def _count(self, guild_id: int, delta: int, seq: int | None) -> None:
         guild = self.guilds.get(guild_id)
-        if guild is not None and guild.member_count is not None:
-            guild.member_count += delta
+        if guild is None or guild.member_count is None:
+            return
+        if seq is not None and guild.session_id == self._session_id and seq <= guild.seq:
+            return  # replayed after a kill: counted (and kept) before the saved sequence caught up
+        guild.member_count += delta
+        if seq is not None:
+            guild.session_id, guild.seq = self._session_id, seq
+        await self._keep(guild)
+
+    async def _keep(self, guild: GuildInfo) -> None:
+        """Persist ``guild`` before its dispatch is marked done, so no restart forgets or recounts it."""
+        if self._snapshots is not None:
+            await self._snapshots.put(guild)

@@ -50,6 +50,7 @@ from welcomebot.store.adapters import (
     CachedConfigs,
     MetaCatchUpState,
     StoreDepartures,
+    StoreGuildSnapshots,
     StoreShardLeases,
     StoreWelcomeLog,
 )
@@ -280,7 +281,9 @@ async def run_bot(
             background=assets.background,
             on_render=observer.rendered,
         )
-        guilds: dict[int, GuildInfo] = {}
+        snapshots = StoreGuildSnapshots(store)
+        # A RESUMEd session brings no GUILD_CREATE: start from what the previous run knew.
+        guilds: dict[int, GuildInfo] = await snapshots.load()
         policy = FetchPolicy.trusting(settings.cdn_base, api_base=settings.api_base)
         fonts = StoredFonts(
             assets, FetchPolicy.trusting(settings.cdn_base, api_base=settings.api_base, max_bytes=MAX_FONT_BYTES)
@@ -301,6 +304,7 @@ async def run_bot(
             catch_up=(MetaCatchUpState(store), RestMembers(api)),
             history=RestHistory(api),
             departures=StoreDepartures(store),
+            snapshots=snapshots,
         )
         pipeline.guilds = guilds
         context.parked = pipeline.parked

@@ -21,6 +21,7 @@ __all__ = [
     "GuildMemberAdd",
     "GuildMemberRemove",
     "GuildMemberUpdate",
+    "GuildUpdate",
     "InteractionCreate",
     "Member",
     "Ready",
@@ -92,11 +93,21 @@ class Role(msgspec.Struct, frozen=True):
 class GuildCreate(msgspec.Struct, frozen=True):
     id: int
     name: str = ""
+    icon: str | None = None
     owner_id: int | None = None
     member_count: int | None = None
     unavailable: bool = False
     channels: list[Channel] = []
     roles: list[Role] = []
+    system_channel_id: int | None = None
+
+
+class GuildUpdate(msgspec.Struct, frozen=True):
+    """A guild object without the GUILD_CREATE extras (no member count, members or channels)."""
+
+    id: int
+    name: str = ""
+    icon: str | None = None
     system_channel_id: int | None = None
 
 
@@ -193,6 +204,7 @@ class InteractionCreate(msgspec.Struct, frozen=True):
 _DECODERS: dict[str, msgspec.json.Decoder[Any]] = {
     "READY": msgspec.json.Decoder(Ready, strict=False),
     "GUILD_CREATE": msgspec.json.Decoder(GuildCreate, strict=False),
+    "GUILD_UPDATE": msgspec.json.Decoder(GuildUpdate, strict=False),
     "GUILD_DELETE": msgspec.json.Decoder(GuildDelete, strict=False),
     "GUILD_MEMBER_ADD": msgspec.json.Decoder(GuildMemberAdd, strict=False),
     "GUILD_MEMBER_UPDATE": msgspec.json.Decoder(GuildMemberUpdate, strict=False),

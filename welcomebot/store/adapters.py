@@ -11,17 +11,18 @@ import msgspec
 
 from welcomebot.app.behaviour import behaviour_of
 from welcomebot.app.catchup import Seen
-from welcomebot.app.model import JoinKey
+from welcomebot.app.model import GuildInfo, JoinKey
 from welcomebot.app.ports import LastWelcome, WelcomeConfig
 from welcomebot.gateway.session import Lease
 from welcomebot.render.design import design_of
 from welcomebot.store import departures
-from welcomebot.store.api import ClaimResult, GuildConfig, Store, WelcomeKey
+from welcomebot.store.api import ClaimResult, GuildConfig, GuildSnapshot, Store, WelcomeKey
 
 __all__ = [
     "CachedConfigs",
     "MetaCatchUpState",
     "StoreDepartures",
+    "StoreGuildSnapshots",
     "StoreShardLeases",
     "StoreWelcomeLog",
     "to_welcome_config",
@@ -256,3 +257,34 @@ class StoreDepartures:
             await departures.forget(self._store, guild_id)
             gone.discard(guild_id)
             log.info("the bot was added back to a server; its data is kept", extra={"guild_id": guild_id})
+
+
+class StoreGuildSnapshots:
+    """The pipeline's guild knowledge (``app.model.GuildInfo``) in the ``guild_snapshot`` table."""
+
+    def __init__(self, store: Store, *, wall_clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._wall_clock = wall_clock
+
+    async def put(self, guild: GuildInfo) -> None:
+        await self._store.put_guild_snapshot(
+            GuildSnapshot(
+                guild_id=guild.guild_id,
+                name=guild.name,
+                icon=guild.icon,
+                member_count=guild.member_count,
+                system_channel_id=guild.system_channel_id,
+                session_id=guild.session_id,
+                seq=guild.seq,
+                updated_at=self._wall_clock(),
+            )
+        )
+
+    async def load(self) -> dict[int, GuildInfo]:
+        """Every guild as the previous run last knew it (what a RESUMEd session starts from)."""
+        known: dict[int, GuildInfo] = {}
+        for s in await self._store.guild_snapshots():
+            known[s.guild_id] = GuildInfo(guild_id=s.guild_id, name=s.name, icon=s.icon, member_count=s.member_count,
+                                          system_channel_id=s.system_channel_id, session_id=s.session_id,
+                                          seq=s.seq)  # fmt: skip
+        return known

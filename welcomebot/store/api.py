@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import msgspec
 
 from welcomebot.gateway.protocol import SavedSession
-from welcomebot.store.dump import DUMP_TABLES, AssetRecord
+from welcomebot.store.dump import DUMP_TABLES, AssetRecord, GuildSnapshot
 
 __all__ = [
     "ASSET_PREFIX",
@@ -25,6 +25,7 @@ __all__ = [
     "AssetRecord",
     "ClaimResult",
     "GuildConfig",
+    "GuildSnapshot",
     "SavedSession",
     "ShardLease",
     "Store",
@@ -201,6 +202,9 @@ class Store(Protocol):
     async def load(self, shard_id: int) -> SavedSession | None: ...
     async def save(self, shard_id: int, session: SavedSession) -> None: ...
     async def clear(self, shard_id: int) -> None: ...
+
+    async def put_guild_snapshot(self, snapshot: GuildSnapshot) -> None: ...
+    async def guild_snapshots(self) -> list[GuildSnapshot]: ...
 
     async def get_meta(self, key: str) -> str | None: ...
     async def set_meta(self, key: str, value: str) -> None: ...

@@ -23,6 +23,7 @@ __all__ = [
     "KEYS",
     "ROW_TYPES",
     "AssetRecord",
+    "GuildSnapshot",
     "columns",
     "decode_stored",
     "normalize_dump",
@@ -91,6 +92,22 @@ class GatewaySessionRow(_Row):
     shard_count: int = 0
 
 
+class GuildSnapshot(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What the gateway last told us about a guild (migration 0007); see ``app.model.GuildInfo``.
+
+    ``session_id`` and ``seq`` name the last dispatch counted into ``member_count``.
+    """
+
+    guild_id: int
+    name: str
+    icon: str | None
+    member_count: int | None
+    system_channel_id: int | None
+    session_id: str
+    seq: int
+    updated_at: float
+
+
 class MetaRow(_Row):
     key: str
     value: str
@@ -103,6 +120,7 @@ ROW_TYPES: dict[str, type[msgspec.Struct]] = {
     "welcome_log": WelcomeLogRow,
     "gateway_session": GatewaySessionRow,
     "meta": MetaRow,
+    "guild_snapshot": GuildSnapshot,
 }
 DUMP_TABLES: tuple[str, ...] = tuple(ROW_TYPES)
 #: Each table's primary key: dumps list rows in its order, so equal data gives equal bytes on every backend.
@@ -112,7 +130,10 @@ KEYS: dict[str, tuple[str, ...]] = {
     "welcome_log": ("guild_id", "user_id", "joined_at"),
     "gateway_session": ("shard_id",),
     "meta": ("key",),
+    "guild_snapshot": ("guild_id",),
 }
+#: Tables added after backup format version 1 was fixed: a dump written before them restores them empty.
+ADDED_TABLES: frozenset[str] = frozenset({"guild_snapshot"})
 #: Columns holding a JSON object (TEXT in SQLite, JSONB in PostgreSQL).
 JSON_COLUMNS: frozenset[tuple[str, str]] = frozenset({("guild_config", "options")})
 
@@ -143,6 +164,8 @@ def normalize_dump(raw: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, 
 
 def validate_dump(dump: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Check a dump read from a backup: exactly our tables, every row complete and well typed."""
+    if isinstance(dump, Mapping):
+        dump = {table: [] for table in ADDED_TABLES} | dict(dump)
     if not isinstance(dump, Mapping) or set(dump) != set(DUMP_TABLES):
         found = sorted(dump) if isinstance(dump, Mapping) else type(dump).__name__
         raise DumpInvalid(f"the dump must hold exactly the tables {list(DUMP_TABLES)}, found {found}")

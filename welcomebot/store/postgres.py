@@ -43,6 +43,7 @@ from welcomebot.store.api import (
     AssetRecord,
     ClaimResult,
     GuildConfig,
+    GuildSnapshot,
     ShardLease,
     WelcomeKey,
     asset_hashes,
@@ -544,6 +545,16 @@ class PostgresStore:
             )
         )
 
+    # --- guild snapshots (what the gateway told us about each guild) --------------------------------
+
+    async def put_guild_snapshot(self, snapshot: GuildSnapshot) -> None:
+        values = row_values("guild_snapshot", msgspec.structs.asdict(snapshot))
+        await self._run(lambda c: c.execute(_PUT_SNAPSHOT, *values))
+
+    async def guild_snapshots(self) -> list[GuildSnapshot]:
+        rows = await self._run(lambda c: _read_table(c, "guild_snapshot"))
+        return [msgspec.convert(row, GuildSnapshot) for row in rows]
+
     # --- meta ---------------------------------------------------------------------------------------
 
     async def get_meta(self, key: str) -> str | None:
@@ -809,3 +820,12 @@ _MARK_FAILED = _batch_update("status = 'failed', reason = $4, updated_at = $5")
 _MARK_LATE = _batch_update("reason = $4")
 _SCHEDULE_DELETE = _batch_update("channel_id = $4, delete_at = $5")
 _ASSIGN_NONCE = _batch_update("nonce = $4")
+
+
+_PUT_SNAPSHOT = (
+    "INSERT INTO guild_snapshot (guild_id, name, icon, member_count, system_channel_id, session_id, seq, updated_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    " ON CONFLICT (guild_id) DO UPDATE SET name = excluded.name, icon = excluded.icon,"
+    " member_count = excluded.member_count, system_channel_id = excluded.system_channel_id,"
+    " session_id = excluded.session_id, seq = excluded.seq, updated_at = excluded.updated_at"
+)

@@ -25,6 +25,7 @@ from welcomebot.store.api import (
     AssetRecord,
     ClaimResult,
     GuildConfig,
+    GuildSnapshot,
     ShardLease,
     WelcomeKey,
     asset_hashes,
@@ -470,6 +471,16 @@ class SqliteStore:
     async def clear(self, shard_id: int) -> None:
         await self._run(lambda c: c.execute("DELETE FROM gateway_session WHERE shard_id = ?", (shard_id,)))
 
+    # --- guild snapshots (what the gateway told us about each guild) --------------------------------
+
+    async def put_guild_snapshot(self, snapshot: GuildSnapshot) -> None:
+        values = row_values("guild_snapshot", msgspec.structs.asdict(snapshot))
+        await self._run(lambda c: c.execute(_PUT_SNAPSHOT, values))
+
+    async def guild_snapshots(self) -> list[GuildSnapshot]:
+        rows = await self._run(lambda c: _read_table(c, "guild_snapshot"))
+        return [msgspec.convert(row, GuildSnapshot) for row in rows]
+
     # --- meta ---------------------------------------------------------------------------------------
 
     async def get_meta(self, key: str) -> str | None:
@@ -630,3 +641,11 @@ def _read_table(c: sqlite3.Connection, table: str) -> list[dict[str, Any]]:
 
 def _counts(c: sqlite3.Connection) -> dict[str, int]:
     return {t: int(c.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in DUMP_TABLES}  # noqa: S608
+
+
+_PUT_SNAPSHOT = (
+    "INSERT INTO guild_snapshot (guild_id, name, icon, member_count, system_channel_id, session_id, seq, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id) DO UPDATE SET name = excluded.name, icon = excluded.icon,"
+    " member_count = excluded.member_count, system_channel_id = excluded.system_channel_id,"
+    " session_id = excluded.session_id, seq = excluded.seq, updated_at = excluded.updated_at"
+)
