@@ -101,7 +101,7 @@ class RenderedCards:
         if self._on_render is not None:
             self._on_render(trio.current_time() - started)
         kind = "goodbye" if join.goodbye else "welcome"
-        return CardFile(f"{kind}-{join.user_id}.{spec.format}", data, f"{kind.title()} card for {name}"[:1024])
+        return CardFile(f"{kind}-{join.user_id}.{spec.format}", data, _alt_text(kind, spec)[:1024])
 
     @property
     def run_fallbacks(self) -> int:
@@ -125,6 +125,16 @@ class RenderedCards:
             except RenderError as exc:
                 log.info("avatar unavailable; falling back", extra={"user_id": join.user_id, "error": str(exc)})
         return None
+
+
+def _alt_text(kind: str, spec: CardSpec) -> str:
+    """The card's alt text: what it says, for screen readers (and for tests, which cannot read pixels)."""
+    text = f"{kind.title()} card for {spec.name}"
+    if spec.server:
+        text += f" of {spec.server}"
+    if spec.member_count and kind == "welcome":
+        text += f", member #{spec.member_count:,}"
+    return text
 
 
 async def render_card(pool: ThreadPoolActor, renderer: Renderer, spec: CardSpec, priority: int, *,

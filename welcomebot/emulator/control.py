@@ -36,6 +36,7 @@ from welcomebot.emulator.gateway import GUILD_MEMBERS, GatewayServer
 from welcomebot.emulator.rest import MAX_UPLOAD, Interaction, RestApi
 from welcomebot.emulator.world import (
     Attachment,
+    Guild,
     Member,
     Message,
     Overwrite,
@@ -109,6 +110,9 @@ class Control:
             return Response(400, _encode({"error": f"bad control request: {exc}"}))
         return Response(status, _encode(payload))
 
+    def _role_event(self, event: str, guild: Guild, role: Role) -> None:
+        self.gateway.dispatch(event, {"guild_id": str(guild.id), "role": role.to_json()}, guild_id=guild.id, intent=1)
+
     def _route(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         parts = [p for p in path.split("/") if p]
         match method, parts:
@@ -154,6 +158,7 @@ class Control:
                     Overwrite(target, 1 if target == self.world.bot.id else int(body.get("type", 0)),
                               int(body.get("allow", 0)), int(body.get("deny", 0)))
                 )  # fmt: skip
+                self.gateway.dispatch("CHANNEL_UPDATE", channel.to_json(), guild_id=channel.guild_id, intent=1)
                 return 200, channel.to_json()
             case "GET", ["channels", cid, "messages"]:
                 channel_id = int(cid)
@@ -170,6 +175,7 @@ class Control:
                 role = Role(self.world.ids.next(), str(body.get("name", "role")), int(body.get("permissions", 0)),
                             int(body.get("position", 1)))  # fmt: skip
                 guild.roles[role.id] = role
+                self._role_event("GUILD_ROLE_CREATE", guild, role)
                 return 201, role.to_json()
             case "PATCH", ["guilds", gid, "roles", rid]:
                 role = self._guild(gid).roles.get(int(rid))
@@ -177,7 +183,27 @@ class Control:
                     raise ControlError(404, f"no role {rid}")
                 role.permissions = int(body.get("permissions", role.permissions))
                 role.position = int(body.get("position", role.position))
+                self._role_event("GUILD_ROLE_UPDATE", self._guild(gid), role)
                 return 200, role.to_json()
+            case "DELETE", ["guilds", gid, "roles", rid]:
+                guild = self._guild(gid)
+                if int(rid) == guild.id or guild.roles.pop(int(rid), None) is None:
+                    raise ControlError(404, f"no role {rid} to delete")
+                for member in guild.members.values():
+                    member.roles = [r for r in member.roles if r != int(rid)]
+                data = {"guild_id": str(guild.id), "role_id": rid}
+                self.gateway.dispatch("GUILD_ROLE_DELETE", data, guild_id=guild.id, intent=1)
+                return 200, {"deleted": rid}
+            case "PATCH", ["guilds", gid]:
+                guild = self._guild(gid)
+                guild.name = str(body.get("name", guild.name))
+                guild.icon = body.get("icon", guild.icon)
+                if "system_channel_id" in body:
+                    system = body["system_channel_id"]
+                    guild.system_channel_id = None if system is None else int(system)
+                # Discord sends GUILD_UPDATE (a guild object, no member count or members) to every session.
+                self.gateway.dispatch("GUILD_UPDATE", guild.to_json(), guild_id=guild.id, intent=1)
+                return 200, self._guild_summary(guild)
             case "GET", ["users", uid, "dms"]:
                 dm = self.world.dm_channels.get(int(uid))
                 return 200, [] if dm is None else [self._message(m) for m in self.world.messages[dm.id]]

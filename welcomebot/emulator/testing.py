@@ -41,6 +41,14 @@ class ControlClient:
         )
         return result
 
+    async def update_guild(self, guild_id: int | str, **fields: Any) -> dict[str, Any]:
+        """Change the server's name, icon or system channel; the bot gets GUILD_UPDATE."""
+        result: dict[str, Any] = await self._call("PATCH", f"/guilds/{guild_id}", fields)
+        return result
+
+    async def delete_role(self, guild_id: int | str, role_id: int | str) -> None:
+        await self._call("DELETE", f"/guilds/{guild_id}/roles/{role_id}")
+
     async def remove_bot(self, guild_id: int | str) -> None:
         """The bot is removed from the guild: GUILD_DELETE without ``unavailable``."""
         await self._call("DELETE", f"/guilds/{guild_id}/bot")

@@ -275,6 +275,8 @@ class Guild:
     roles: dict[int, Role] = field(default_factory=dict)
     channels: dict[int, Channel] = field(default_factory=dict)
     members: dict[int, Member] = field(default_factory=dict)
+    icon: str | None = None
+    system_channel_id: int | None = None
 
     @property
     def everyone(self) -> Role:
@@ -284,7 +286,7 @@ class Guild:
         data: dict[str, Any] = {
             "id": str(self.id),
             "name": self.name,
-            "icon": None,
+            "icon": self.icon,
             "splash": None,
             "discovery_splash": None,
             "owner_id": str(self.owner_id),
@@ -298,7 +300,7 @@ class Guild:
             "features": [],
             "mfa_level": 0,
             "application_id": None,
-            "system_channel_id": None,
+            "system_channel_id": None if self.system_channel_id is None else str(self.system_channel_id),
             "system_channel_flags": 0,
             "rules_channel_id": None,
             "vanity_url_code": None,

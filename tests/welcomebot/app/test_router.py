@@ -4,8 +4,10 @@ from datetime import UTC, datetime
 
 from welcomebot.app.model import GuildInfo, Join, Outcome
 from welcomebot.app.ports import WelcomeConfig
-from welcomebot.app.router import GuildAvailable, MemberJoined, MemberLeft, MemberUpdated, Router
+from welcomebot.app.router import GuildAvailable, GuildChanged, MemberJoined, MemberLeft, MemberUpdated, Router
 from welcomebot.app.testing import FakeConfigs, FakeLog, RecordingObserver
+from welcomebot.store.adapters import StoreGuildSnapshots
+from welcomebot.store.sqlite import SqliteStore
 
 G = 5 << 22
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC).timestamp()
@@ -89,3 +91,48 @@ async def test_leave_forgets_pending_and_counts_down():
     await router.handle(MemberUpdated(member(1, joined="2024-01-01T00:00:00+00:00")))
     assert delivered == []
     assert router.guilds[G].member_count == 3
+
+
+async def test_guild_knowledge_survives_a_kill_and_a_resume_replay_is_not_counted_twice(tmp_path):
+    """A RESUMEd session brings no GUILD_CREATE: the name and count come from the store; a dispatch replayed
+    after a kill (the saved sequence lagged behind) was counted already and is not counted again."""
+    store = await SqliteStore.open(tmp_path / "w.sqlite3")
+    try:
+        snapshots = StoreGuildSnapshots(store)
+
+        def router_on(guilds: dict[int, GuildInfo], delivered: list[Join]) -> Router:
+            async def deliver(guild_id: int, join: Join) -> None:
+                delivered.append(join)
+
+            configs = FakeConfigs({G: WelcomeConfig(guild_id=G, channel_id=9, message_template="hi")})
+            return Router(configs=configs, welcome_log=FakeLog(), deliver=deliver, guilds=guilds,
+                          observer=RecordingObserver(), wall_clock=lambda: NOW, snapshots=snapshots,
+                          session_id="s1")  # fmt: skip
+
+        first: list[Join] = []
+        before = router_on({}, first)
+        await before.handle(GuildAvailable(GuildInfo(guild_id=G, name="Cafe", member_count=10)), seq=1)
+        await before.handle(MemberJoined(member(1)), seq=2)
+        await before.handle(MemberLeft(G, 77), seq=3)
+        await before.handle(MemberJoined(member(2)), seq=4)
+        await before.handle(GuildChanged(G, "Café", icon="abc", system_channel_id=9), seq=5)
+        assert [j.member_number for j in first] == [11, 11]
+
+        # killed after seq 5 was handled but with seq 3 saved: Discord replays 4 and 5, then sends 6
+        after: list[Join] = []
+        again = router_on(await snapshots.load(), after)
+        assert again.guilds[G].name == "Café"
+        await again.handle(MemberJoined(member(2)), seq=4)
+        await again.handle(GuildChanged(G, "Café", icon="abc", system_channel_id=9), seq=5)
+        await again.handle(MemberJoined(member(3)), seq=6)
+        assert again.guilds[G].member_count == 12
+        assert [(j.user_id, j.member_number) for j in after] == [(2, 11), (3, 12)]
+        assert (again.guilds[G].icon, again.guilds[G].system_channel_id) == ("abc", 9)
+        # a new session counts from its own GUILD_CREATE, whatever sequences the old one reached
+        fresh = Router(configs=FakeConfigs({}), welcome_log=FakeLog(), deliver=again._deliver, guilds=again.guilds,
+                       observer=RecordingObserver(), snapshots=snapshots, session_id="s2")  # fmt: skip
+        await fresh.handle(GuildAvailable(GuildInfo(guild_id=G, name="Café", member_count=20)), seq=1)
+        await fresh.handle(MemberJoined(member(4)), seq=2)
+        assert (await snapshots.load())[G].member_count == 21
+    finally:
+        await store.close()

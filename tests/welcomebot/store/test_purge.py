@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from welcomebot.app.catchup import Seen
+from welcomebot.app.model import GuildInfo
 from welcomebot.store import departures
-from welcomebot.store.adapters import MetaCatchUpState
+from welcomebot.store.adapters import MetaCatchUpState, StoreGuildSnapshots
 from welcomebot.store.api import GuildConfig, Store, WelcomeKey
 from welcomebot.store.assets import AssetStore
 from welcomebot.store.open import open_store
@@ -21,7 +22,7 @@ from .conftest import postgres_dsn
 #: Tables that hold no server's or user's id (checked: a new table must be listed here or have an id column).
 NO_IDS = {"gateway_session", "meta", "schema_migrations", "shard_lease"}
 #: Column names that mention a guild, user or member without being one's id.
-NOT_IDS: set[str] = set()
+NOT_IDS: set[str] = {"member_count"}
 G1, G2, U1, U2 = 1001, 1002, 2001, 2002
 
 
@@ -46,6 +47,7 @@ async def _seed(store: Store, root: Path) -> tuple[AssetStore, str, str]:
             key = WelcomeKey(guild, user, "2026-01-01T00:00:00+00:00")
             await store.claim_welcome(key, "a", 0.0, 60)
             await store.mark_posted([key], 7, None, 0.0)
+        await StoreGuildSnapshots(store).put(GuildInfo(guild_id=guild, name=f"server {guild}", member_count=3))
     return assets, own, shared
 
 
@@ -61,7 +63,7 @@ async def test_purging_a_guild_leaves_no_row_with_its_id_and_keeps_what_another_
     await departures.note(store, G1, 5.0)  # it removed the bot: the note holds its id too
     await MetaCatchUpState(store).save(0, Seen(at=1.0, counts={G1: 3, G2: 4}, joined={G1: "2026-01-01T00:00:00+00:00"}))
     dry = await purge(store, assets, "guild", G1, dry_run=True)
-    assert dry.rows == {"background_asset": 1, "guild_config": 1, "meta": 2, "welcome_log": 2}
+    assert dry.rows == {"background_asset": 1, "guild_config": 1, "guild_snapshot": 1, "meta": 2, "welcome_log": 2}
     assert (dry.files, dry.handed_over) == (1, 1)
     assert await _rows_with(store, GUILD_COLUMNS, G1) != {}, "a dry run removes nothing"
     done = await purge(store, assets, "guild", G1, dry_run=False)
@@ -76,6 +78,7 @@ async def test_purging_a_guild_leaves_no_row_with_its_id_and_keeps_what_another_
     assert record is not None
     assert record.owner_guild == G2
     assert await store.get_guild_config(G2) is not None
+    assert [s.guild_id for s in await store.guild_snapshots()] == [G2], "guild two's name and count are kept"
     assert await _rows_with(store, USER_COLUMNS, U1) == {"welcome_log": 1}, "guild two's log is kept"
 
 
