@@ -14,6 +14,12 @@ rewrites it every ``every_s`` seconds in :meth:`CatchUp.run`). A shard that
 loses its session while the process runs (a fresh READY on a shard already live) is caught up the same way,
 from what this process knew when that session ended. Nobody who joined before the run that saw them began
 is looked at: they joined before that bot was there, not during an outage.
+
+A page Discord does not answer (a 5xx, a 429 past the client's patience, the network) is asked for again with
+capped backoff until the guild is done: a catch-up never silently gives up, since nothing else would look for
+those members. It stops only when the shard is no longer this process's (``owns``: its lease was taken), so a
+process that lost a shard leaves its member lists to the new owner, or when Discord refuses the request for
+good (403/404: the bot lacks the permission or the guild is gone), which is logged as an error.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ import msgspec
 import trio
 
 from welcomebot.app.gate import joined_s
+from welcomebot.errors import FatalError, WelcomeBotError
+from welcomebot.rest.errors import Forbidden, NotFound
 
 if TYPE_CHECKING:
     from welcomebot.app.model import GuildInfo, Join
@@ -40,6 +48,9 @@ log = logging.getLogger(__name__)
 #: Joins this long before our last sign of life are looked at too: they may have been queued, not claimed.
 MARGIN_S = 60.0
 PAGE = 1000
+#: Backoff between tries of a page Discord did not answer: doubling from the first, capped.
+RETRY_FIRST_S = 1.0
+RETRY_MAX_S = 60.0
 
 
 class Seen(msgspec.Struct, frozen=True):
@@ -96,6 +107,8 @@ class CatchUp:
         self._joined: dict[int, str] = {}
         self._changed = trio.Event()
         self.late = 0
+        #: Whether this process still runs a shard (its lease is ours); set by the app from the shard manager.
+        self.owns: Callable[[int], bool] = lambda shard_id: True
 
     async def start(self) -> None:
         """Nothing to read up front: each shard's record is read at its first catch-up (:meth:`_previous`)."""
@@ -195,14 +208,25 @@ class CatchUp:
         after = 0
         # The budget is checked between members, never by cancelling one: a cancel between its claim and its
         # hand-over would leave it claimed under our live lease, unwelcomed until the next restart.
-        deadline = trio.current_time() + self._budget_s
+        # It starts with the first answer: waiting for Discord to answer at all (the retries) must not use it up.
+        deadline: float | None = None
         out_of_time = False
         for _ in range(pages):
-            members = await self._roster.page(guild.guild_id, after=after, limit=PAGE)
+            members = await self._page(guild.guild_id, shard, after)
+            if members is None:
+                self.late += handed
+                return handed
+            if deadline is None:
+                deadline = trio.current_time() + self._budget_s
             for member in members:
                 if trio.current_time() >= deadline:
                     out_of_time = True
                     break
+                if not self.owns(shard):
+                    log.info("catch-up stopped: the shard is another process's now",
+                             extra={"guild_id": guild.guild_id, "shard": shard, "count": handed})  # fmt: skip
+                    self.late += handed
+                    return handed
                 joined = joined_s(member.joined_at)
                 if joined is not None and since < joined <= now and not member.bot:
                     await self._welcome(msgspec.structs.replace(member, late=True))
@@ -215,3 +239,27 @@ class CatchUp:
         self.late += handed
         log.info("caught up after downtime", extra={"guild_id": guild.guild_id, "count": handed})
         return handed
+
+    async def _page(self, guild_id: int, shard: int, after: int) -> list[Join] | None:
+        """A page of ``guild_id``'s members, asked for until Discord answers; None once the shard is not ours or
+        Discord refuses for good."""
+        delay = RETRY_FIRST_S
+        while True:
+            if not self.owns(shard):
+                log.info("catch-up stopped: the shard is another process's now",
+                         extra={"guild_id": guild_id, "shard": shard})  # fmt: skip
+                return None
+            try:
+                return await self._roster.page(guild_id, after=after, limit=PAGE)
+            except FatalError:
+                raise  # a revoked token: the bot stops, retrying would not help
+            except (Forbidden, NotFound) as exc:
+                log.error("catch-up cannot list this server's members; its joins while the bot was away are not "
+                          "welcomed (give the bot the Server Members intent and access to the server)",
+                          extra={"guild_id": guild_id, "error": str(exc)})  # fmt: skip
+                return None
+            except WelcomeBotError as exc:
+                log.warning("catch-up could not page a server's members; trying again",
+                            extra={"guild_id": guild_id, "error": str(exc), "retry_in_s": delay})  # fmt: skip
+            await trio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_S)

@@ -357,6 +357,8 @@ async def run_bot(
                     await pipeline.finish_unfinished()
 
                 manager.on_takeover = took_over
+                if pipeline.catch_up is not None:
+                    pipeline.catch_up.owns = manager.owns  # a shard whose lease was taken stops its paging
                 nursery.start_soon(_renew_claims, welcome_log)
                 nursery.start_soon(pipeline.run_deletes)
                 if pipeline.catch_up is not None:

@@ -83,6 +83,11 @@ class ShardManager:
     def identifies(self) -> int:
         return sum(h.identifies for h in self.handles.values())
 
+    def owns(self, shard_id: int) -> bool:
+        """Whether this process runs ``shard_id`` now: started here and its lease not found taken. Side jobs of
+        a shard (catch-up paging) stop when this turns False, leaving the shard's work to its new owner."""
+        return shard_id in self._scopes and shard_id not in self._lost
+
     async def run(self, *, task_status: trio.TaskStatus[ShardPlan] = trio.TASK_STATUS_IGNORED) -> None:
         """Run until cancelled; raises :class:`GatewayFatal` (not a group) if Discord refuses a shard for good."""
         gateway = await self._get_gateway_bot()

@@ -389,3 +389,84 @@ def test_the_goodbye_card_lines_render():
     from welcomebot.render import CardSpec, Renderer
 
     assert Renderer().render(CardSpec(name="Zoë", server="Cozy", lines=GOODBYE_LINES))[:4] == b"RIFF"
+
+
+class FlakyRoster(Roster):
+    """Answers like Discord under a fault: ``errors`` in turn, then the members."""
+
+    def __init__(self, members: list[Join], errors: list[Exception]) -> None:
+        super().__init__(members)
+        self.errors = errors
+        self.asked_at: list[float] = []
+
+    async def page(self, guild_id: int, *, after: int, limit: int) -> list[Join]:
+        self.asked_at.append(trio.current_time())
+        if self.errors:
+            raise self.errors.pop(0)
+        return await super().page(guild_id, after=after, limit=limit)
+
+
+def _server_error() -> Exception:
+    from welcomebot.rest.errors import ServerError
+
+    return ServerError(503, 0, "unavailable", "GET /guilds/{guild_id}/members")
+
+
+async def test_a_catch_up_page_that_fails_is_asked_for_again_with_capped_backoff(autojump_clock):
+    """The chaos run: catch-up jobs ended on the first 503 and their guilds' joins were never welcomed."""
+    from welcomebot.app.catchup import RETRY_MAX_S
+    from welcomebot.rest.errors import RateLimitTooLong
+
+    found: list[Join] = []
+
+    async def welcome(j: Join) -> None:
+        found.append(j)
+
+    during = [join(u, joined=NOW - 100 + u) for u in range(1, 4)]
+    roster = FlakyRoster(during, [_server_error() for _ in range(9)] + [RateLimitTooLong("members", 120.0)])
+    catch_up = CatchUp(state=State(Seen(NOW - 200, {GUILD: 1})), roster=roster,
+                       configs=FakeConfigs({GUILD: config(catch_up={"enabled": True})}), welcome=welcome,
+                       guilds=dict, wall_clock=lambda: NOW)  # fmt: skip
+    assert await catch_up.guild(GuildInfo(guild_id=GUILD, name="g", member_count=3), 0) == 3
+    assert sorted(j.user_id for j in found) == sorted(j.user_id for j in during)
+    gaps = [b - a for a, b in zip(roster.asked_at, roster.asked_at[1:], strict=False)]
+    assert len(gaps) == 10
+    assert gaps == sorted(gaps), "the backoff grows"
+    assert max(gaps) == RETRY_MAX_S, "and is capped"
+
+
+async def test_a_catch_up_stops_paging_once_the_shard_is_another_processs(autojump_clock):
+    """The chaos run: a process that lost shard 0's lease went on paging member lists for 40 s (global 429s)."""
+
+    async def welcome(j: Join) -> None:
+        raise AssertionError("the new owner welcomes them")
+
+    owned = {0}
+    roster = FlakyRoster([join(1, joined=NOW - 50)], [_server_error() for _ in range(100)])
+    catch_up = CatchUp(state=State(Seen(NOW - 200, {GUILD: 1})), roster=roster,
+                       configs=FakeConfigs({GUILD: config(catch_up={"enabled": True})}), welcome=welcome,
+                       guilds=dict, wall_clock=lambda: NOW)  # fmt: skip
+    catch_up.owns = lambda shard_id: shard_id in owned
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(catch_up.guild, GuildInfo(guild_id=GUILD, name="g", member_count=1), 0)
+        await trio.sleep(10)
+        asked = len(roster.asked_at)
+        assert asked >= 3
+        owned.clear()  # the lease was taken
+    assert len(roster.asked_at) <= asked + 1, "at most the try already waiting; nothing after"
+    assert trio.current_time() < 200, "it ended, instead of retrying for ever"
+
+
+async def test_a_catch_up_refused_for_good_is_an_error_not_a_retry(autojump_clock, caplog):
+    from welcomebot.rest.errors import Forbidden
+
+    async def welcome(j: Join) -> None:
+        raise AssertionError("nothing listed")
+
+    roster = FlakyRoster([join(1, joined=NOW - 50)], [Forbidden(403, 50001, "Missing Access", "members")])
+    catch_up = CatchUp(state=State(Seen(NOW - 200, {GUILD: 1})), roster=roster,
+                       configs=FakeConfigs({GUILD: config(catch_up={"enabled": True})}), welcome=welcome,
+                       guilds=dict, wall_clock=lambda: NOW)  # fmt: skip
+    assert await catch_up.guild(GuildInfo(guild_id=GUILD, name="g", member_count=1), 0) == 0
+    assert len(roster.asked_at) == 1
+    assert any(r.levelname == "ERROR" and "Server Members intent" in r.getMessage() for r in caplog.records)
