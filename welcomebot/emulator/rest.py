@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,6 +59,8 @@ NONCE_WINDOW_S = 300.0
 INTERACTION_DEADLINE_S = 3.0
 TOKEN_LIFETIME_S = 15 * 60.0
 BANNED_BODY = b"error code: 1015"
+#: Fields of a stored command that the server sets (the rest is what the application sent).
+_SERVER_FIELDS = frozenset({"id", "application_id", "version", "guild_id"})
 #: Callback types an APPLICATION_COMMAND interaction accepts: a message, a deferral, a modal.
 APPLICATION_COMMAND_CALLBACKS = (4, 5, 9)
 _MENTION = re.compile(r"<@!?(\d{17,20})>")
@@ -465,20 +468,36 @@ class RestApi:
         if not isinstance(body, list) or len(body) > 100:
             raise form_error("_root", "BASE_TYPE_MAX_LENGTH", "Must be a list of at most 100 commands.")
         stored = []
+        # A command keeps its id across overwrites when its name and type match (application-commands.mdx,
+        # Bulk Overwrite: "Commands that do not already exist will count toward daily application command
+        # create limits"); its version changes only when the definition does.
+        previous = {(c["name"], c["type"]): c for c in self.world.commands.get(guild_id, [])}
+        keys: set[tuple[Any, Any]] = set()
         for i, command in enumerate(body):
             _validate_command(command, f"{i}")
+            key = (command["name"], command.get("type", 1))
+            if key in keys:
+                raise form_error(f"{i}.name", "APPLICATION_COMMANDS_DUPLICATE_NAME",
+                                 "Application command names must be unique per type")  # fmt: skip
+            keys.add(key)
+        for command in body:
+            definition = {
+                **command,
+                "type": command.get("type", 1),
+                # Sent as a string or an integer; always answered as a string (or null).
+                "default_member_permissions": None
+                if (p := command.get("default_member_permissions")) is None
+                else str(p),
+                "description": command.get("description", ""),
+            }
+            old = previous.get((definition["name"], definition["type"]))
+            same = old is not None and {k: v for k, v in old.items() if k not in _SERVER_FIELDS} == definition
             stored.append(
                 {
-                    **command,
-                    "id": str(self.world.ids.next()),
+                    **definition,
+                    "id": old["id"] if old is not None else str(self.world.ids.next()),
                     "application_id": str(self.world.application_id),
-                    "version": str(self.world.ids.next()),
-                    "type": command.get("type", 1),
-                    # Sent as a string or an integer; always answered as a string (or null).
-                    "default_member_permissions": None
-                    if (p := command.get("default_member_permissions")) is None
-                    else str(p),
-                    "description": command.get("description", ""),
+                    "version": old["version"] if same and old is not None else str(self.world.ids.next()),
                     **({"guild_id": str(guild_id)} if guild_id is not None else {}),
                 }
             )
@@ -997,17 +1016,92 @@ def _pinged(world: World, content: str, allowed: dict[str, Any] | None) -> list[
     return seen
 
 
+_NAME_MARKS = ("DEVANAGARI", "THAI")
+
+
+def _chat_input_name(name: Any) -> bool:
+    """``^[-_'\\p{L}\\p{N}\\p{sc=Deva}\\p{sc=Thai}]{1,32}$``, lowercase where a letter has a lowercase form
+    (interactions/application-commands.mdx, Application Command Naming)."""
+    if not isinstance(name, str) or not 1 <= len(name) <= 32 or name != name.lower():
+        return False
+    for char in name:
+        category = unicodedata.category(char)
+        if char in "-_'" or category[0] in "LN":
+            continue
+        if category[0] == "M" and unicodedata.name(char, "").startswith(_NAME_MARKS):
+            continue
+        return False
+    return True
+
+
 def _validate_command(command: Any, path: str) -> None:
+    """An application command as interactions/application-commands.mdx defines it (Application Command
+    Structure, Naming, Option Structure)."""
     if not isinstance(command, dict):
         raise form_error(path, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
-    name = command.get("name")
     kind = command.get("type", 1)
-    if not isinstance(name, str) or not re.fullmatch(r"[-_\w]{1,32}", name) or (kind == 1 and name != name.lower()):
+    if kind not in (1, 2, 3, 4):
+        raise form_error(f"{path}.type", "BASE_TYPE_CHOICES", "Value must be one of {1, 2, 3, 4}.")
+    name = command.get("name")
+    # "USER and MESSAGE commands may be mixed case and can include spaces."
+    good_name = _chat_input_name(name) if kind == 1 else isinstance(name, str) and 1 <= len(name.strip()) <= 32
+    if not good_name:
         raise form_error(f"{path}.name", "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")
     desc = command.get("description", "")
     if kind == 1 and (not isinstance(desc, str) or not 1 <= len(desc) <= 100):
         raise form_error(f"{path}.description", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
-    for i, option in enumerate(command.get("options") or []):
-        _validate_command({**option, "type": 1}, f"{path}.options.{i}")
-        if not isinstance(option.get("type"), int) or not 1 <= option["type"] <= 11:
-            raise form_error(f"{path}.options.{i}.type", "BASE_TYPE_CHOICES", "Value must be one of {1..11}.")
+    if kind in (2, 3) and desc not in ("", None):
+        raise form_error(f"{path}.description", "APPLICATION_COMMAND_INVALID_DESCRIPTION",
+                         "USER and MESSAGE commands take an empty description.")  # fmt: skip
+    perms = command.get("default_member_permissions")
+    if perms is not None and (isinstance(perms, bool) or not str(perms).isdigit()):
+        raise form_error(f"{path}.default_member_permissions", "NUMBER_TYPE_COERCE",
+                         f'Value "{perms}" is not int.')  # fmt: skip
+    options = command.get("options")
+    if options is not None and kind != 1 and options:
+        raise form_error(f"{path}.options", "APPLICATION_COMMAND_OPTIONS_INVALID",
+                         "Only CHAT_INPUT commands take options.")  # fmt: skip
+    _validate_options(options, f"{path}.options", parent=None)
+
+
+def _validate_options(options: Any, path: str, *, parent: int | None) -> None:
+    if options is None:
+        return
+    if not isinstance(options, list) or len(options) > 25:
+        raise form_error(path, "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
+    seen: set[Any] = set()
+    optional_seen = False
+    for i, option in enumerate(options):
+        here = f"{path}.{i}"
+        if not isinstance(option, dict):
+            raise form_error(here, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+        kind = option.get("type")
+        if not isinstance(kind, int) or isinstance(kind, bool) or not 1 <= kind <= 11:
+            raise form_error(f"{here}.type", "BASE_TYPE_CHOICES", "Value must be one of {1..11}.")
+        # A group holds subcommands only; a subcommand holds no subcommands; a command mixes neither.
+        if (parent == 2 and kind != 1) or (parent == 1 and kind in (1, 2)):
+            raise form_error(f"{here}.type", "APPLICATION_COMMAND_OPTION_TYPE_INVALID",
+                             "Subcommand groups hold subcommands; subcommands hold no subcommands.")  # fmt: skip
+        name = option.get("name")
+        if not _chat_input_name(name):
+            raise form_error(f"{here}.name", "APPLICATION_COMMAND_INVALID_NAME", "Option name is invalid")
+        if name in seen:
+            raise form_error(f"{here}.name", "APPLICATION_COMMAND_OPTION_NAME_ALREADY_EXISTS",
+                             "Option names must be unique within their list.")  # fmt: skip
+        seen.add(name)
+        desc = option.get("description")
+        if not isinstance(desc, str) or not 1 <= len(desc) <= 100:
+            raise form_error(f"{here}.description", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+        if option.get("required"):
+            if optional_seen:
+                raise form_error(here, "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
+                                 "Required options must be placed before non-required options")  # fmt: skip
+        elif kind not in (1, 2):
+            optional_seen = True
+        choices = option.get("choices")
+        if choices is not None and (not isinstance(choices, list) or len(choices) > 25):
+            raise form_error(f"{here}.choices", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
+        if choices and option.get("autocomplete"):
+            raise form_error(f"{here}.autocomplete", "APPLICATION_COMMAND_OPTION_AUTOCOMPLETE_CHOICES",
+                             "autocomplete may not be set to true if choices are present.")  # fmt: skip
+        _validate_options(option.get("options"), f"{here}.options", parent=kind if kind in (1, 2) else 0)
