@@ -551,6 +551,8 @@ class _Connection:
             await self._queue(_encode({"op": 9, "d": False, "s": None, "t": None}))
             return
         if seq > session.seq:
+            # "Reconnect and start a new session" (topics/opcodes-and-status-codes.mdx, 4007): it is over.
+            session.dead = True
             raise _Close(4007, "Invalid seq")
         oldest = session.replay[0][0] if session.replay else session.seq + 1
         if seq < oldest - 1:

@@ -54,7 +54,8 @@ COMMANDS_BUCKET = BucketSpec("PUT /applications/{application_id}/commands", 2, 6
 INTERACTION_BUCKET = BucketSpec("POST /interactions/{interaction_id}/{token}/callback", 50, 1.0)
 WEBHOOK_BUCKET = BucketSpec("/webhooks/{application_id}/{token}", 5, 2.0)
 MAX_FILES = 10
-MAX_UPLOAD = 10 * 1024 * 1024
+MAX_UPLOAD = 10 * 1024 * 1024  # per file
+MAX_REQUEST = 25 * 1024 * 1024  # all files of one request together, as Discord answers
 NONCE_WINDOW_S = 300.0
 INTERACTION_DEADLINE_S = 3.0
 TOKEN_LIFETIME_S = 15 * 60.0
@@ -306,6 +307,11 @@ class RestApi:
             return self._error(ApiError(404, 0, "404: Not Found"), "?", now)
         route, params = found
         key = f"{route.method} {route.template}"
+        for name, value in params.items():
+            # A malformed id is a form error on that path parameter, not a 404 (as Discord answers).
+            if name.endswith("_id") and not (value.isdigit() and len(value) <= 20):
+                return self._error(form_error(name, "NUMBER_TYPE_COERCE", f'Value "{value}" is not snowflake.'),
+                                   key, now)  # fmt: skip
         self.requests[key] += 1
         if route.auth and request.header("authorization") != f"Bot {self.world.token}":
             return self._error(ApiError(401, 0, "401: Unauthorized"), key, now)
@@ -758,17 +764,11 @@ class RestApi:
         interaction.responses.append(body)
         data = body.get("data") or {}
         if kind == 4:
-            interaction.original = self._build_message(
-                interaction.channel_id, data, files, trio.current_time(), flags=int(data.get("flags", 0))
-            )
+            interaction.original = self._interaction_message(interaction, data, files, int(data.get("flags", 0)))
         elif kind == 5:
             interaction.deferred = True
-            interaction.original = self._build_message(
-                interaction.channel_id,
-                {"content": ""},
-                {},
-                trio.current_time(),
-                flags=int(data.get("flags", 0)) | 128,
+            interaction.original = self._interaction_message(
+                interaction, {"content": ""}, {}, int(data.get("flags", 0)) | 128
             )
         self._interaction_changed()
         if request.arg("with_response") not in ("true", "True", "1"):
@@ -785,6 +785,29 @@ class RestApi:
             # ``resource`` is optional; the spec models it only for a message, an update or an Activity.
             answer["resource"] = {"type": kind, "message": self.message_json(original)}
         return 200, answer
+
+    def _interaction_message(
+        self, interaction: Interaction, payload: dict[str, Any], files: dict[int, Attachment], flags: int
+    ) -> Message:
+        """A response or follow-up: sent by the application's webhook, with the interaction's metadata
+        (resources/message.mdx, Message Structure: webhook_id, application_id, interaction_metadata)."""
+        message = self._build_message(interaction.channel_id, payload, files, trio.current_time(), flags=flags)
+        app = str(interaction.application_id)
+        user = self.world.users.get(interaction.user_id)
+        owners = (
+            {"0": str(interaction.guild_id)} if interaction.guild_id is not None else {"1": str(interaction.user_id)}
+        )
+        message.extra = {
+            "webhook_id": app,
+            "application_id": app,
+            "interaction_metadata": {
+                "id": str(interaction.id),
+                "type": 2,
+                "user": user.to_json() if user is not None else {"id": str(interaction.user_id)},
+                "authorizing_integration_owners": owners,
+            },
+        }
+        return message
 
     def _interaction_changed(self) -> None:
         self.interaction_updated.set()
@@ -854,9 +877,7 @@ class RestApi:
         if not interaction.responded:
             raise ApiError(400, 40060, "Interaction has not been acknowledged.")
         payload, files = _message_payload(request)
-        message = self._build_message(
-            interaction.channel_id, payload, files, trio.current_time(), flags=int(payload.get("flags", 0))
-        )
+        message = self._interaction_message(interaction, payload, files, int(payload.get("flags", 0)))
         interaction.followups.append(message)
         return 200, self.message_json(message)
 
@@ -907,7 +928,8 @@ def _message_payload(
             files[index] = Attachment(index, part.filename, part.content_type or "application/octet-stream", part.data)
         if len(files) > MAX_FILES:
             raise form_error("files", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_FILES} or fewer in length.")
-        if total > MAX_UPLOAD:
+        # "The file upload size limit applies to each file in a request" (reference.mdx, Uploading Files).
+        if any(len(f.data) > MAX_UPLOAD for f in files.values()) or total > MAX_REQUEST:
             raise ApiError(413, 40005, "Request entity too large")
     else:
         payload = _json_body(request)
@@ -924,7 +946,9 @@ def _validate_message(
 ) -> None:
     """``edit``: ``attachments`` may also name the message's existing attachments, to keep them."""
     content = payload.get("content")
-    if content is not None and (not isinstance(content, str) or len(content) > 2000):
+    if content is not None and not isinstance(content, str):
+        raise form_error("content", "BASE_TYPE_STRING", "Could not interpret the value as string.")
+    if content is not None and len(content) > 2000:
         raise form_error("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")
     if required and not (
         content
@@ -941,6 +965,7 @@ def _validate_message(
     embeds = payload.get("embeds")
     if embeds is not None and (not isinstance(embeds, list) or len(embeds) > 10):
         raise form_error("embeds", "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.")
+    _validate_embeds(embeds or [])
     attachments = payload.get("attachments")
     if attachments is not None:
         if not isinstance(attachments, list) or len(attachments) > MAX_FILES:
@@ -976,6 +1001,45 @@ def _validate_message(
                 )
             if not isinstance(users, list) or len(users) > 100:
                 raise form_error("allowed_mentions.users", "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length.")
+
+
+#: (path within an embed, limit) from resources/message.mdx, Embed Limits.
+_EMBED_LIMITS = (("title", 256), ("description", 4096), ("footer.text", 2048), ("author.name", 256))
+
+
+def _validate_embeds(embeds: list[Any]) -> None:
+    """resources/message.mdx, "Embed Limits": per-field lengths, 25 fields, and 6000 characters in all."""
+    total = 0
+
+    def check(value: Any, path: str, limit: int) -> None:
+        nonlocal total
+        if value is None:
+            return
+        if not isinstance(value, str):
+            raise form_error(path, "BASE_TYPE_STRING", "Could not interpret the value as string.")
+        if len(value.strip()) > limit:
+            raise form_error(path, "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
+        total += len(value.strip())
+
+    for i, embed in enumerate(embeds):
+        if not isinstance(embed, dict):
+            raise form_error(f"embeds.{i}", "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+        for field_path, limit in _EMBED_LIMITS:
+            outer, _, inner = field_path.partition(".")
+            value = embed.get(outer)
+            if inner:  # footer.text, author.name
+                value = value.get(inner) if isinstance(value, dict) else None
+            check(value, f"embeds.{i}.{field_path}", limit)
+        fields = embed.get("fields") or []
+        if not isinstance(fields, list) or len(fields) > 25:
+            raise form_error(f"embeds.{i}.fields", "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
+        for j, item in enumerate(fields):
+            if not isinstance(item, dict):
+                raise form_error(f"embeds.{i}.fields.{j}", "DICT_TYPE_CONVERT", "Only dictionaries may be used")
+            check(item.get("name"), f"embeds.{i}.fields.{j}.name", 256)
+            check(item.get("value"), f"embeds.{i}.fields.{j}.value", 1024)
+    if total > 6000:
+        raise form_error("embeds", "MAX_EMBED_SIZE_EXCEEDED", "Embed size exceeds maximum size of 6000")
 
 
 def _embeds(embeds: Any) -> list[dict[str, Any]]:

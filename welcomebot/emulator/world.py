@@ -224,6 +224,8 @@ class Message:
     mentions: list[User] = field(default_factory=list)
     flags: int = 0
     edited_timestamp: str | None = None
+    #: Further message fields, as sent (an interaction response's webhook_id, interaction_metadata ...).
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self, cdn_base: str) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -246,6 +248,7 @@ class Message:
         }
         if self.nonce is not None:
             data["nonce"] = self.nonce
+        data.update(self.extra)
         return data
 
 
