@@ -251,6 +251,7 @@ class Pipeline:
         try:
             await self._actors.tell(guild_id, join)
         except KeyParked:
+            self._in_hand.pop(guild_id, None)  # no restart will try them: they wait, claimed, for the next start
             where = {"guild_id": guild_id, "user_id": join.user_id, "reason": self.parked.get(guild_id)}
             log.warning("guild parked: its welcomer kept crashing; the join stays claimed for the next start",
                         extra=where)  # fmt: skip
