@@ -57,6 +57,7 @@ from welcomebot.store.adapters import (
 from welcomebot.store.api import Store
 from welcomebot.store.assets import GRACE_S, open_assets
 from welcomebot.store.backup import BackupStatus, periodic_backups
+from welcomebot.store.open import backend_of
 from welcomebot.store.outage import Outage
 
 __all__ = ["BotOptions", "Counters", "RunningBot", "run_bot"]
@@ -75,6 +76,9 @@ def new_owner_id() -> str:
 class BotOptions:
     shards: range | None = None
     shard_count: int | None = None
+    #: ``--shards auto``: share every shard with the other auto processes on the same PostgreSQL. SQLite
+    #: serves one process, which then runs every shard itself.
+    auto: bool = False
     drain_timeout: float = 30.0
     render_threads: int = 2
     compress: bool = False
@@ -320,6 +324,7 @@ async def run_bot(
             shard_count=options.shard_count,
             rng=random.Random(),
             leases=StoreShardLeases(store, options.owner),
+            auto=options.auto and backend_of(settings.database_url) == "postgres",
         )
         pruner = Pruner(store, settings.retention, assets=assets, grace_s=settings.guild_grace)
         running = RunningBot(pipeline, manager, rest, counters, configs, store, outage=outage)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from functools import partial
 
 import trio
@@ -37,13 +38,26 @@ def register(sub: Subparsers) -> None:
             "or Discord refused the bot (the message says what to fix)."
         ),
     )
-    parser.add_argument("--shards", type=_shards, default=None, help="shard ids this process runs, e.g. 0-3")
-    parser.add_argument("--shard-count", type=int, default=None, help="total shards across all processes")
+    parser.add_argument(
+        "--shards",
+        type=_shards,
+        default=os.environ.get("WELCOMEBOT_SHARDS") or None,  # argparse applies type= to a string default
+        help=(
+            "shard ids this process runs, e.g. 0-3, or auto: identical replicas on one PostgreSQL divide the "
+            "shards between them and take over a dead one's (with SQLite: this process runs them all); "
+            "default $WELCOMEBOT_SHARDS, else every shard"
+        ),
+    )
+    parser.add_argument(
+        "--shard-count", type=int, default=None, help="total shards across all processes (default: Discord's)"
+    )
     parser.add_argument("--drain-timeout", type=float, default=30.0, help="seconds to finish welcomes on stop")
     parser.set_defaults(handler=run)
 
 
-def _shards(text: str) -> range:
+def _shards(text: str) -> range | str:
+    if text.strip() == "auto":
+        return "auto"
     try:
         return parse_shard_range(text)
     except ValueError as exc:
@@ -51,9 +65,11 @@ def _shards(text: str) -> range:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.shards is not None and args.shard_count is None:
+    auto = args.shards == "auto"
+    shards = None if auto else args.shards
+    if shards is not None and args.shard_count is None:
         raise ConfigError("--shards needs --shard-count (the total across all processes)")
-    options = BotOptions(shards=args.shards, shard_count=args.shard_count, drain_timeout=args.drain_timeout)
+    options = BotOptions(shards=shards, shard_count=args.shard_count, auto=auto, drain_timeout=args.drain_timeout)
     trio.run(_main, settings, options)
     return 0
 

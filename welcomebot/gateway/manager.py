@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 
 import trio
@@ -19,7 +19,14 @@ from welcomebot.gateway.errors import GatewayFatal
 from welcomebot.gateway.protocol import Dispatch
 from welcomebot.gateway.session import FencedSessions, Lease, SessionStore, ShardLeases
 from welcomebot.gateway.shard import ShardConfig, ShardHandle, run_shard
-from welcomebot.gateway.sharding import IDENTIFY_SPACING, GatewayBot, IdentifySchedule, ShardPlan, plan_shards
+from welcomebot.gateway.sharding import (
+    IDENTIFY_SPACING,
+    GatewayBot,
+    IdentifySchedule,
+    ShardPlan,
+    auto_quota,
+    plan_shards,
+)
 
 __all__ = ["ShardManager"]
 
@@ -31,6 +38,12 @@ class ShardManager:
 
     ``base`` supplies the token and per-shard options; its ``gateway_url``, ``shard_id``, ``shard_count`` and
     ``identify_gate`` are filled in from the plan.
+
+    ``auto`` (``--shards auto``, needs ``leases``): every shard of the count is this process's to share with
+    the other live owners. Every third of the lease TTL it says it is alive and reads the leases; it runs
+    :func:`auto_quota` shards, taking free ones (a dead owner's, once their leases expire) and handing its
+    surplus over when an owner joins: the shard closes resumably, saves its session, then its lease is
+    released, so the next owner RESUMEs it.
     """
 
     def __init__(
@@ -44,7 +57,11 @@ class ShardManager:
         shard_count: int | None = None,
         rng: random.Random | None = None,
         leases: ShardLeases | None = None,
+        auto: bool = False,
     ) -> None:
+        if auto and leases is None:
+            raise ValueError("auto sharding divides the shards through leases; pass leases")
+        self._auto = auto
         self._base = base
         self._get_gateway_bot = get_gateway_bot
         self._out = dispatch_send
@@ -63,6 +80,8 @@ class ShardManager:
         self.on_takeover: Callable[[str], Awaitable[None]] | None = None
         self._scopes: dict[int, trio.CancelScope] = {}
         self._lost: set[int] = set()
+        self._handing: set[int] = set()  # auto: shards closing to be handed to another owner
+        self._live: frozenset[str] = frozenset()  # auto: owners alive at the last survey
         self._nursery: trio.Nursery | None = None
         #: Times the session start limit made us wait (metrics).
         self.start_limit_waits = 0
@@ -86,12 +105,12 @@ class ShardManager:
     def owns(self, shard_id: int) -> bool:
         """Whether this process runs ``shard_id`` now: started here and its lease not found taken. Side jobs of
         a shard (catch-up paging) stop when this turns False, leaving the shard's work to its new owner."""
-        return shard_id in self._scopes and shard_id not in self._lost
+        return shard_id in self._scopes and shard_id not in self._lost and shard_id not in self._handing
 
     async def run(self, *, task_status: trio.TaskStatus[ShardPlan] = trio.TASK_STATUS_IGNORED) -> None:
         """Run until cancelled; raises :class:`GatewayFatal` (not a group) if Discord refuses a shard for good."""
         gateway = await self._get_gateway_bot()
-        plan = plan_shards(gateway, shards=self._shards, shard_count=self._shard_count)
+        plan = plan_shards(gateway, shards=None if self._auto else self._shards, shard_count=self._shard_count)
         self._schedule = IdentifySchedule(gateway.session_start_limit, trio.current_time())
         log.info(
             "running shards %d-%d of %d",
@@ -101,12 +120,14 @@ class ShardManager:
             extra={
                 "max_concurrency": plan.max_concurrency,
                 "owner": None if self._leases is None else self._leases.owner,
+                "auto": self._auto,
             },
         )
         try:
             with self._out:
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
+                    configs: dict[int, ShardConfig] = {}
                     for shard_id in plan.shard_ids:
                         config = replace(
                             self._base,
@@ -115,10 +136,15 @@ class ShardManager:
                             shard_count=plan.shard_count,
                             identify_gate=self._identify_gate,
                         )
+                        configs[shard_id] = config
+                        if self._auto:
+                            continue
                         if await self._acquire(shard_id, plan.shard_count):
                             self.handles[shard_id] = await nursery.start(self._run_one, config)
                         else:
                             nursery.start_soon(self._wait_then_run, config)
+                    if self._auto:
+                        nursery.start_soon(self._balance, configs)
                     if self._leases is not None:
                         nursery.start_soon(self._renew_leases)
                     task_status.started(plan)
@@ -134,7 +160,8 @@ class ShardManager:
                         await self._release(shard_id)
 
     async def _acquire(self, shard_id: int, shard_count: int) -> bool:
-        """True when this process may run the shard now (always, without leases)."""
+        """True when this process may run the shard now (always, without leases). Under ``auto`` a shard
+        another owner took first is simply not ours (the next survey shows it), not waited for."""
         if self._leases is None:
             return True
         try:
@@ -143,6 +170,8 @@ class ShardManager:
             log.warning("cannot reach the shard leases; will ask again", extra={"shard": shard_id, "error": str(exc)})
             return False
         if not lease.mine:
+            if self._auto:
+                return False
             if self.waiting.get(shard_id) != lease.holder:
                 log.warning(
                     "shard %d is run by another live process; waiting for its lease",
@@ -154,7 +183,8 @@ class ShardManager:
         self.waiting.pop(shard_id, None)
         if lease.previous is not None:
             log.info("took over shard %d", shard_id, extra={"shard": shard_id, "previous_owner": lease.previous})
-            if self.on_takeover is not None:
+            # Under auto a live owner hands shards over and finishes its own claims; only a dead one's are ours.
+            if self.on_takeover is not None and lease.previous not in self._live:
                 await self.on_takeover(lease.previous)
         return True
 
@@ -168,11 +198,52 @@ class ShardManager:
             await trio.sleep(self._leases.ttl / 3)  # the holder's renewals are in the store, not an event here
         self.handles[config.shard_id] = await self._nursery.start(self._run_one, config)
 
+    async def _balance(self, configs: dict[int, ShardConfig]) -> None:
+        """``auto``: say we are alive, wait one round so replicas started together see each other (instead of
+        the first taking every shard and handing most back), then keep our share, every third of the TTL."""
+        assert self._leases is not None
+        first = True
+        while True:
+            try:
+                holders, owners = await self._leases.survey()
+            except WelcomeBotError as exc:  # the store is down: nobody can take a shard meanwhile either
+                log.warning("cannot reach the shard leases; will ask again", extra={"error": str(exc)})
+            else:
+                self._live = owners
+                if not first:
+                    await self._rebalance(configs, holders, owners)
+                first = False
+            await trio.sleep(self._leases.ttl / 3)  # other owners' leases are in the store, not an event here
+
+    async def _rebalance(
+        self, configs: dict[int, ShardConfig], holders: Mapping[int, str], owners: frozenset[str]
+    ) -> None:
+        assert self._leases is not None
+        assert self._nursery is not None
+        quota = auto_quota(self._leases.owner, len(configs), holders, owners)
+        mine = sorted(i for i in self._scopes if i not in self._handing)
+        for shard_id in mine[quota:]:  # an owner joined: the highest ids go to it
+            log.info(
+                "handing shard %d over (%d live processes share %d shards)",
+                shard_id,
+                len(owners),
+                len(configs),
+                extra={"shard": shard_id, "quota": quota},
+            )
+            self._handing.add(shard_id)
+            self._scopes[shard_id].cancel()
+        free = [i for i in configs if i not in holders and i not in self._scopes]
+        for shard_id in free[: max(0, quota - len(mine))]:
+            if await self._acquire(shard_id, len(configs)):
+                self.handles[shard_id] = await self._nursery.start(self._run_one, configs[shard_id])
+
     async def _renew_leases(self) -> None:
         assert self._leases is not None
         while True:
             await trio.sleep(self._leases.ttl / 3)
             for shard_id, scope in list(self._scopes.items()):
+                if shard_id not in self._scopes:  # handed over or stopped while we renewed the others
+                    continue
                 try:
                     kept = await self._leases.renew(shard_id)
                 except WelcomeBotError as exc:  # the store is down: nobody can take the shard meanwhile either
@@ -205,8 +276,16 @@ class ShardManager:
                 await run_shard(config, self._out.clone(), self._store, rng=rng, task_status=task_status)
             finally:
                 del self._scopes[config.shard_id]
+        if config.shard_id in self._handing:  # closed resumably and its session saved: now the next owner's
+            self._handing.discard(config.shard_id)
+            self.handles.pop(config.shard_id, None)
+            await self._release(config.shard_id)
+            return
         if config.shard_id in self._lost:
             self._lost.discard(config.shard_id)
+            if self._auto:  # the owner that took it runs it; the next survey gives us our share again
+                self.handles.pop(config.shard_id, None)
+                return
             self.handles[config.shard_id].connected = False
             assert self._nursery is not None
             self._nursery.start_soon(self._wait_then_run, config)

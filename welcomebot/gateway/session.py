@@ -7,6 +7,7 @@ sequence merely received. The durable implementation lives with the other tables
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -45,6 +46,10 @@ class ShardLeases(Protocol):
         ...
 
     async def release(self, shard_id: int) -> None: ...
+    async def survey(self) -> tuple[Mapping[int, str], frozenset[str]]:
+        """Say we are alive (``--shards auto``); the live leases (shard id → owner) and the live owners."""
+        ...
+
     def holds(self, shard_id: int) -> bool:
         """Ours, and not past the lease's end by our own clock (a renewal may be failing)."""
         ...

@@ -4,7 +4,8 @@
 ``max_concurrency`` shards IDENTIFY per 5 s, one per rate-limit bucket ``shard_id % max_concurrency``;
 each IDENTIFY (not a RESUME) spends one of ``session_start_limit.remaining``, which refills
 ``reset_after`` milliseconds later. Several processes can split one bot's shards with
-``--shards A-B --shard-count N``.
+``--shards A-B --shard-count N``, or all run ``--shards auto`` and divide them through the shard leases
+(:func:`auto_quota`).
 
 Pure parts (:func:`parse_shard_range`, :func:`plan_shards`, :class:`IdentifySchedule`) take time as an
 argument; :class:`~welcomebot.gateway.manager.ShardManager` does the waiting.
@@ -12,6 +13,8 @@ argument; :class:`~welcomebot.gateway.manager.ShardManager` does the waiting.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import msgspec
@@ -24,6 +27,7 @@ __all__ = [
     "IdentifySchedule",
     "SessionStartLimit",
     "ShardPlan",
+    "auto_quota",
     "parse_shard_range",
     "plan_shards",
 ]
@@ -78,6 +82,17 @@ def plan_shards(gateway: GatewayBot, *, shards: range | None = None, shard_count
     if ids.stop > count:
         raise ConfigError(f"--shards {ids.start}-{ids.stop - 1} is outside --shard-count {count} (ids 0-{count - 1})")
     return ShardPlan(gateway.url, ids, count, max(1, gateway.session_start_limit.max_concurrency))
+
+
+def auto_quota(owner: str, shard_count: int, holders: Mapping[int, str], owners: Iterable[str]) -> int:
+    """How many shards ``owner`` should run under ``--shards auto``: the count divided over the live owners,
+    the remainder to those holding most already (then by owner id), so every owner computes the same split
+    from the same survey and a join or a death moves as few shards as it can."""
+    live = set(owners) | {owner}
+    held = Counter(o for shard_id, o in holders.items() if shard_id < shard_count)
+    order = sorted(live, key=lambda o: (-held[o], o))
+    base, extra = divmod(shard_count, len(live))
+    return base + (1 if order.index(owner) < extra else 0)
 
 
 class IdentifySchedule:

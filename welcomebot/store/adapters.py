@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import msgspec
 
@@ -196,6 +196,10 @@ class StoreShardLeases:
 
     def holds(self, shard_id: int) -> bool:
         return self._clock() < self._until.get(shard_id, -1.0)
+
+    async def survey(self) -> tuple[Mapping[int, str], frozenset[str]]:
+        found = await self._store.survey_shards(self.owner, self._now(), self.ttl)
+        return found.holders, found.owners
 
 
 def _key(key: JoinKey) -> WelcomeKey:

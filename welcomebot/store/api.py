@@ -8,6 +8,7 @@ claimed again; a claim held by a live lease is left alone; an expired lease may 
 from __future__ import annotations
 
 import enum
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -28,10 +29,13 @@ __all__ = [
     "GuildSnapshot",
     "SavedSession",
     "ShardLease",
+    "ShardSurvey",
     "Store",
     "WelcomeKey",
     "asset_hashes",
+    "presence_id",
     "quarantine_reason",
+    "survey_of",
 ]
 
 #: ``welcome_log.reason`` of a join welcomed by the catch-up after downtime (posted late).
@@ -86,6 +90,27 @@ class ShardLease(msgspec.Struct, frozen=True):
     token: int
     lease_until: float
     previous: str | None = None
+
+
+class ShardSurvey(msgspec.Struct, frozen=True):
+    """Live shard leases (shard id → owner) and every live owner, with or without a shard."""
+
+    holders: dict[int, str]
+    owners: frozenset[str]
+
+
+def presence_id(owner: str) -> int:
+    """The ``shard_lease`` row that says ``owner`` is alive: a negative id, never a shard's (``shard_count`` 0).
+
+    Presence lives beside the leases, not in a table of its own, because both describe running processes
+    (neither is dumped) and a replica holding no shard yet must still count when the shards are divided."""
+    return -1 - (zlib.crc32(owner.encode()) & 0x7FFFFFFF)
+
+
+def survey_of(rows: Iterable[tuple[int, str]]) -> ShardSurvey:
+    """A :class:`ShardSurvey` from the live ``(shard_id, owner)`` rows of ``shard_lease``, presence rows too."""
+    pairs = list(rows)
+    return ShardSurvey({i: o for i, o in pairs if i >= 0}, frozenset(o for _i, o in pairs))
 
 
 #: A reference to a stored asset, wherever a config holds one: ``"asset:" + sha256 hex of the stored bytes``.
@@ -197,6 +222,11 @@ class Store(Protocol):
 
     async def release_shard(self, shard_id: int, owner: str, token: int) -> None:
         """End our lease now (a clean stop), so the next process takes the shard without waiting for expiry."""
+        ...
+
+    async def survey_shards(self, owner: str, now: float, ttl: float) -> ShardSurvey:
+        """Say ``owner`` is alive until ``now + ttl`` (its presence row, see :func:`presence_id`) and read who
+        is alive and which shards are held, for ``--shards auto``."""
         ...
 
     async def load(self, shard_id: int) -> SavedSession | None: ...

@@ -45,9 +45,12 @@ from welcomebot.store.api import (
     GuildConfig,
     GuildSnapshot,
     ShardLease,
+    ShardSurvey,
     WelcomeKey,
     asset_hashes,
+    presence_id,
     quarantine_reason,
+    survey_of,
 )
 from welcomebot.store.dump import (
     DUMP_TABLES,
@@ -544,6 +547,23 @@ class PostgresStore:
                 token,
             )
         )
+
+    async def survey_shards(self, owner: str, now: float, ttl: float) -> ShardSurvey:
+        async def q(c: Conn) -> ShardSurvey:
+            async with c.transaction():
+                await c.execute("DELETE FROM shard_lease WHERE shard_id < 0 AND lease_until < $1", now)
+                await c.execute(
+                    "INSERT INTO shard_lease (shard_id, shard_count, owner, token, lease_until)"
+                    " VALUES ($1, 0, $2, 0, $3) ON CONFLICT (shard_id) DO UPDATE"
+                    " SET owner = excluded.owner, lease_until = excluded.lease_until",
+                    presence_id(owner),
+                    owner,
+                    now + ttl,
+                )
+                rows = await c.fetch("SELECT shard_id, owner FROM shard_lease WHERE lease_until >= $1", now)
+            return survey_of([(int(r["shard_id"]), str(r["owner"])) for r in rows])
+
+        return await self._run(q)
 
     # --- guild snapshots (what the gateway told us about each guild) --------------------------------
 

@@ -27,9 +27,12 @@ from welcomebot.store.api import (
     GuildConfig,
     GuildSnapshot,
     ShardLease,
+    ShardSurvey,
     WelcomeKey,
     asset_hashes,
+    presence_id,
     quarantine_reason,
+    survey_of,
 )
 from welcomebot.store.dump import (
     DUMP_TABLES,
@@ -445,6 +448,20 @@ class SqliteStore:
                 (shard_id, owner, token),
             )
         )
+
+    async def survey_shards(self, owner: str, now: float, ttl: float) -> ShardSurvey:
+        def q(c: sqlite3.Connection) -> ShardSurvey:
+            with _immediate(c):
+                c.execute("DELETE FROM shard_lease WHERE shard_id < 0 AND lease_until < ?", (now,))
+                c.execute(
+                    "INSERT INTO shard_lease (shard_id, shard_count, owner, token, lease_until) VALUES (?, 0, ?, 0, ?)"
+                    " ON CONFLICT (shard_id) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until",
+                    (presence_id(owner), owner, now + ttl),
+                )
+                rows = c.execute("SELECT shard_id, owner FROM shard_lease WHERE lease_until >= ?", (now,)).fetchall()
+            return survey_of([(int(r[0]), str(r[1])) for r in rows])
+
+        return await self._run(q)
 
     # --- gateway sessions (welcomebot.gateway.session.SessionStore) ---------------------------------
 

@@ -146,3 +146,20 @@ async def _first(receive: trio.MemoryReceiveChannel[Dispatch], name: str) -> Dis
 async def _take(receive: trio.MemoryReceiveChannel[Dispatch], name: str, n: int) -> Any:
     for _ in range(n):
         yield await _first(receive, name)
+
+
+def test_auto_quota_divides_the_count_evenly_and_moves_as_few_shards_as_it_can():
+    """#25.1: every owner computes the same split from the same survey; the remainder stays where it runs."""
+    from welcomebot.gateway.sharding import auto_quota
+
+    assert auto_quota("a", 4, {}, []) == 4, "alone (or SQLite): every shard"
+    owners = ["a", "b", "c"]
+    assert sorted(auto_quota(o, 4, {}, owners) for o in owners) == [1, 1, 2]
+    # A replica joins beside two that run two each: one of them hands one over, the newcomer takes one.
+    held = {0: "a", 1: "a", 2: "b", 3: "b"}
+    split = {o: auto_quota(o, 4, held, owners) for o in owners}
+    assert split == {"a": 2, "b": 1, "c": 1}
+    # "a" died (its leases expired, gone from the survey): the two left run two each.
+    left = {2: "b", 3: "c"}
+    assert {o: auto_quota(o, 4, left, ["b", "c"]) for o in ("b", "c")} == {"b": 2, "c": 2}
+    assert auto_quota("a", 4, {5: "a", 6: "a"}, ["a", "b"]) == 2, "leases of another shard count do not count"

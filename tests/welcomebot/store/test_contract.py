@@ -186,6 +186,19 @@ async def test_shard_leases_one_live_owner_and_a_fencing_token(store):
     assert (again.token, again.previous) == (released.token, None), "ours already: same token"
 
 
+async def test_shard_survey_counts_live_owners_with_or_without_a_shard(store):
+    """#25.1: a replica that holds no shard yet is alive in the survey; an expired one is gone from it."""
+    lease = await store.acquire_shard(0, 2, "a", 0.0, 15)
+    survey = await store.survey_shards("b", 1.0, 15)
+    assert (survey.holders, survey.owners) == ({0: "a"}, frozenset({"a", "b"}))
+    await store.release_shard(0, "a", lease.token)
+    survey = await store.survey_shards("a", 2.0, 15)
+    assert (survey.holders, survey.owners) == ({}, frozenset({"a", "b"})), "released: free, its owner alive"
+    assert (await store.survey_shards("c", 17.0, 15)).owners == {"a", "c"}, "b stopped saying it is alive"
+    taken = await store.acquire_shard(1, 2, "c", 18.0, 15)
+    assert (taken.owner, taken.previous) == ("c", None), "presence rows are no shard's lease"
+
+
 async def test_gateway_sessions_and_meta(store):
     assert await store.load(0) is None
     await store.save(0, SavedSession("s", 5, "ws://r"))
