@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 import trio
 
 from welcomebot.emulator.cdn import Cdn
 from welcomebot.emulator.control import Control
-from welcomebot.emulator.gateway import GUILD_MEMBERS, GatewayServer
+from welcomebot.emulator.gateway import DIRECT_MESSAGES, GUILD_MEMBERS, GUILD_MESSAGES, GatewayServer
 from welcomebot.emulator.ratelimits import RateLimiter
 from welcomebot.emulator.rest import RestApi
-from welcomebot.emulator.world import World
+from welcomebot.emulator.world import Message, World
 from welcomebot.httpserver import Request, Response, serve_http
 
 __all__ = ["Emulator", "EmulatorConfig", "EmulatorInfo", "serve_emulator"]
@@ -68,13 +69,36 @@ class Emulator:
             invalid_ban_threshold=config.invalid_ban_threshold,
         )
         self.cdn = Cdn(self.world)
-        self.rest = RestApi(self.world, self.limiter, cdn_base="", gateway_url=lambda: self.gateway.url)
-        self.rest.on_member_update = lambda guild, member: self.gateway.dispatch(
+        self.rest = self._wired(RestApi(self.world, self.limiter, cdn_base="", gateway_url=lambda: self.gateway.url))
+        self.control = Control(self.world, self.rest, self.gateway, self.cdn, {})
+        self.info: EmulatorInfo | None = None
+
+    def _wired(self, rest: RestApi) -> RestApi:
+        """REST changes that Discord announces on the gateway: a member's roles, the bot's own messages."""
+        rest.on_member_update = lambda guild, member: self.gateway.dispatch(
             "GUILD_MEMBER_UPDATE", {**member.to_json(), "guild_id": str(guild.id)}, guild_id=guild.id,
             intent=GUILD_MEMBERS,
         )  # fmt: skip
-        self.control = Control(self.world, self.rest, self.gateway, self.cdn, {})
-        self.info: EmulatorInfo | None = None
+        rest.on_message_create = self._message_created
+        return rest
+
+    def _message_created(self, message: Message, data: dict[str, Any]) -> None:
+        """MESSAGE_CREATE (events/gateway-events.mdx): GUILD_MESSAGES in a guild, DIRECT_MESSAGES in a DM, with
+        the author's partial member in a guild; the bot's own messages keep their content without
+        MESSAGE_CONTENT (events/gateway.mdx, Message Content Intent)."""
+        channel = self.world.channels.get(message.channel_id)
+        if channel is None:
+            return
+        event = dict(data)
+        if channel.recipient is None:
+            guild = self.world.guilds[channel.guild_id]
+            event["guild_id"] = str(guild.id)
+            member = guild.members.get(message.author.id)
+            if member is not None:
+                event["member"] = {k: v for k, v in member.to_json().items() if k != "user"}
+            self.gateway.dispatch("MESSAGE_CREATE", event, guild_id=guild.id, intent=GUILD_MESSAGES)
+        else:
+            self.gateway.dispatch("MESSAGE_CREATE", event, guild_id=None, intent=DIRECT_MESSAGES)
 
     async def _route(self, request: Request) -> Response:
         path = request.path
@@ -102,7 +126,9 @@ class Emulator:
             )
             # X-RateLimit-Reset is "Epoch time" (topics/rate-limits.mdx): the real clock, whatever start_ms is.
             self.limiter.epoch_offset = time.time() - trio.current_time()
-            self.rest = RestApi(self.world, self.limiter, cdn_base=info.cdn_base, gateway_url=lambda: info.gateway_url)
+            self.rest = self._wired(
+                RestApi(self.world, self.limiter, cdn_base=info.cdn_base, gateway_url=lambda: info.gateway_url)
+            )
             self.control = Control(self.world, self.rest, self.gateway, self.cdn, msgspec.to_builtins(info))
             self.info = info
             task_status.started(info)

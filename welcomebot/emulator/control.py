@@ -8,7 +8,8 @@ the registered command's id; ``locale`` and ``guild_locale`` set what the invoki
 
 ``PATCH /_control/application`` sets ``shards`` (Get Gateway Bot's recommended count), ``max_concurrency``
 (IDENTIFYs per 5 s, one per ``shard_id % max_concurrency``; more get op 9, counted as
-``gateway.identify_refused`` in ``/_control/stats``), ``identify_remaining`` and ``members_intent_enabled``.
+``gateway.identify_refused`` in ``/_control/stats``), ``identify_remaining``, and the privileged intents the
+portal allows: ``members_intent_enabled``, ``presences_intent_enabled``, ``message_content_intent_enabled``.
 
 ``POST /_control/clock {"advance_s": 310}`` moves the emulator's clock forward (answering ``{"advanced_s": 310}``):
 everything time-based moves with it (the nonce window of ``enforce_nonce``, rate-limit windows and their reset
@@ -246,8 +247,9 @@ class Control:
                     self.rest.set_message_period(float(body["message_period_s"]))
                 return 200, {"global_per_second": limiter.global_per_second}
             case "PATCH", ["application"]:
-                if "members_intent_enabled" in body:
-                    self.world.members_intent_enabled = bool(body["members_intent_enabled"])
+                for flag in ("members_intent_enabled", "presences_intent_enabled", "message_content_intent_enabled"):
+                    if flag in body:
+                        setattr(self.world, flag, bool(body[flag]))
                 if "identify_remaining" in body:
                     self.world.identify_remaining = int(body["identify_remaining"])
                 if "shards" in body:

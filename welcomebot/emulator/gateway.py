@@ -20,13 +20,15 @@ import msgspec
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, serve_websocket
 
-__all__ = ["GUILDS", "GUILD_MEMBERS", "GatewayBackend", "GatewayServer"]
+__all__ = ["DIRECT_MESSAGES", "GUILDS", "GUILD_MEMBERS", "GUILD_MESSAGES", "GatewayBackend", "GatewayServer"]
 
 log = logging.getLogger(__name__)
 
 GUILDS = 1 << 0
 GUILD_MEMBERS = 1 << 1
 GUILD_PRESENCES = 1 << 8
+GUILD_MESSAGES = 1 << 9
+DIRECT_MESSAGES = 1 << 12
 MESSAGE_CONTENT = 1 << 15
 PRIVILEGED = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT
 #: Every documented intent bit (events/gateway.mdx, "List of Intents").
@@ -48,6 +50,8 @@ class GatewayBackend(Protocol):
     token: str
     application_id: int
     members_intent_enabled: bool
+    presences_intent_enabled: bool
+    message_content_intent_enabled: bool
     identify_remaining: int
     max_concurrency: int
 
@@ -485,10 +489,13 @@ class _Connection:
         intents = d.get("intents")
         if not isinstance(intents, int) or isinstance(intents, bool) or intents < 0 or intents & ~KNOWN_INTENTS:
             raise _Close(4013, "Invalid intent(s)")
-        if (
-            intents & PRIVILEGED
-            and (intents & PRIVILEGED) != (GUILD_MEMBERS if server.backend.members_intent_enabled else 0) & intents
-        ):
+        backend = server.backend
+        allowed = (
+            (GUILD_MEMBERS if backend.members_intent_enabled else 0)
+            | (GUILD_PRESENCES if backend.presences_intent_enabled else 0)
+            | (MESSAGE_CONTENT if backend.message_content_intent_enabled else 0)
+        )
+        if intents & PRIVILEGED & ~allowed:
             raise _Close(4014, "Disallowed intent(s)")
         shard = d.get("shard", [0, 1])
         if (

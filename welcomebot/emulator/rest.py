@@ -148,6 +148,8 @@ class RestApi:
         self.injected: Counter[int] = Counter()
         #: Called when a REST call changes a member (a role added); the emulator sends GUILD_MEMBER_UPDATE.
         self.on_member_update: Callable[[Guild, Member], None] = lambda guild, member: None
+        #: Called with each message the bot creates in a channel, and its JSON; the emulator sends MESSAGE_CREATE.
+        self.on_message_create: Callable[[Message, dict[str, Any]], None] = lambda message, data: None
         self._fault_phase = 0.0
         self.routes: list[Route] = []
         self._add("GET", "/gateway/bot", self.get_gateway_bot, DEFAULT_BUCKET, None)
@@ -693,7 +695,9 @@ class RestApi:
         self.world.posted()
         if nonce is not None and payload.get("enforce_nonce"):
             self._nonces[(channel.id, self.world.bot.id, str(nonce))] = (now, message)
-        return 200, self.message_json(message)
+        data = self.message_json(message)
+        self.on_message_create(message, data)
+        return 200, data
 
     def _build_message(
         self,

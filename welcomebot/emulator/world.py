@@ -400,6 +400,9 @@ class World:
         self.bot = User(self.ids.next(), "welcomebot", None, None, bot=True)
         self.token = self._make_token(seed)
         self.members_intent_enabled = members_intent_enabled
+        #: The other privileged intents, switched on in the developer portal (here: PATCH /_control/application).
+        self.presences_intent_enabled = False
+        self.message_content_intent_enabled = False
         #: The session start limit (events/gateway.mdx, Session Start Limit Object): IDENTIFYs left today, and
         #: how many may start per 5 s (one per rate_limit_key = shard_id % max_concurrency).
         self.identify_remaining = 1000
@@ -512,7 +515,12 @@ class World:
 
     def application_partial(self) -> dict[str, Any]:
         # GATEWAY_GUILD_MEMBERS_LIMITED: an unverified app with the Server Members intent switched on.
-        flags = (1 << 15) if self.members_intent_enabled else 0
+        # The GATEWAY_*_LIMITED flags of an unverified app (resources/application.mdx, Application Flags).
+        flags = (
+            ((1 << 15) if self.members_intent_enabled else 0)
+            | ((1 << 13) if self.presences_intent_enabled else 0)
+            | ((1 << 19) if self.message_content_intent_enabled else 0)
+        )
         return {"id": str(self.application_id), "flags": flags}
 
     def guild_ids(self) -> list[int]:

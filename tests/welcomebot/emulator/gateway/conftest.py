@@ -21,6 +21,8 @@ class FakeBackend:
     token = TOKEN
     application_id = 99
     members_intent_enabled = True
+    presences_intent_enabled = False
+    message_content_intent_enabled = False
     identify_remaining = 1000
     max_concurrency = 2  # two shards may identify at once (tests of one shard's limit set it to 1)
 
