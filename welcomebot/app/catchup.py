@@ -8,9 +8,13 @@ ago) goes through the router's usual checks and claim, so one already welcomed i
 
 Where the outage began is per guild: the ``joined_at`` of the last join the router took (Discord's clock;
 every join after it in the gateway's order was lost with the session), else our last sign of life less a
-margin. Both are in a small record per shard in the store (``meta``), so processes running other shards
-never read or overwrite it; it is read once per shard, at that shard's first catch-up (before this run
-rewrites it every ``every_s`` seconds in :meth:`CatchUp.run`). A shard that
+margin. Both are in a small record per shard in the store (``meta``), written only by the process that runs
+the shard (one whose lease was taken stops writing it). Every record is read at each shard's first catch-up
+(before this run rewrites that shard's every ``every_s`` seconds in :meth:`CatchUp.run`), and a guild is
+caught up from the latest record that knows it: after a change of shard count it is under another shard id.
+Until a guild has been paged to the end, the record keeps when its outage began (``Seen.since``), so a
+process killed while catching up, or before it got to the guild, does not move that start past joins nobody
+looked for (a fresh record's sign of life is no sign that its outage was caught up). A shard that
 loses its session while the process runs (a fresh READY on a shard already live) is caught up the same way,
 from what this process knew when that session ended. Nobody who joined before the run that saw them began
 is looked at: they joined before that bot was there, not during an outage.
@@ -48,6 +52,8 @@ log = logging.getLogger(__name__)
 #: Joins this long before our last sign of life are looked at too: they may have been queued, not claimed.
 MARGIN_S = 60.0
 PAGE = 1000
+#: The shard id :meth:`CatchUpState.load_all` gives the one record older versions kept for every shard.
+LEGACY = -1
 #: Backoff between tries of a page Discord did not answer: doubling from the first, capped.
 RETRY_FIRST_S = 1.0
 RETRY_MAX_S = 60.0
@@ -62,12 +68,19 @@ class Seen(msgspec.Struct, frozen=True):
     joined: dict[int, str] = {}
     #: When the run that wrote this began listening (0: unknown, a record from an older version).
     started: float = 0.0
+    #: Guilds whose catch-up the writing run had not finished: when their outage began (wall clock). Carried
+    #: from record to record until a run pages them to the end, so a process killed while catching up (or
+    #: before it got to a guild) does not move the outage's start past joins nobody looked for.
+    since: dict[int, float] = {}
 
 
 class CatchUpState(Protocol):
     """One :class:`Seen` per shard id: written only by the process that runs the shard."""
 
-    async def load(self, shard_id: int) -> Seen | None: ...
+    async def load_all(self) -> dict[int, Seen]:
+        """Every shard's record, by shard id: after a change of shard count a guild's is under another id."""
+        ...
+
     async def save(self, shard_id: int, seen: Seen) -> None: ...
 
 
@@ -96,8 +109,11 @@ class CatchUp:
         self._guilds = guilds
         self._wall_clock = wall_clock
         self._budget_s = budget_s
-        #: Per shard: the previous run's record, read before this run first overwrites it.
-        self._before: dict[int, Seen | None] = {}
+        #: Per shard: every record as it was when that shard was first caught up (before this run wrote it).
+        self._before: dict[int, dict[int, Seen]] = {}
+        #: Guilds being caught up: when their outage began; and those this run has paged to the end.
+        self._owed: dict[int, float] = {}
+        self._caught_up: set[int] = set()
         self._loading: dict[int, trio.Event] = {}
         self._shard_of: dict[int, int] = {}  # guild id -> the shard it was heard on
         #: Per shard that lost its session while this process ran: what we knew when its session ended.
@@ -114,25 +130,46 @@ class CatchUp:
         """Nothing to read up front: each shard's record is read at its first catch-up (:meth:`_previous`)."""
         await trio.lowlevel.checkpoint()
 
-    async def _previous(self, shard_id: int) -> Seen | None:
-        """The previous run's record of ``shard_id``, read once (before :meth:`run` first writes that shard's)."""
+    async def _previous(self, shard_id: int) -> dict[int, Seen]:
+        """Every shard's record as of ``shard_id``'s first catch-up, read once (before :meth:`run` first writes
+        that shard's)."""
         loading = self._loading.get(shard_id)
         if loading is None:
             loading = self._loading[shard_id] = trio.Event()
             try:
-                before = await self._state.load(shard_id)
+                records = await self._state.load_all()
             except BaseException:
                 del self._loading[shard_id]  # the next catch-up of this shard reads it again
                 loading.set()
                 raise
-            self._before[shard_id] = before
-            if before is not None:
-                for guild_id, joined in before.joined.items():
+            self._before[shard_id] = records
+            own = records.get(shard_id)
+            if own is not None:
+                for guild_id, joined in own.joined.items():
                     self._shard_of.setdefault(guild_id, shard_id)
                     self._joined.setdefault(guild_id, joined)
             loading.set()
         await loading.wait()
-        return self._before.get(shard_id)
+        return self._before.get(shard_id, {})
+
+    def _record_of(self, guild_id: int, shard_id: int, records: Mapping[int, Seen]) -> Seen | None:
+        """The latest record that knows ``guild_id`` (it may have been on another shard id under another shard
+        count), else the shard's own; None when there is none: a first run, or a guild new to the bot."""
+        knowing = [r for r in records.values() if guild_id in r.counts or guild_id in r.joined or guild_id in r.since]
+        if knowing:
+            return max(knowing, key=lambda r: r.at)
+        return records.get(shard_id, records.get(LEGACY))
+
+    @staticmethod
+    def _began(guild_id: int, before: Seen) -> float:
+        """When ``guild_id``'s outage began by ``before``: carried over unfinished, else after its last routed
+        join, else our last sign of life less the margin; never before the run that wrote it began."""
+        carried = before.since.get(guild_id)
+        if carried is not None:
+            return carried  # already bounded by the run that first computed it
+        last = before.joined.get(guild_id)
+        began = joined_s(last) if last is not None else None
+        return max(before.at - MARGIN_S if began is None else began, before.started)
 
     def heard(self, shard_id: int) -> None:
         """An event of ``shard_id`` was routed: its session was alive until now."""
@@ -144,7 +181,10 @@ class CatchUp:
         session's GUILD_CREATEs have not updated them yet)."""
         last = self._heard.get(shard_id)
         if last is not None:
-            self._lost[shard_id] = Seen(last, self._counts(), dict(self._joined), started=self._started)
+            # Its guilds are owed again, from the lost session's last event.
+            self._caught_up -= {g for g, s in self._shard_of.items() if s == shard_id}
+            self._lost[shard_id] = Seen(last, self._counts(), dict(self._joined), started=self._started,
+                                        since=dict(self._owed))  # fmt: skip
 
     def _counts(self) -> dict[int, int]:
         return {g.guild_id: g.member_count for g in self._guilds().values() if g.member_count is not None}
@@ -171,38 +211,50 @@ class CatchUp:
             self._changed = trio.Event()
 
     async def _save(self) -> None:
-        """Each shard's record, with only its own guilds; a shard whose old record is unread is left alone."""
+        """Each shard's record, with only its own guilds; a shard whose old record is unread, or that is another
+        process's now, is left alone (its owner's record must not claim a sign of life we did not see)."""
         now = self._wall_clock()
         counts = self._counts()
-        for shard_id in [s for s, e in self._loading.items() if e.is_set()]:
+        for shard_id in [s for s, e in self._loading.items() if e.is_set() and self.owns(s)]:
             mine = {g for g, s in self._shard_of.items() if s == shard_id}
             seen = Seen(
                 now,
                 {g: n for g, n in counts.items() if g in mine},
                 {g: j for g, j in self._joined.items() if g in mine},
                 started=self._started,
+                since=self._unfinished(shard_id, mine),
             )
             await self._state.save(shard_id, seen)
+
+    def _unfinished(self, shard_id: int, mine: set[int]) -> dict[int, float]:
+        """Outage starts still owed on ``shard_id``: guilds being caught up, and those the previous records
+        know that this run has not paged to the end yet (their GUILD_CREATE may still be coming)."""
+        owed = {g: t for g, t in self._owed.items() if g in mine}
+        records = self._before.get(shard_id, {})
+        lost = self._lost.get(shard_id)
+        for guild_id in mine - owed.keys() - self._caught_up:
+            before = lost if lost is not None else self._record_of(guild_id, shard_id, records)
+            if before is not None:
+                owed[guild_id] = self._began(guild_id, before)
+        return owed
 
     async def guild(self, guild: GuildInfo, shard_id: int | None = None) -> int:
         """Welcome ``guild``'s members who joined during the outage; returns how many were handed on."""
         shard = 0 if shard_id is None else shard_id
         self._shard_of[guild.guild_id] = shard
-        previous = await self._previous(shard)
-        before = self._lost.get(shard, previous)
+        records = await self._previous(shard)
+        lost = self._lost.get(shard)
+        before = lost if lost is not None else self._record_of(guild.guild_id, shard, records)
         if before is None:
             return 0  # the first run: there was no outage, only a new bot
         config = await self._configs.get(guild.guild_id)
         if config is None or not config.enabled or config.channel_id is None or not config.behaviour.catch_up.enabled:
+            self._caught_up.add(guild.guild_id)  # nothing owed: not looked for while it is off
+            self._owed.pop(guild.guild_id, None)
             return 0
         now = self._wall_clock()
-        last = before.joined.get(guild.guild_id)
-        began = joined_s(last) if last is not None else None
-        since = max(
-            before.at - MARGIN_S if began is None else began,
-            before.started,
-            now - config.behaviour.catch_up.max_age_minutes * 60,
-        )
+        since = max(self._began(guild.guild_id, before), now - config.behaviour.catch_up.max_age_minutes * 60)
+        self._owed[guild.guild_id] = min(since, self._owed.get(guild.guild_id, since))
         pages = math.ceil((guild.member_count or PAGE) / PAGE) + 1  # members joining meanwhile add a page
         handed = 0
         after = 0
@@ -236,6 +288,9 @@ class CatchUp:
             after = members[-1].user_id
         if out_of_time:
             log.warning("catch-up stopped at its time budget", extra={"guild_id": guild.guild_id})
+        else:  # paged to the end: nothing of this outage is owed any more
+            self._owed.pop(guild.guild_id, None)
+            self._caught_up.add(guild.guild_id)
         self.late += handed
         log.info("caught up after downtime", extra={"guild_id": guild.guild_id, "count": handed})
         return handed

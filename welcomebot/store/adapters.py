@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 import msgspec
 
 from welcomebot.app.behaviour import behaviour_of
-from welcomebot.app.catchup import Seen
+from welcomebot.app.catchup import LEGACY, Seen
 from welcomebot.app.model import GuildInfo, JoinKey
 from welcomebot.app.ports import LastWelcome, WelcomeConfig
 from welcomebot.gateway.session import Lease
@@ -228,6 +228,20 @@ class MetaCatchUpState:
             return msgspec.json.decode(raw, type=Seen)
         except msgspec.DecodeError:
             return None  # unreadable: treated as no record, like a first start
+
+    async def load_all(self) -> dict[int, Seen]:
+        """Every shard's record (the one key of older versions as shard ``LEGACY``); unreadable ones are left
+        out, as no record."""
+        records: dict[int, Seen] = {}
+        for name, raw in (await self._store.list_meta(self.KEY)).items():
+            suffix = name.removeprefix(self.KEY)
+            if suffix and not (suffix.startswith(":") and suffix[1:].isdigit()):
+                continue  # another key that happens to share the prefix
+            try:
+                records[int(suffix[1:]) if suffix else LEGACY] = msgspec.json.decode(raw, type=Seen)
+            except msgspec.DecodeError:
+                continue
+        return records
 
     async def save(self, shard_id: int, seen: Seen) -> None:
         await self._store.set_meta(f"{self.KEY}:{shard_id}", msgspec.json.encode(seen).decode())

@@ -64,13 +64,14 @@ async def _purge_meta(store: Store, guild_id: int, *, dry_run: bool) -> int:
             seen = msgspec.json.decode(raw, type=Seen)
         except msgspec.DecodeError:
             continue  # read as no record by the catch-up too
-        if guild_id in seen.counts or guild_id in seen.joined:
+        if guild_id in seen.counts or guild_id in seen.joined or guild_id in seen.since:
             changed += 1
             if not dry_run:
                 kept = msgspec.structs.replace(
                     seen,
                     counts={g: n for g, n in seen.counts.items() if g != guild_id},
                     joined={g: j for g, j in seen.joined.items() if g != guild_id},
+                    since={g: t for g, t in seen.since.items() if g != guild_id},
                 )
                 await store.set_meta(name, msgspec.json.encode(kept).decode())
     return changed

@@ -2,6 +2,7 @@
 the catch-up's window."""
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -9,7 +10,7 @@ import trio
 import trio.testing
 
 from welcomebot.app.behaviour import validate_behaviour
-from welcomebot.app.catchup import MARGIN_S, CatchUp, Seen
+from welcomebot.app.catchup import LEGACY, MARGIN_S, CatchUp, Seen
 from welcomebot.app.channel_limit import ChannelTurns
 from welcomebot.app.guild import GuildWelcomer
 from welcomebot.app.model import GuildInfo, Join, Outcome
@@ -221,6 +222,9 @@ class State:
 
     async def load(self, shard_id: int) -> Seen | None:
         return self.shards.get(shard_id, self.seen)
+
+    async def load_all(self) -> dict[int, Seen]:
+        return {**({} if self.seen is None else {LEGACY: self.seen}), **self.shards}
 
     async def save(self, shard_id: int, seen: Seen) -> None:
         self.shards[shard_id] = seen
@@ -470,3 +474,72 @@ async def test_a_catch_up_refused_for_good_is_an_error_not_a_retry(autojump_cloc
     assert await catch_up.guild(GuildInfo(guild_id=GUILD, name="g", member_count=1), 0) == 0
     assert len(roster.asked_at) == 1
     assert any(r.levelname == "ERROR" and "Server Members intent" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_catch_up_cut_short_leaves_its_outage_owed_in_the_record(autojump_clock):
+    """The chaos run: processes killed while catching up wrote fresh records first, so the next process looked
+    back only a minute from them and the joins of the outage before were never paged."""
+    clock = {"now": NOW}
+    state = State(None)
+    state.shards = {0: Seen(NOW - 600, {GUILD: 1})}  # the bot went away 10 minutes ago
+    during = join(1, joined=NOW - 300)
+    found: list[Join] = []
+
+    async def welcome(j: Join) -> None:
+        found.append(j)
+
+    def catch_up(roster: Roster) -> CatchUp:
+        return CatchUp(state=state, roster=roster, configs=FakeConfigs({GUILD: config(catch_up={"enabled": True})}),
+                       welcome=welcome, guilds=lambda: {GUILD: GuildInfo(guild_id=GUILD, name="g", member_count=1)},
+                       wall_clock=lambda: clock["now"])  # fmt: skip
+
+    first = catch_up(FlakyRoster([during], [_server_error() for _ in range(100)]))  # Discord down: never done
+    with trio.move_on_after(30):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(first.guild, GuildInfo(guild_id=GUILD, name="g", member_count=1), 0)
+            nursery.start_soon(partial(first.run, every_s=5))
+    assert found == []
+    assert state.shards[0].at == NOW
+    assert state.shards[0].since == {GUILD: NOW - 600 - MARGIN_S}, "a fresh sign of life, the outage still owed"
+    clock["now"] = NOW + 120  # killed; the next process starts two minutes after the record it wrote
+    second = catch_up(Roster([during]))
+    assert await second.guild(GuildInfo(guild_id=GUILD, name="g", member_count=1), 0) == 1
+    assert [j.user_id for j in found] == [during.user_id]
+    with trio.move_on_after(1):
+        await second.run(every_s=5)
+    assert state.shards[0].since == {}, "paged to the end: nothing owed any more"
+
+
+async def test_after_a_shard_count_change_a_guild_is_caught_up_from_the_record_that_knows_it():
+    """The chaos run: one process of 1 shard, then 2 shards: shard 1 of 2 had no record under its id and took
+    its guilds' outage for a first start (0 caught up)."""
+    found: list[Join] = []
+
+    async def welcome(j: Join) -> None:
+        found.append(j)
+
+    other = GUILD + 1
+    state = State(None)
+    state.shards = {0: Seen(NOW - 200, {GUILD: 1, other: 4})}  # written under 1 shard: every guild was shard 0
+    during = join(1, joined=NOW - 100)
+    catch_up = CatchUp(state=state, roster=Roster([during]),
+                       configs=FakeConfigs({GUILD: config(catch_up={"enabled": True})}), welcome=welcome,
+                       guilds=dict, wall_clock=lambda: NOW)  # fmt: skip
+    assert await catch_up.guild(GuildInfo(guild_id=GUILD, name="g", member_count=2), 1) == 1
+    assert [j.user_id for j in found] == [during.user_id]
+
+
+async def test_a_process_that_lost_the_shard_no_longer_writes_its_catch_up_record():
+    async def welcome(j: Join) -> None:
+        pass
+
+    state = State(None)
+    state.shards = {0: Seen(NOW - 200, {GUILD: 1})}
+    catch_up = CatchUp(state=state, roster=Roster([]),
+                       configs=FakeConfigs({GUILD: config(catch_up={"enabled": True})}), welcome=welcome,
+                       guilds=dict, wall_clock=lambda: NOW)  # fmt: skip
+    await catch_up.guild(GuildInfo(guild_id=GUILD, name="g", member_count=1), 0)
+    catch_up.owns = lambda shard_id: False  # the twin took shard 0's lease
+    with trio.move_on_after(0.5):
+        await catch_up.run(every_s=10)
+    assert state.saved == [], "its sign of life is not the shard's: the new owner's catch-up must not start after it"

@@ -5,9 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
 import pytest
 
-from welcomebot.app.catchup import Seen
+from welcomebot.app.catchup import LEGACY, Seen
 from welcomebot.app.model import GuildInfo
 from welcomebot.store import departures
 from welcomebot.store.adapters import MetaCatchUpState, StoreGuildSnapshots
@@ -61,7 +62,8 @@ async def _rows_with(store: Store, columns: frozenset[str], value: int) -> dict[
 async def test_purging_a_guild_leaves_no_row_with_its_id_and_keeps_what_another_guild_uses(store, tmp_path):
     assets, own, shared = await _seed(store, tmp_path / "assets")
     await departures.note(store, G1, 5.0)  # it removed the bot: the note holds its id too
-    await MetaCatchUpState(store).save(0, Seen(at=1.0, counts={G1: 3, G2: 4}, joined={G1: "2026-01-01T00:00:00+00:00"}))
+    await MetaCatchUpState(store).save(0, Seen(at=1.0, counts={G1: 3, G2: 4}, joined={G1: "2026-01-01T00:00:00+00:00"},
+                                               since={G1: 0.5}))  # fmt: skip
     dry = await purge(store, assets, "guild", G1, dry_run=True)
     assert dry.rows == {"background_asset": 1, "guild_config": 1, "guild_snapshot": 1, "meta": 2, "welcome_log": 2}
     assert (dry.files, dry.handed_over) == (1, 1)
@@ -148,3 +150,14 @@ def test_a_missing_sqlite_database_exits_2_with_one_line_and_creates_none(tmp_pa
     assert result.stderr.startswith("welcomebot: error: there is no SQLite database at ")
     assert result.stderr.count("\n") == 1
     assert not (tmp_path / "none.sqlite3").exists()
+
+
+async def test_every_shards_catch_up_record_is_read_back_whatever_its_shard_id(store):
+    """After a change of shard count a guild's record is under another shard id (#19, chaos run)."""
+    state = MetaCatchUpState(store)
+    await store.set_meta(MetaCatchUpState.KEY, msgspec.json.encode(Seen(at=1.0)).decode())  # an older version's
+    await state.save(0, Seen(at=2.0, counts={G1: 3}))
+    await state.save(3, Seen(at=3.0, since={G2: 2.5}))
+    await store.set_meta(MetaCatchUpState.KEY + ":x", "not ours")
+    assert await state.load_all() == {LEGACY: Seen(at=1.0), 0: Seen(at=2.0, counts={G1: 3}),
+                                      3: Seen(at=3.0, since={G2: 2.5})}  # fmt: skip
