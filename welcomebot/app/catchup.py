@@ -57,6 +57,10 @@ LEGACY = -1
 #: Backoff between tries of a page Discord did not answer: doubling from the first, capped.
 RETRY_FIRST_S = 1.0
 RETRY_MAX_S = 60.0
+#: Member-list pages asked for per second by all of a process's catch-ups together: a small share of the
+#: REST client's global 45/s, so posting keeps the rest, and two processes paging at once (a shard changing
+#: hands) stay under Discord's 50/s per bot together with their welcomes.
+PAGES_PER_S = 8.0
 
 
 class Seen(msgspec.Struct, frozen=True):
@@ -101,6 +105,7 @@ class CatchUp:
         guilds: Callable[[], Mapping[int, GuildInfo]],
         wall_clock: Callable[[], float] = time.time,
         budget_s: float = 300.0,
+        pages_per_s: float = PAGES_PER_S,
     ) -> None:
         self._state = state
         self._roster = roster
@@ -109,6 +114,9 @@ class CatchUp:
         self._guilds = guilds
         self._wall_clock = wall_clock
         self._budget_s = budget_s
+        self._page_every = 1 / pages_per_s
+        self._next_page = -math.inf
+        self._pace = trio.Lock()
         #: Per shard: every record as it was when that shard was first caught up (before this run wrote it).
         self._before: dict[int, dict[int, Seen]] = {}
         #: Guilds being caught up: when their outage began; and those this run has paged to the end.
@@ -305,6 +313,7 @@ class CatchUp:
                          extra={"guild_id": guild_id, "shard": shard})  # fmt: skip
                 return None
             try:
+                await self._paced()
                 return await self._roster.page(guild_id, after=after, limit=PAGE)
             except FatalError:
                 raise  # a revoked token: the bot stops, retrying would not help
@@ -318,3 +327,11 @@ class CatchUp:
                             extra={"guild_id": guild_id, "error": str(exc), "retry_in_s": delay})  # fmt: skip
             await trio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_S)
+
+    async def _paced(self) -> None:
+        """Wait for this process's next catch-up page slot (FIFO: the lock is fair)."""
+        async with self._pace:
+            now = trio.current_time()
+            if self._next_page > now:
+                await trio.sleep_until(self._next_page)
+            self._next_page = max(now, self._next_page) + self._page_every

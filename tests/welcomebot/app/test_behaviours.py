@@ -543,3 +543,26 @@ async def test_a_process_that_lost_the_shard_no_longer_writes_its_catch_up_recor
     with trio.move_on_after(0.5):
         await catch_up.run(every_s=10)
     assert state.saved == [], "its sign of life is not the shard's: the new owner's catch-up must not start after it"
+
+
+async def test_catch_up_pages_leave_most_of_the_global_budget_to_welcomes(autojump_clock):
+    """The chaos run: two processes paging 1,000 guilds each at the client's 45/s drew 303 global 429s."""
+    from welcomebot.app.catchup import PAGES_PER_S
+
+    async def welcome(j: Join) -> None:
+        pass
+
+    roster = FlakyRoster([], [])
+    guilds = {GUILD + g: GuildInfo(guild_id=GUILD + g, name="g", member_count=1) for g in range(40)}
+    catch_up = CatchUp(state=State(Seen(NOW - 200, {g: 1 for g in guilds})), roster=roster,
+                       configs=FakeConfigs({g: msgspec.structs.replace(config(catch_up={"enabled": True}), guild_id=g)
+                                            for g in guilds}),
+                       welcome=welcome, guilds=lambda: guilds, wall_clock=lambda: NOW)  # fmt: skip
+    async with trio.open_nursery() as nursery:
+        for guild in guilds.values():
+            nursery.start_soon(catch_up.guild, guild, 0)
+    assert len(roster.asked_at) == 40
+    assert PAGES_PER_S <= 10
+    for i, at in enumerate(roster.asked_at):
+        in_a_second = [a for a in roster.asked_at[i:] if a < at + 1]
+        assert len(in_a_second) <= PAGES_PER_S, "no more than its share in any second"
