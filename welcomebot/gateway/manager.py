@@ -32,6 +32,9 @@ __all__ = ["ShardManager"]
 
 log = logging.getLogger(__name__)
 
+#: Seconds between two IDENTIFYs of one rate-limit key booked in the store (Discord's 5 s, plus a margin).
+SHARED_IDENTIFY_SPACING = IDENTIFY_SPACING + 0.5
+
 
 class ShardManager:
     """``await nursery.start(manager.run)`` returns the :class:`ShardPlan` once every shard task is started.
@@ -308,6 +311,16 @@ class ShardManager:
                 gateway = await self._get_gateway_bot()
                 schedule.update(gateway.session_start_limit, trio.current_time())
         await trio.sleep_until(at)
+        if self._leases is None:
+            return
+        # Other processes on the same database identify too: the slot of this rate-limit key is booked there,
+        # a little more than 5 s apart, as a connection's set-up time differs between processes.
+        try:
+            wait = await self._leases.identify_wait(shard_id % schedule.max_concurrency, SHARED_IDENTIFY_SPACING)
+        except WelcomeBotError as exc:  # nobody can book then; Discord answers a too-early one with op 9
+            log.warning("cannot book an IDENTIFY slot in the store", extra={"shard": shard_id, "error": str(exc)})
+            return
+        await trio.sleep(max(0.0, wait))
 
 
 def _first(group: BaseExceptionGroup[GatewayFatal]) -> GatewayFatal:

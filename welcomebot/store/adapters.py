@@ -197,6 +197,10 @@ class StoreShardLeases:
     def holds(self, shard_id: int) -> bool:
         return self._clock() < self._until.get(shard_id, -1.0)
 
+    async def identify_wait(self, key: int, spacing: float) -> float:
+        now = self._now()
+        return await self._store.reserve_identify(key, now, spacing) - now
+
     async def survey(self) -> tuple[Mapping[int, str], frozenset[str]]:
         found = await self._store.survey_shards(self.owner, self._now(), self.ttl)
         return found.holders, found.owners

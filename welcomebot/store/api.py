@@ -33,6 +33,7 @@ __all__ = [
     "Store",
     "WelcomeKey",
     "asset_hashes",
+    "identify_meta_key",
     "presence_id",
     "quarantine_reason",
     "survey_of",
@@ -105,6 +106,10 @@ def presence_id(owner: str) -> int:
     Presence lives beside the leases, not in a table of its own, because both describe running processes
     (neither is dumped) and a replica holding no shard yet must still count when the shards are divided."""
     return -1 - (zlib.crc32(owner.encode()) & 0x7FFFFFFF)
+
+
+def identify_meta_key(key: int) -> str:
+    return f"identify_slot:{key}"
 
 
 def survey_of(rows: Iterable[tuple[int, str]]) -> ShardSurvey:
@@ -222,6 +227,12 @@ class Store(Protocol):
 
     async def release_shard(self, shard_id: int, owner: str, token: int) -> None:
         """End our lease now (a clean stop), so the next process takes the shard without waiting for expiry."""
+        ...
+
+    async def reserve_identify(self, key: int, now: float, spacing: float) -> float:
+        """Book the next IDENTIFY slot of rate-limit ``key`` for every process on this database: the wall-clock
+        time, ``spacing`` after the last one booked and not before ``now``, at which the caller may IDENTIFY.
+        Kept in ``meta`` under :func:`identify_meta_key`."""
         ...
 
     async def survey_shards(self, owner: str, now: float, ttl: float) -> ShardSurvey:

@@ -48,6 +48,7 @@ from welcomebot.store.api import (
     ShardSurvey,
     WelcomeKey,
     asset_hashes,
+    identify_meta_key,
     presence_id,
     quarantine_reason,
     survey_of,
@@ -547,6 +548,18 @@ class PostgresStore:
                 token,
             )
         )
+
+    async def reserve_identify(self, key: int, now: float, spacing: float) -> float:
+        async def q(c: Conn) -> float:
+            async with c.transaction():
+                name = identify_meta_key(key)
+                await c.execute("INSERT INTO meta (key, value) VALUES ($1, '0') ON CONFLICT DO NOTHING", name)
+                last = float(await c.fetchval("SELECT value FROM meta WHERE key = $1 FOR UPDATE", name))
+                at = max(now, last + spacing)
+                await c.execute("UPDATE meta SET value = $1 WHERE key = $2", repr(at), name)
+                return at
+
+        return await self._run(q)
 
     async def survey_shards(self, owner: str, now: float, ttl: float) -> ShardSurvey:
         async def q(c: Conn) -> ShardSurvey:

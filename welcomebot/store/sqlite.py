@@ -7,6 +7,7 @@ welcome log and configs need, at a fraction of FULL's fsyncs.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ from welcomebot.store.api import (
     ShardSurvey,
     WelcomeKey,
     asset_hashes,
+    identify_meta_key,
     presence_id,
     quarantine_reason,
     survey_of,
@@ -448,6 +450,21 @@ class SqliteStore:
                 (shard_id, owner, token),
             )
         )
+
+    async def reserve_identify(self, key: int, now: float, spacing: float) -> float:
+        def q(c: sqlite3.Connection) -> float:
+            name = identify_meta_key(key)
+            with _immediate(c):
+                row = c.execute("SELECT value FROM meta WHERE key = ?", (name,)).fetchone()
+                at = max(now, (float(row[0]) if row is not None else -math.inf) + spacing)
+                c.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (name, repr(at)),
+                )
+                return at
+
+        return await self._run(q)
 
     async def survey_shards(self, owner: str, now: float, ttl: float) -> ShardSurvey:
         def q(c: sqlite3.Connection) -> ShardSurvey:

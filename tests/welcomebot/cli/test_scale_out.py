@@ -94,9 +94,11 @@ async def test_three_auto_replicas_share_four_shards_and_take_over_a_killed_ones
                         bot.send_signal(signal.SIGTERM)
                     for bot in bots[1:]:
                         assert await bot.wait() == 0
+                stats = await emu.control.stats()
 
     assert sorted(connected) == list(range(SHARDS)), "every shard connected once, by one of the replicas"
     assert sorted(after) == list(range(SHARDS)), "the killed replica's shards run again, each once"
     assert set(mentions) == set(joined), "every join welcomed"
     assert set(mentions.values()) == {1}, "none twice"
     print(f"takeover: every guild's join welcomed {takeover_s:.1f} s after the SIGKILL")
+    assert stats["gateway"]["identify_refused"] == 0, "IDENTIFYs booked in the store: none too early (#25.2)"

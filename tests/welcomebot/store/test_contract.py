@@ -199,6 +199,15 @@ async def test_shard_survey_counts_live_owners_with_or_without_a_shard(store):
     assert (taken.owner, taken.previous) == ("c", None), "presence rows are no shard's lease"
 
 
+async def test_identify_slots_are_booked_for_every_process_per_rate_limit_key(store):
+    """#25.2: processes sharing the store IDENTIFY one key at most once per spacing, in the order they asked."""
+    assert await store.reserve_identify(0, 100.0, 5.5) == 100.0, "first: at once"
+    assert await store.reserve_identify(0, 101.0, 5.5) == 105.5, "another process, same key: after the first"
+    assert await store.reserve_identify(0, 101.5, 5.5) == 111.0
+    assert await store.reserve_identify(1, 101.5, 5.5) == 101.5, "another key is not held up"
+    assert await store.reserve_identify(0, 200.0, 5.5) == 200.0, "long after: at once"
+
+
 async def test_gateway_sessions_and_meta(store):
     assert await store.load(0) is None
     await store.save(0, SavedSession("s", 5, "ws://r"))
