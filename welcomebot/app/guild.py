@@ -26,7 +26,16 @@ import trio
 
 from welcomebot.app.message import MAX_CONTENT, compose, embed_json
 from welcomebot.app.model import Join, JoinKey, Outcome, welcome_nonce
-from welcomebot.app.ports import CardFile, Cards, ChannelBroken, Configs, DmClosed, WelcomeConfig, WelcomeLog
+from welcomebot.app.ports import (
+    CardFile,
+    Cards,
+    ChannelBroken,
+    Configs,
+    DmClosed,
+    PostedMessage,
+    WelcomeConfig,
+    WelcomeLog,
+)
 from welcomebot.app.raid import RaidDetector
 from welcomebot.errors import WelcomeBotError
 
@@ -76,6 +85,7 @@ class GuildWelcomer:
         on_raid: Callable[[int, bool], None] | None = None,
         wall_clock: Callable[[], float] = time.time,
         waiting: Iterable[Join] = (),
+        on_finished: Callable[[list[JoinKey]], None] | None = None,
     ) -> None:
         self.guild_id = guild_id
         self._configs = configs
@@ -89,37 +99,58 @@ class GuildWelcomer:
         self._after_welcome = after_welcome
         self._on_raid = on_raid
         self._wall_clock = wall_clock
+        self._on_finished = on_finished
         #: (config version, reason) while the channel is known to refuse posts.
         self._broken: tuple[str, str] | None = None
         #: Joins taken from the inbox but not yet in a message (a raid's group is chosen from these).
-        self._waiting: deque[Join] = deque(waiting)
+        self._waiting: deque[Join] = deque()
+        #: Batches that already have a nonce (from before a restart or a crash, or a re-post after a returned
+        #: message did not name them): each goes out whole in one message, never coalesced or cut (DESIGN rule 5).
+        self._held: deque[list[Join]] = deque()
         #: Joins taken from the inbox (or given as ``waiting``) and not finished yet, with the nonce of the
         #: message they are in once it has one: what a supervisor's restart must try again.
-        self._in_hand: dict[JoinKey, Join] = {j.key: j for j in self._waiting}
+        self._in_hand: dict[JoinKey, Join] = {}
         self._raid: tuple[RaidMode, RaidDetector] | None = None
+        by_nonce: dict[str, list[Join]] = {}
+        for join in waiting:
+            if join.nonce is None:
+                self._admit([join], None)
+            elif join.nonce in by_nonce:
+                by_nonce[join.nonce].append(join)
+                self._in_hand[join.key] = join
+            else:
+                self._admit([join], None)
+                by_nonce[join.nonce] = self._held[-1]
 
     def in_hand(self) -> list[Join]:
         """The joins this actor took and has not finished, in the order it took them."""
         return list(self._in_hand.values())
 
-    async def run(self, inbox: trio.MemoryReceiveChannel[Join], *, idle_s: float = math.inf) -> None:
+    async def run(self, inbox: trio.MemoryReceiveChannel[Join | list[Join]], *, idle_s: float = math.inf) -> None:
         """Welcome joins from ``inbox`` until it is closed and empty, or idle for ``idle_s`` seconds.
 
-        The inbox is the registry's: it outlives a crash of this actor, so a restarted one takes it over."""
+        Each inbox item is a unit: one join, a group of claims to coalesce like any queued joins, or (when its
+        joins carry a nonce) a batch from before a restart, posted whole. The inbox is the registry's: it
+        outlives a crash of this actor, so a restarted one takes it over."""
         while True:
-            first = self._waiting.popleft() if self._waiting else await self._next(inbox, idle_s)
-            if first is None:
+            unit = self._queued() or await self._next(inbox, idle_s)
+            if unit is None:
                 return  # idle, or closed and empty: the registry starts a new actor on the next join
-            self._in_hand.setdefault(first.key, first)
+            first = unit[0]
+            if first.nonce is None:
+                self._waiting.extendleft(reversed(unit[1:]))  # queued joins: coalesced below like any other
+                unit = [first]
+            for join in unit:
+                self._in_hand.setdefault(join.key, join)
             config = await self._configs.get(self.guild_id)
             if config is None or not config.enabled or config.channel_id is None:
-                await self._finish_unposted([first], Outcome.SKIPPED_UNCONFIGURED, "not configured")
+                await self._finish_unposted(unit, Outcome.SKIPPED_UNCONFIGURED, "not configured")
                 continue
             channel_id = config.channel_id
             if first.goodbye:
                 channel_id = config.behaviour.goodbye.channel_id or channel_id
             if self._broken is not None and self._broken[0] == config.version and channel_id == config.channel_id:
-                await self._finish_unposted([first], Outcome.SKIPPED_CHANNEL_BROKEN, self._broken[1])
+                await self._finish_unposted(unit, Outcome.SKIPPED_CHANNEL_BROKEN, self._broken[1])
                 continue
             detector = self._detector(config)
             if detector is not None and first.nonce is None:
@@ -129,27 +160,31 @@ class GuildWelcomer:
             await self._turns.turn(channel_id)
             raiding = self._take_more(inbox, config, detector)
             limit = config.behaviour.raid.group_size if raiding else MAX_CARDS_PER_MESSAGE
-            batch = [first]
-            # A batch from before a restart goes out exactly as it was (same nonce); goodbyes go alone.
-            while (
-                not first.goodbye
-                and len(batch) < limit
-                and self._waiting
-                and self._waiting[0].nonce == first.nonce
-                and not self._waiting[0].goodbye
-            ):
+            batch = list(unit)  # a batch with a nonce goes out exactly as it was, whole: Discord may hold its message
+            for held in [h for h in self._held if first.nonce is not None and h[0].nonce == first.nonce]:
+                self._held.remove(held)
+                batch.extend(held)
+            # New joins coalesce; goodbyes go alone.
+            while first.nonce is None and not first.goodbye and len(batch) < limit and self._waiting \
+                    and not self._waiting[0].goodbye:  # fmt: skip
                 batch.append(self._waiting.popleft())
             while len(batch) > 1 and first.nonce is None and self._too_long(config, batch):
                 self._waiting.appendleft(batch.pop())  # named in the next message instead of cut off
             cards = config.behaviour.goodbye.card if first.goodbye else not raiding or config.behaviour.raid.cards
             await self._welcome(config, channel_id, batch, cards=cards)
 
-    async def _next(self, inbox: trio.MemoryReceiveChannel[Join], idle_s: float) -> Join | None:
-        """The next join; while raiding, also wakes when the raid has calmed down, to say so."""
+    def _queued(self) -> list[Join] | None:
+        """The next unit already taken from the inbox: held batches first (they are the oldest claims)."""
+        if self._held:
+            return self._held.popleft()
+        return [self._waiting.popleft()] if self._waiting else None
+
+    async def _next(self, inbox: trio.MemoryReceiveChannel[Join | list[Join]], idle_s: float) -> list[Join] | None:
+        """The next unit (see :meth:`run`); while raiding, also wakes when the raid has calmed down, to say so."""
         deadline = trio.current_time() + idle_s
         while True:
             try:
-                return inbox.receive_nowait()  # a backlog first: the calm check below is for an idle guild
+                return _unit(inbox.receive_nowait())  # a backlog first: the calm check below is for an idle guild
             except trio.WouldBlock:
                 pass
             except trio.EndOfChannel:
@@ -157,7 +192,7 @@ class GuildWelcomer:
             calm = None if self._raid is None else self._raid[1].calm_at()
             with trio.move_on_at(deadline if calm is None else min(deadline, calm)):
                 try:
-                    return await inbox.receive()
+                    return _unit(await inbox.receive())
                 except trio.EndOfChannel:
                     return None
             if calm is None or trio.current_time() >= deadline:
@@ -190,28 +225,38 @@ class GuildWelcomer:
         """How many may wait besides the message's first member (one group)."""
         return (config.behaviour.raid.group_size if detector is not None else MAX_CARDS_PER_MESSAGE) - 1
 
-    def _admit(self, join: Join, detector: RaidDetector | None) -> None:
-        self._waiting.append(join)
-        self._in_hand[join.key] = join
-        if detector is not None and join.nonce is None:
-            self._feed(detector, join)
+    def _admit(self, item: Join | list[Join], detector: RaidDetector | None) -> None:
+        unit = _unit(item)
+        for join in unit:
+            self._in_hand[join.key] = join
+        if unit[0].nonce is not None:
+            same = next((held for held in self._held if held[0].nonce == unit[0].nonce), None)
+            if same is not None:
+                same.extend(unit)  # parts of one batch given one by one are still one batch
+            else:
+                self._held.append(list(unit))
+            return
+        for join in unit:
+            self._waiting.append(join)
+            if detector is not None:
+                self._feed(detector, join)
 
     async def _gather(
-        self, inbox: trio.MemoryReceiveChannel[Join], config: WelcomeConfig, detector: RaidDetector | None
+        self, inbox: trio.MemoryReceiveChannel[Join | list[Join]], config: WelcomeConfig, detector: RaidDetector | None
     ) -> None:
         """Wait briefly for joins to ride along in the window's last message (see the module's docstring)."""
         with trio.move_on_after(LAST_SLOT_GATHER_S):
-            while len(self._waiting) < self._room(config, detector):
+            while len(self._waiting) + len(self._held) < self._room(config, detector):
                 try:
                     self._admit(await inbox.receive(), detector)
                 except trio.EndOfChannel:
                     return
 
     def _take_more(
-        self, inbox: trio.MemoryReceiveChannel[Join], config: WelcomeConfig, detector: RaidDetector | None
+        self, inbox: trio.MemoryReceiveChannel[Join | list[Join]], config: WelcomeConfig, detector: RaidDetector | None
     ) -> bool:
         """Move what arrived meanwhile into the waiting line (at most one group); True while raiding."""
-        while len(self._waiting) < self._room(config, detector):
+        while len(self._waiting) + len(self._held) < self._room(config, detector):
             try:
                 more = inbox.receive_nowait()
             except (trio.WouldBlock, trio.EndOfChannel):
@@ -242,7 +287,7 @@ class GuildWelcomer:
                 self._in_hand[join.key] = msgspec.structs.replace(join, nonce=nonce)  # and so does a supervisor's
         for delay in (*RETRY_DELAYS, None):
             try:
-                message_id = await self._poster.post(
+                message = await self._poster.post(
                     channel_id,
                     content=content,
                     files=files,
@@ -275,14 +320,44 @@ class GuildWelcomer:
                 )
                 await trio.sleep(delay)
             else:
+                batch = await self._check(batch, nonce, content, message)
+                if not batch:
+                    return
+                keys = [j.key for j in batch]
                 after = config.behaviour.auto_delete.after_minutes
                 if after > 0 and not batch[0].goodbye:
                     # Before "posted": a crash in between re-posts with the nonce (same message) and schedules again.
                     await self._log.schedule_delete(keys, channel_id, after * 60)
-                await self._posted(batch, keys, message_id)
+                await self._posted(batch, keys, message.id)
                 if self._after_welcome is not None:
-                    self._after_welcome(config, batch, channel_id, message_id)
+                    self._after_welcome(config, batch, channel_id, message.id)
                 return
+
+    async def _check(self, batch: list[Join], nonce: str, content: str, message: PostedMessage) -> list[Join]:
+        """The members of ``batch`` the message Discord returned for ``nonce`` really names (DESIGN rule 5).
+
+        With ``enforce_nonce`` Discord answers a nonce it has seen with the message it made then, whatever we
+        send now. A member that message does not name was never welcomed: marking them posted would lose them.
+        They get a fresh nonce (durable first, like any batch) and go out again, whole, on the next turn. A
+        member our own content does not name either (a template without ``{user}``) cannot be checked; the
+        nonce is trusted for them.
+        """
+        missing = [j for j in batch if not message.names(j.user_id) and f"<@{j.user_id}>" in content]
+        if not missing:
+            return batch
+        keys = [j.key for j in missing]
+        fresh = welcome_nonce(keys, after=nonce)
+        log.warning(
+            "the message Discord returned for a welcome's nonce does not name some of its members; posting them again",
+            extra={"guild_id": self.guild_id, "message_id": message.id, "nonce": nonce, "fresh_nonce": fresh,
+                   "user_ids": [j.user_id for j in missing]},
+        )  # fmt: skip
+        await self._log.assign(keys, fresh)
+        again = [msgspec.structs.replace(j, nonce=fresh) for j in missing]
+        for join in again:
+            self._in_hand[join.key] = join
+        self._held.appendleft(again)
+        return [j for j in batch if j.key not in set(keys)]
 
     def _too_long(self, config: WelcomeConfig, batch: list[Join]) -> bool:
         """Would naming all of ``batch`` overflow Discord's limit (2,000 characters, 4,096 in an embed)?"""
@@ -358,6 +433,8 @@ class GuildWelcomer:
         for seconds in latencies:
             self._observer.join_to_post(seconds)
         self._observer.welcomed(Outcome.POSTED, len(batch))
+        if self._on_finished is not None:
+            self._on_finished(keys)
         log.info(
             "goodbye posted" if batch[0].goodbye else "welcome posted",
             extra={
@@ -374,6 +451,12 @@ class GuildWelcomer:
         for join in batch:
             self._in_hand.pop(join.key, None)
         self._observer.welcomed(outcome, len(batch))
+        if self._on_finished is not None:
+            self._on_finished([j.key for j in batch])
+
+
+def _unit(item: Join | list[Join]) -> list[Join]:
+    return [item] if isinstance(item, Join) else item
 
 
 def _advice(exc: ChannelBroken, channel_id: int) -> str:

@@ -124,13 +124,16 @@ def goodbye_key(guild_id: int, user_id: int, joined_at: str | None) -> JoinKey:
     return JoinKey(guild_id, user_id, GOODBYE_PREFIX + (joined_at or "unknown"))
 
 
-def welcome_nonce(keys: list[JoinKey]) -> str:
+def welcome_nonce(keys: list[JoinKey], *, after: str | None = None) -> str:
     """A deterministic message nonce for a welcome of ``keys`` (Discord allows 25 characters).
 
     Posted with ``enforce_nonce``, a retry of the same welcome inside Discord's nonce window returns the
-    first message instead of creating a second one.
+    first message instead of creating a second one. ``after``: the nonce whose returned message did not name
+    these members; mixing it in gives them a nonce Discord has not seen, even when the keys are the same.
     """
     digest = hashlib.blake2b(digest_size=12)
+    if after is not None:
+        digest.update(f"after {after};".encode())
     for key in sorted(keys):
         digest.update(f"{key.guild_id}:{key.user_id}:{key.joined_at};".encode())
     return "w" + digest.hexdigest()

@@ -29,7 +29,7 @@ import trio
 from actors import KeyedRegistry, KeyParked
 from welcomebot.app.catchup import CatchUp
 from welcomebot.app.gate import joined_s
-from welcomebot.app.guild import GuildWelcomer, Observer
+from welcomebot.app.guild import MAX_CARDS_PER_MESSAGE, GuildWelcomer, Observer
 from welcomebot.app.intake import to_router_event
 from welcomebot.app.model import GOODBYE_PREFIX, GuildInfo, Join, JoinKey, Outcome
 from welcomebot.app.reconcile import Reconciler
@@ -116,10 +116,12 @@ class Pipeline:
         self._late_router: Router | None = None
         self._quick_deleted: deque[int] = deque(maxlen=1024)
         self.guilds: dict[int, GuildInfo] = {}
-        self._actors: KeyedRegistry[int, Join] = KeyedRegistry(
+        self._actors: KeyedRegistry[int, Join | list[Join]] = KeyedRegistry(
             self._guild, mailbox_size=INBOX_SIZE, max_restarts=GUILD_MAX_RESTARTS, window=GUILD_RESTART_WINDOW_S,
             backoff_base=1.0, backoff_cap=30.0, on_crash=self._guild_crashed, fatal=(FatalError, ConfigError),
         )  # fmt: skip
+        #: Old claims (from before this start, or a dead owner's) being finished: /readyz says how many.
+        self._recovering: set[JoinKey] = set()
         #: Guild actor crashes by exception type (``welcomebot_actor_restarts_total{reason}``).
         self.restarts: dict[str, int] = {}
         #: What a crashed guild actor had in hand: its next start tries them first.
@@ -128,6 +130,11 @@ class Pipeline:
         self._closing = trio.Event()
         self._deletes_scheduled = trio.Event()
         self._stopped = trio.Event()
+
+    @property
+    def recovering(self) -> int:
+        """How many claims from before this start (or of a dead owner) are not finished yet."""
+        return len(self._recovering)
 
     @property
     def actor_count(self) -> int:
@@ -167,30 +174,64 @@ class Pipeline:
 
     # --- start-up -----------------------------------------------------------------------------------
 
-    async def finish_unfinished(self) -> int:
+    async def finish_unfinished(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> int:
         """Welcome the joins a previous run claimed but did not finish (DESIGN.md rule 3). Returns a count.
 
-        Each start counts its try at a claim before making it, so a claim whose tries keep crashing the process
-        is quarantined here after MAX_ATTEMPTS instead of being replayed (issue 18.3)."""
+        Started (``nursery.start``) once the claims are taken: from then on new claims of this process cannot
+        be mistaken for old ones, so the gateway may start while the old ones are re-posted (issue 19.11).
+        The claims that share a nonce are handed to their guild's actor as one unit and go out whole, in one
+        message, as they were meant to (DESIGN.md rule 5); claims without one go in groups of up to ten, so
+        they fill messages as a raid's joins do. Each start counts its try at a claim before making it, so a
+        claim whose tries keep crashing the process is quarantined here after MAX_ATTEMPTS instead of being
+        replayed (issue 18.3)."""
         self._quarantined(await self._log.quarantine_unfinished())
         keys = await self._log.unfinished()
-        if self._reconciler is not None:
-            keys = await self._reconciler.reconcile(keys)  # before re-posting: those found in the channel are done
-        for key, nonce in keys:
-            if key.joined_at.startswith(GOODBYE_PREFIX):
-                await self.deliver(key.guild_id, _goodbye_from_key(key, nonce))
-                continue
-            join = await self._members.fetch(key.guild_id, key.user_id, key.joined_at)
-            if join is None:
-                await self._log.failed([key], "member left before the welcome")
-                self._observer.welcomed(Outcome.FAILED)
-                continue
-            await self.deliver(join.guild_id, msgspec.structs.replace(join, nonce=nonce))
+        units = _units(keys)
+        self._recovering.update(key for key, _ in keys)
+        task_status.started(len(keys))
         if keys:
             log.info("finishing welcomes claimed before a restart", extra={"count": len(keys)})
+        try:
+            if self._reconciler is not None:
+                # Before re-posting: those found in the channel are done.
+                found = {key for key, _ in keys} - {key for key, _ in await self._reconciler.reconcile(keys)}
+                self._recovering -= found
+                units = [[(k, n) for k, n in unit if k not in found] for unit in units]
+            for unit in units:
+                if unit:
+                    await self._finish_unit(unit)
+        except trio.ClosedResourceError:
+            if not self._closing.is_set():
+                raise
+            log.info("the drain stopped the finishing of old claims; they are finished after restart")
         return len(keys)
 
+    async def _finish_unit(self, unit: list[tuple[JoinKey, str | None]]) -> None:
+        """Fetch the members of one unit (together: a REST round trip each) and hand the unit to its actor."""
+        guild_id = unit[0][0].guild_id
+        if unit[0][0].joined_at.startswith(GOODBYE_PREFIX):
+            await self.deliver(guild_id, [_goodbye_from_key(key, nonce) for key, nonce in unit])
+            return
+        joins: list[Join | None] = [None] * len(unit)
+
+        async def fetch(i: int, key: JoinKey, nonce: str | None) -> None:
+            join = await self._members.fetch(key.guild_id, key.user_id, key.joined_at)
+            joins[i] = None if join is None else msgspec.structs.replace(join, nonce=nonce)
+
+        async with trio.open_nursery() as nursery:
+            for i, (key, nonce) in enumerate(unit):
+                nursery.start_soon(fetch, i, key, nonce)
+        gone = [key for (key, _), join in zip(unit, joins, strict=True) if join is None]
+        if gone:
+            await self._log.failed(gone, "member left before the welcome")
+            self._observer.welcomed(Outcome.FAILED, len(gone))
+            self._recovering.difference_update(gone)
+        here = [join for join in joins if join is not None]
+        if here:
+            await self.deliver(guild_id, here)
+
     def _quarantined(self, given_up: list[tuple[JoinKey, str]]) -> None:
+        self._recovering.difference_update(key for key, _ in given_up)
         for key, reason in given_up:
             log.error("welcome quarantined: it failed every attempt and is not tried again",
                       extra={"guild_id": key.guild_id, "user_id": key.user_id, "joined_at": key.joined_at,
@@ -245,20 +286,22 @@ class Pipeline:
                     if self.catch_up is not None:
                         self.catch_up.heard(handle.shard_id)
 
-    async def deliver(self, guild_id: int, join: Join) -> None:
+    async def deliver(self, guild_id: int, join: Join | list[Join]) -> None:
+        """Hand a join, or a unit of joins (with a nonce: a batch that goes out whole), to the guild's actor."""
+        joins = join if isinstance(join, list) else [join]
         if self._closing.is_set():
             raise trio.ClosedResourceError("the pipeline is draining; the claim is finished after restart")
         try:
-            await self._actors.tell(guild_id, join)
+            await self._actors.tell(guild_id, joins)
         except KeyParked:
             self._in_hand.pop(guild_id, None)  # no restart will try them: they wait, claimed, for the next start
-            where = {"guild_id": guild_id, "user_id": join.user_id, "reason": self.parked.get(guild_id)}
+            where = {"guild_id": guild_id, "user_ids": [j.user_id for j in joins], "reason": self.parked.get(guild_id)}
             log.warning("guild parked: its welcomer kept crashing; the join stays claimed for the next start",
                         extra=where)  # fmt: skip
         except trio.ClosedResourceError:
             raise trio.ClosedResourceError("the pipeline is draining; the claim is finished after restart") from None
 
-    async def _guild(self, guild_id: int, inbox: trio.MemoryReceiveChannel[Join]) -> None:
+    async def _guild(self, guild_id: int, inbox: trio.MemoryReceiveChannel[Join | list[Join]]) -> None:
         actor = GuildWelcomer(
             guild_id,
             configs=self._configs,
@@ -273,6 +316,7 @@ class Pipeline:
             on_raid=self._on_raid,
             wall_clock=self._wall_clock,
             waiting=self._in_hand.pop(guild_id, ()),
+            on_finished=self._recovering.difference_update,
         )
         try:
             await actor.run(inbox, idle_s=self._guild_idle_s)
@@ -415,6 +459,27 @@ class Pipeline:
                 log.info("welcome side job stopped by the drain", extra={"job": job})
 
         self._side.start_soon(guarded)
+
+
+def _units(keys: list[tuple[JoinKey, str | None]]) -> list[list[tuple[JoinKey, str | None]]]:
+    """``keys`` (oldest first) as the units they are re-posted in: one per nonce (its whole batch; a goodbye's
+    nonce is its own), and per guild up to ten claims that never got one, in order of each unit's oldest."""
+    units: dict[tuple[int, str | None, int], list[tuple[JoinKey, str | None]]] = {}
+    where: tuple[int, str | None, int]
+    open_group: dict[int, int] = {}  # guild -> the number of its unit of claims without a nonce being filled
+    for key, nonce in keys:
+        goodbye = key.joined_at.startswith(GOODBYE_PREFIX)
+        if nonce is not None:
+            where = (key.guild_id, nonce, 0)
+        elif goodbye:
+            where = (key.guild_id, f"goodbye {key.user_id} {key.joined_at}", 0)  # goodbyes go alone
+        else:
+            number = open_group.get(key.guild_id, 0)
+            if len(units.get((key.guild_id, None, number), ())) >= MAX_CARDS_PER_MESSAGE:
+                number = open_group[key.guild_id] = number + 1
+            where = (key.guild_id, None, number)
+        units.setdefault(where, []).append((key, nonce))
+    return list(units.values())
 
 
 def _goodbye_from_key(key: JoinKey, nonce: str | None) -> Join:

@@ -29,6 +29,7 @@ __all__ = [
     "GuildSnapshots",
     "LastWelcome",
     "Members",
+    "PostedMessage",
     "Poster",
     "WelcomeConfig",
     "WelcomeLog",
@@ -54,6 +55,19 @@ class CardFile(msgspec.Struct, frozen=True):
     filename: str
     data: bytes
     description: str
+
+
+class PostedMessage(msgspec.Struct, frozen=True):
+    """The message Discord created for a post, or the one it returned for a nonce it had already seen."""
+
+    id: int
+    content: str = ""
+    #: The users the message mentions (the API's ``mentions``).
+    mention_ids: frozenset[int] = frozenset()
+
+    def names(self, user_id: int) -> bool:
+        """Does this message welcome ``user_id``: a mention, or ``<@id>`` in its content?"""
+        return user_id in self.mention_ids or f"<@{user_id}>" in self.content or f"<@!{user_id}>" in self.content
 
 
 class ChannelBroken(Exception):
@@ -173,8 +187,9 @@ class Poster(Protocol):
         mention_user_ids: list[int],
         nonce: str,
         embeds: list[dict[str, Any]] | None = None,
-    ) -> int:
-        """Post a welcome message and return its id; raise :class:`ChannelBroken` for 403/404."""
+    ) -> PostedMessage:
+        """Post a welcome message and return it (for a nonce Discord has seen: that earlier message, which the
+        caller checks names the members it meant to welcome); raise :class:`ChannelBroken` for 403/404."""
         ...
 
 

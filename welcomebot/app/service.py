@@ -29,7 +29,7 @@ from welcomebot.app.channel_limit import ChannelTurns
 from welcomebot.app.history import RestHistory
 from welcomebot.app.model import ChannelProblem, GuildInfo, Join, Outcome
 from welcomebot.app.pipeline import Pipeline
-from welcomebot.app.ports import CardFile, ChannelBroken
+from welcomebot.app.ports import CardFile, ChannelBroken, PostedMessage
 from welcomebot.app.retention import Pruner
 from welcomebot.commands import CommandContext, Dispatcher, sync_commands
 from welcomebot.commands.card import StoredFonts
@@ -122,7 +122,7 @@ class RestPoster:
         mention_user_ids: list[int],
         nonce: str,
         embeds: list[dict[str, Any]] | None = None,
-    ) -> int:
+    ) -> PostedMessage:
         try:
             message = await self._api.create_message(
                 channel_id,
@@ -136,7 +136,7 @@ class RestPoster:
             raise ChannelBroken(ChannelProblem.MISSING, str(exc)) from exc
         except Forbidden as exc:
             raise ChannelBroken(ChannelProblem.FORBIDDEN, str(exc)) from exc
-        return message.id
+        return PostedMessage(message.id, message.content, frozenset(u.id for u in message.mentions))
 
 
 class RestMembers:
@@ -236,8 +236,12 @@ class RunningBot:
             "next start"
             for guild_id, reason in sorted(self.pipeline.parked.items())
         ]
+        # Old claims being re-posted beside the gateway (issue 19.11): said, but ready. New joins flow meanwhile,
+        # so the process does its job; a 503 would only make a rolling deploy wait, or an orchestrator give up
+        # on a start whose backlog is long.
+        recovering = [f"recovering {self.pipeline.recovering} welcomes"] if self.pipeline.recovering else []
         return (ready and not waiting, [r for r in reasons if r != "no gateway shard started yet" or not waiting]
-                + waiting + parked)  # fmt: skip
+                + waiting + parked + recovering)  # fmt: skip
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -355,7 +359,9 @@ async def run_bot(
                                                status=backups))  # fmt: skip
                 await nursery.start(commands.run)
                 nursery.start_soon(_sync_commands, api, store, running.commands_synced)
-                await pipeline.finish_unfinished()
+                # Beside the gateway: once the old claims are taken (start() returns), new joins cannot be
+                # mistaken for them, so shards connect and new members are welcomed while old ones are re-posted.
+                await nursery.start(pipeline.finish_unfinished)
 
                 async def took_over(previous: str) -> None:  # that owner is gone: finish what it claimed first
                     welcome_log.dead.add(previous)

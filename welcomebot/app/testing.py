@@ -8,7 +8,7 @@ from typing import Any
 import trio
 
 from welcomebot.app.model import GOODBYE_PREFIX, ChannelProblem, GuildInfo, Join, JoinKey, Outcome
-from welcomebot.app.ports import CardFile, ChannelBroken, DmClosed, LastWelcome, WelcomeConfig
+from welcomebot.app.ports import CardFile, ChannelBroken, DmClosed, LastWelcome, PostedMessage, WelcomeConfig
 from welcomebot.errors import WelcomeBotError
 from welcomebot.store.api import MAX_ATTEMPTS, QUARANTINED, STOPPED_WHILE_TRYING, quarantine_reason
 
@@ -164,11 +164,17 @@ class Posted:
 
 
 class FakePoster:
-    """Records posts; can refuse a channel, or fail a number of attempts first."""
+    """Records posts; can refuse a channel, or fail a number of attempts first.
 
-    def __init__(self, *, post_seconds: float = 0.0) -> None:
+    Nonces are deduplicated as Discord does with ``enforce_nonce``: a nonce seen in the channel within
+    ``nonce_window_s`` (trio time) returns the message it made, whatever is sent now, and records no post.
+    """
+
+    def __init__(self, *, post_seconds: float = 0.0, nonce_window_s: float = 300.0) -> None:
         self.post_seconds = post_seconds
+        self.nonce_window_s = nonce_window_s
         self.posts: list[Posted] = []
+        self._by_nonce: dict[tuple[int, str], Posted] = {}
         self.broken: dict[int, ChannelProblem] = {}
         self.fail_next = 0
         self._ids = itertools.count(1000)
@@ -183,20 +189,24 @@ class FakePoster:
         mention_user_ids: list[int],
         nonce: str,
         embeds: list[dict[str, Any]] | None = None,
-    ) -> int:
+    ) -> PostedMessage:
         await trio.sleep(self.post_seconds)
         if channel_id in self.broken:
             raise ChannelBroken(self.broken[channel_id], f"channel {channel_id} refuses posts")
         if self.fail_next:
             self.fail_next -= 1
             raise WelcomeBotError("Discord answered 503")
+        seen = self._by_nonce.get((channel_id, nonce))
+        if seen is not None and trio.current_time() - seen.at < self.nonce_window_s:
+            return PostedMessage(seen.message_id, seen.content, frozenset(seen.mentions))
         message_id = next(self._ids)
-        self.posts.append(
-            Posted(message_id, channel_id, content, files, list(mention_user_ids), nonce, trio.current_time(), embeds)
-        )
+        now = trio.current_time()
+        post = Posted(message_id, channel_id, content, files, list(mention_user_ids), nonce, now, embeds)
+        self.posts.append(post)
+        self._by_nonce[(channel_id, nonce)] = post
         self._posted.set()
         self._posted = trio.Event()
-        return message_id
+        return PostedMessage(message_id, content, frozenset(mention_user_ids))
 
     async def wait_for_welcomes(self, count: int) -> None:
         """Return once at least ``count`` members were welcomed (an event per post, no polling)."""

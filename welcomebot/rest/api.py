@@ -10,7 +10,11 @@ from welcomebot.gateway.sharding import GatewayBot
 from welcomebot.rest import routes
 from welcomebot.rest.client import File, RestClient
 
-__all__ = ["DiscordApi", "Message"]
+__all__ = ["DiscordApi", "Message", "MessageUser"]
+
+
+class MessageUser(msgspec.Struct, frozen=True):
+    id: int
 
 
 class Message(msgspec.Struct, frozen=True):
@@ -18,6 +22,7 @@ class Message(msgspec.Struct, frozen=True):
     channel_id: int
     content: str = ""
     nonce: int | str | None = None
+    mentions: list[MessageUser] = []
 
 
 def _convert(value: Any, kind: type[Any]) -> Any:
