@@ -11,11 +11,12 @@ import random
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import trio
 
 from welcomebot.errors import WelcomeBotError, first_leaf
-from welcomebot.gateway.errors import GatewayFatal
+from welcomebot.gateway.errors import GatewayFatal, SessionStartsUsedUp
 from welcomebot.gateway.protocol import Dispatch
 from welcomebot.gateway.session import FencedSessions, Lease, SessionStore, ShardLeases
 from welcomebot.gateway.shard import ShardConfig, ShardHandle, run_shard
@@ -86,8 +87,6 @@ class ShardManager:
         self._handing: set[int] = set()  # auto: shards closing to be handed to another owner
         self._live: frozenset[str] = frozenset()  # auto: owners alive at the last survey
         self._nursery: trio.Nursery | None = None
-        #: Times the session start limit made us wait (metrics).
-        self.start_limit_waits = 0
 
     @property
     def reconnects(self) -> Counter[str]:
@@ -294,22 +293,17 @@ class ShardManager:
             self._nursery.start_soon(self._wait_then_run, config)
 
     async def _identify_gate(self, shard_id: int) -> None:
-        """Wait for this shard's IDENTIFY slot; when no session starts are left, sleep until they reset."""
+        """Wait for this shard's IDENTIFY slot; raise :class:`SessionStartsUsedUp` when Discord has no session
+        starts left (asked afresh first: our count is this process's, and the limit may have reset since)."""
         assert self._schedule is not None
         async with self._gate_lock:  # one shard at a time takes a slot, so waits do not double-book
             schedule = self._schedule
-            while (at := schedule.reserve(shard_id, trio.current_time())) is None:
-                wait = max(0.0, schedule.reset_at - trio.current_time())
-                self.start_limit_waits += 1
-                log.warning(
-                    "session start limit used up; shard %d will try to IDENTIFY again in %.0f s",
-                    shard_id,
-                    wait,
-                    extra={"shard": shard_id, "retry_in_s": round(wait, 1)},
-                )
-                await trio.sleep(max(wait, IDENTIFY_SPACING))  # never spin, even if reset_after is 0
+            if (at := schedule.reserve(shard_id, trio.current_time())) is None:
                 gateway = await self._get_gateway_bot()
                 schedule.update(gateway.session_start_limit, trio.current_time())
+                if (at := schedule.reserve(shard_id, trio.current_time())) is None:
+                    left = gateway.session_start_limit.reset_after / 1000
+                    raise SessionStartsUsedUp(datetime.now(UTC) + timedelta(seconds=left))
         await trio.sleep_until(at)
         if self._leases is None:
             return

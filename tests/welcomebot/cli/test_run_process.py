@@ -91,3 +91,17 @@ def test_a_busy_health_port_exits_2_with_one_line(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert f"WELCOMEBOT_HTTP_ADDR: cannot listen on 127.0.0.1:{port}" in lines[0]
+
+
+def test_no_session_starts_left_exits_2_with_one_line_and_the_reset_time(emulator, tmp_path):
+    """#25.2: Discord's session start limit used up: no IDENTIFY, exit 2, one line saying when it resets."""
+    httpx.patch(f"{emulator['control_base']}/application", json={"identify_remaining": 0}).raise_for_status()
+    env = _env(emulator, emulator["token"], tmp_path)
+    result = subprocess.run([sys.executable, "-m", "welcomebot", "run"], env=env, capture_output=True, text=True,
+                            timeout=60, check=False)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "session start limit is used up" in lines[0]
+    assert " UTC" in lines[0]
+    assert "resets at 20" in lines[0]

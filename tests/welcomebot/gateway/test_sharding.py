@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import trio
 
-from welcomebot.errors import ConfigError
-from welcomebot.gateway.errors import GatewayFatal
+from welcomebot.errors import ConfigError, FatalError
+from welcomebot.gateway.errors import GatewayFatal, SessionStartsUsedUp
 from welcomebot.gateway.manager import ShardManager
 from welcomebot.gateway.protocol import Dispatch
 from welcomebot.gateway.session import MemorySessionStore
@@ -99,10 +99,28 @@ async def test_manager_runs_its_shards_and_spaces_identifies(autojump_clock: Any
             nursery.cancel_scope.cancel()
 
 
-async def test_manager_waits_for_the_session_start_limit_to_reset(
-    autojump_clock: Any, fake_gateway: Any, caplog: pytest.LogCaptureFixture
-) -> None:
-    answers = [bot(shards=1, remaining=0, reset_after_ms=120_000), bot(shards=1)]
+async def test_no_session_starts_left_raises_with_the_reset_time(autojump_clock: Any, fake_gateway: Any) -> None:
+    """#25.2: exit 2 (a FatalError) with one line saying when Discord's limit resets, asked afresh first."""
+    answers = [bot(shards=1, remaining=0, reset_after_ms=120_000), bot(shards=1, remaining=0, reset_after_ms=60_000)]
+    calls: list[float] = []
+
+    async def get_gateway_bot() -> GatewayBot:
+        calls.append(trio.current_time())
+        await trio.lowlevel.checkpoint()
+        return answers[min(len(calls) - 1, 1)]
+
+    send, _ = trio.open_memory_channel[Dispatch](100)
+    before = datetime.now(UTC)
+    with trio.fail_after(600), pytest.raises(SessionStartsUsedUp, match=r"resets at .* UTC") as raised:
+        await manager(fake_gateway, get_gateway_bot, send).run()
+    assert len(calls) == 2, "the count was asked again before giving up"
+    assert raised.value.reset_at >= before + timedelta(seconds=60)
+    assert isinstance(raised.value, FatalError)
+    assert fake_gateway.ops(2) == [], "no IDENTIFY sent"
+
+
+async def test_session_starts_refilled_since_the_start_are_used(autojump_clock: Any, fake_gateway: Any) -> None:
+    answers = [bot(shards=1, remaining=0, reset_after_ms=1), bot(shards=1)]
     calls: list[float] = []
 
     async def get_gateway_bot() -> GatewayBot:
@@ -111,16 +129,11 @@ async def test_manager_waits_for_the_session_start_limit_to_reset(
         return answers[min(len(calls) - 1, 1)]
 
     send, receive = trio.open_memory_channel[Dispatch](100)
-    with trio.fail_after(600), caplog.at_level(logging.WARNING):
+    with trio.fail_after(600):
         async with trio.open_nursery() as nursery:
-            m = manager(fake_gateway, get_gateway_bot, send)
-            await nursery.start(m.run)
+            await nursery.start(manager(fake_gateway, get_gateway_bot, send).run)
             await _first(receive, "READY")
-            (identify,) = fake_gateway.ops(2)
-            assert identify.at - calls[0] >= 120
-            assert len(calls) == 2, "it waited rather than polling"
-            assert m.start_limit_waits == 1
-            assert "will try to IDENTIFY again in 120 s" in caplog.text
+            assert len(fake_gateway.ops(2)) == 1
             nursery.cancel_scope.cancel()
 
 
