@@ -58,7 +58,7 @@ async def _welcomed(emu: RunningEmulator, guilds: list[dict[str, Any]], per_guil
     return mentions
 
 
-async def test_three_auto_replicas_share_four_shards_and_take_over_a_killed_ones_within_30s(tmp_path: Path):
+async def test_auto_replicas_share_shards_take_over_a_killed_ones_within_30s_and_rebalance_on_a_join(tmp_path: Path):
     async with scratch_schema(postgres_dsn(), prefix=f"so{uuid.uuid4().hex[:6]}") as url:
         with trio.fail_after(240):
             async with running_emulator(guilds=SHARDS * 2) as emu:
@@ -90,6 +90,12 @@ async def test_three_auto_replicas_share_four_shards_and_take_over_a_killed_ones
                     takeover_s = trio.current_time() - killed_at
                     after = [s["shard"][0] for s in await emu.control.sessions() if s["connected"]]
 
+                    # A fourth joins: a replica running two hands one over (closed resumably, RESUMEd there).
+                    bots.append(await _start(nursery, env, tmp_path / "replica3.log"))
+                    joined += await _join_everywhere(emu, guilds)
+                    mentions = await _welcomed(emu, guilds, 3)
+                    rebalanced = [s["shard"][0] for s in await emu.control.sessions() if s["connected"]]
+
                     for bot in bots[1:]:
                         bot.send_signal(signal.SIGTERM)
                     for bot in bots[1:]:
@@ -98,6 +104,7 @@ async def test_three_auto_replicas_share_four_shards_and_take_over_a_killed_ones
 
     assert sorted(connected) == list(range(SHARDS)), "every shard connected once, by one of the replicas"
     assert sorted(after) == list(range(SHARDS)), "the killed replica's shards run again, each once"
+    assert sorted(rebalanced) == list(range(SHARDS)), "after the fourth joined: each shard once"
     assert set(mentions) == set(joined), "every join welcomed"
     assert set(mentions.values()) == {1}, "none twice"
     print(f"takeover: every guild's join welcomed {takeover_s:.1f} s after the SIGKILL")
