@@ -12,10 +12,11 @@ from welcomebot.errors import ConfigError, FatalError
 from welcomebot.gateway.errors import GatewayFatal, SessionStartsUsedUp
 from welcomebot.gateway.manager import ShardManager
 from welcomebot.gateway.protocol import Dispatch
-from welcomebot.gateway.session import MemorySessionStore
+from welcomebot.gateway.session import Lease, MemorySessionStore
 from welcomebot.gateway.shard import ShardConfig
 from welcomebot.gateway.sharding import GatewayBot, IdentifySchedule, SessionStartLimit, parse_shard_range, plan_shards
 from welcomebot.secret import Secret
+from welcomebot.store.api import presence_id
 
 TOKEN = "MTIz.fake-gateway.secret-token"
 
@@ -176,3 +177,81 @@ def test_auto_quota_divides_the_count_evenly_and_moves_as_few_shards_as_it_can()
     left = {2: "b", 3: "c"}
     assert {o: auto_quota(o, 4, left, ["b", "c"]) for o in ("b", "c")} == {"b": 2, "c": 2}
     assert auto_quota("a", 4, {5: "a", 6: "a"}, ["a", "b"]) == 2, "leases of another shard count do not count"
+
+
+class MemoryLeases:
+    """:class:`~welcomebot.gateway.session.ShardLeases` over dicts two managers share, on the trio clock."""
+
+    def __init__(self, table: dict[int, tuple[str, int, float]], owner: str, ttl: float = 15.0) -> None:
+        self.table, self.owner, self.ttl = table, owner, ttl
+
+    async def acquire(self, shard_id: int, shard_count: int) -> Lease:
+        await trio.lowlevel.checkpoint()
+        now = trio.current_time()
+        holder, token, until = self.table.get(shard_id, ("", 0, 0.0))
+        if holder not in ("", self.owner) and until >= now:
+            return Lease(False, holder)
+        self.table[shard_id] = (self.owner, token if holder == self.owner else token + 1, now + self.ttl)
+        return Lease(True, self.owner, None if holder in ("", self.owner) else holder)
+
+    async def renew(self, shard_id: int) -> bool:
+        await trio.lowlevel.checkpoint()
+        holder, token, _ = self.table[shard_id]
+        if holder != self.owner:
+            return False
+        self.table[shard_id] = (holder, token, trio.current_time() + self.ttl)
+        return True
+
+    async def release(self, shard_id: int) -> None:
+        await trio.lowlevel.checkpoint()
+        holder, token, _ = self.table.get(shard_id, ("", 0, 0.0))
+        if holder == self.owner:
+            self.table[shard_id] = (holder, token, 0.0)
+
+    def holds(self, shard_id: int) -> bool:
+        holder, _, until = self.table.get(shard_id, ("", 0, 0.0))
+        return holder == self.owner and until >= trio.current_time()
+
+    async def survey(self) -> tuple[dict[int, str], frozenset[str]]:
+        await trio.lowlevel.checkpoint()
+        now = trio.current_time()
+        self.table[presence_id(self.owner)] = (self.owner, 0, now + self.ttl)
+        live = {i: o for i, (o, _, until) in self.table.items() if until >= now}
+        return {i: o for i, o in live.items() if i >= 0}, frozenset(live.values())
+
+    async def identify_wait(self, key: int, spacing: float) -> float:
+        await trio.lowlevel.checkpoint()
+        return 0.0
+
+
+async def test_auto_hands_a_shard_to_a_joining_owner_without_taking_its_live_claims(
+    autojump_clock: Any, fake_gateway: Any
+) -> None:
+    """#25.1: a second --shards auto process gets half; the first closes that shard and releases it; the
+    second does not treat the live first as dead (its claims stay the first's to finish)."""
+
+    async def get_gateway_bot() -> GatewayBot:
+        await trio.lowlevel.checkpoint()
+        return bot(shards=2)
+
+    table: dict[int, tuple[str, int, float]] = {}
+    takeovers: list[str] = []
+
+    async def took_over(previous: str) -> None:
+        takeovers.append(previous)
+
+    send, _receive = trio.open_memory_channel[Dispatch](1000)
+    with trio.fail_after(600):
+        async with trio.open_nursery() as nursery:
+            a = manager(fake_gateway, get_gateway_bot, send.clone(), leases=MemoryLeases(table, "a"), auto=True)
+            await nursery.start(a.run)
+            await trio.sleep(20)  # the MockClock: several rounds of 5 s
+            assert sorted(a.handles) == [0, 1], "alone: every shard"
+            b = manager(fake_gateway, get_gateway_bot, send.clone(), leases=MemoryLeases(table, "b"), auto=True)
+            b.on_takeover = took_over
+            await nursery.start(b.run)
+            await trio.sleep(30)
+            assert (sorted(a.handles), sorted(b.handles)) == ([0], [1]), "one each, the highest id moved"
+            assert takeovers == [], "a live owner hands over; its claims are not the newcomer's"
+            assert {table[i][0] for i in (0, 1)} == {"a", "b"}
+            nursery.cancel_scope.cancel()
