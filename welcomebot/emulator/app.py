@@ -13,6 +13,7 @@ import trio
 from welcomebot.emulator.cdn import Cdn
 from welcomebot.emulator.control import Control
 from welcomebot.emulator.gateway import DIRECT_MESSAGES, GUILD_MEMBERS, GUILD_MESSAGES, GatewayServer
+from welcomebot.emulator.openapi import SpecValidator
 from welcomebot.emulator.ratelimits import RateLimiter
 from welcomebot.emulator.rest import RestApi
 from welcomebot.emulator.world import Message, World
@@ -37,6 +38,8 @@ class EmulatorConfig:
     #: The world's clock at start (epoch ms); None: the real clock, as Discord's. A fixed value only makes a
     #: run's snowflakes and timestamps reproducible; rate-limit reset headers stay in real epoch seconds.
     start_ms: int | None = None
+    #: Check every REST answer against Discord's OpenAPI spec (on in tests: see ``testing.running_emulator``).
+    validate_responses: bool = False
 
 
 class EmulatorInfo(msgspec.Struct, frozen=True):
@@ -75,6 +78,8 @@ class Emulator:
 
     def _wired(self, rest: RestApi) -> RestApi:
         """REST changes that Discord announces on the gateway: a member's roles, the bot's own messages."""
+        if self.config.validate_responses:
+            rest.validator = SpecValidator.load()
         rest.on_member_update = lambda guild, member: self.gateway.dispatch(
             "GUILD_MEMBER_UPDATE", {**member.to_json(), "guild_id": str(guild.id)}, guild_id=guild.id,
             intent=GUILD_MEMBERS,

@@ -469,6 +469,7 @@ class Control:
         posted = sum(len(v) for k, v in self.world.messages.items() if k != 0)
         return {
             "requests": dict(rest.requests),
+            "spec_violations": list(rest.spec_violations),
             "rate_limited": dict(rest.rate_limited),
             "rate_limited_total": sum(rest.rate_limited.values()),
             "injected_failures": {str(k): v for k, v in rest.injected.items()},

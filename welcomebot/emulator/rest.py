@@ -7,6 +7,7 @@ errors; the dispatcher adds rate-limit headers, counts invalid requests and reco
 from __future__ import annotations
 
 import io
+import logging
 import math
 import re
 import unicodedata
@@ -21,6 +22,7 @@ import trio
 from PIL import Image
 
 from welcomebot.emulator.multipart import MultipartError, parse_multipart
+from welcomebot.emulator.openapi import SpecValidator, SpecViolation
 from welcomebot.emulator.ratelimits import BucketSpec, RateLimiter
 from welcomebot.emulator.world import (
     ATTACH_FILES,
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable
 
 __all__ = ["ApiError", "Faults", "RestApi"]
+
+log = logging.getLogger(__name__)
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.decode
@@ -148,6 +152,9 @@ class RestApi:
         self.injected: Counter[int] = Counter()
         #: Called when a REST call changes a member (a role added); the emulator sends GUILD_MEMBER_UPDATE.
         self.on_member_update: Callable[[Guild, Member], None] = lambda guild, member: None
+        #: Set to check every answer against Discord's OpenAPI spec (tests); mismatches land in spec_violations.
+        self.validator: SpecValidator | None = None
+        self.spec_violations: list[str] = []
         #: Called with each message the bot creates in a channel, and its JSON; the emulator sends MESSAGE_CREATE.
         self.on_message_create: Callable[[Message, dict[str, Any]], None] = lambda message, data: None
         self._fault_phase = 0.0
@@ -293,10 +300,24 @@ class RestApi:
 
     async def handle(self, request: Request, path: str) -> Response:
         response = await self._handle(request, path)
+        if self.validator is not None:
+            self._check_against_spec(request.method, path, response)
         if response.body != BANNED_BODY:
             # Discord's answers pass Google's front end; Cloudflare's 1015 ban does not (clients tell them apart).
             response.headers.append(("Via", "1.1 google"))
         return response
+
+    def _check_against_spec(self, method: str, path: str, response: Response) -> None:
+        """A documented route's answer must match Discord's OpenAPI spec; a mismatch is an emulator bug."""
+        assert self.validator is not None
+        if response.status >= 500 or response.body == BANNED_BODY or self.match(method, path) is None:
+            return  # injected outages, Cloudflare's ban and unknown routes are outside the documented API
+        try:
+            body = _decode(response.body) if response.body else None
+            self.validator.validate_response(method, path, response.status, body)
+        except (SpecViolation, msgspec.DecodeError) as exc:
+            log.error("EMULATOR BUG: its answer does not match Discord's spec: %s", exc)
+            self.spec_violations.append(str(exc))
 
     async def _handle(self, request: Request, path: str) -> Response:
         now = trio.current_time()
