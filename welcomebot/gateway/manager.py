@@ -211,7 +211,12 @@ class ShardManager:
             except WelcomeBotError as exc:  # the store is down: nobody can take a shard meanwhile either
                 log.warning("cannot reach the shard leases; will ask again", extra={"error": str(exc)})
             else:
-                self._live = owners
+                gone, self._live = self._live - owners, owners
+                # An owner that stopped (a drain that ran out) or died leaves claims: finish them. Every live
+                # owner may ask; taking them is one statement per claim, so one of us gets each.
+                if self.on_takeover is not None:
+                    for owner in sorted(gone):
+                        await self.on_takeover(owner)
                 if not first:
                     await self._rebalance(configs, holders, owners)
                 first = False

@@ -244,7 +244,13 @@ async def test_auto_hands_a_shard_to_a_joining_owner_without_taking_its_live_cla
     with trio.fail_after(600):
         async with trio.open_nursery() as nursery:
             a = manager(fake_gateway, get_gateway_bot, send.clone(), leases=MemoryLeases(table, "a"), auto=True)
-            await nursery.start(a.run)
+            stop_a = trio.CancelScope()
+
+            async def run_a(task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
+                with stop_a:
+                    await a.run(task_status=task_status)
+
+            await nursery.start(run_a)
             await trio.sleep(20)  # the MockClock: several rounds of 5 s
             assert sorted(a.handles) == [0, 1], "alone: every shard"
             b = manager(fake_gateway, get_gateway_bot, send.clone(), leases=MemoryLeases(table, "b"), auto=True)
@@ -254,4 +260,8 @@ async def test_auto_hands_a_shard_to_a_joining_owner_without_taking_its_live_cla
             assert (sorted(a.handles), sorted(b.handles)) == ([0], [1]), "one each, the highest id moved"
             assert takeovers == [], "a live owner hands over; its claims are not the newcomer's"
             assert {table[i][0] for i in (0, 1)} == {"a", "b"}
+            stop_a.cancel()  # a stops: it releases shard 0; its presence runs out 15 s later
+            await trio.sleep(30)
+            assert sorted(b.handles) == [0, 1], "the survivor runs both"
+            assert "a" in takeovers, "and finishes what a left claimed, once a is gone"
             nursery.cancel_scope.cancel()
