@@ -261,6 +261,8 @@ class _Connection:
         self.ws = ws
         self.session: Session | None = None
         self._zlib = zlib.compressobj() if compress else None
+        #: IDENTIFY ``compress: true`` (not with transport compression: "it cannot use" both).
+        self.payload_compression = False
         self._sent_times: deque[float] = deque()
         self._heartbeat_deadline = 0.0
         self._direct_send, self._direct_receive = trio.open_memory_channel[bytes](64)
@@ -276,6 +278,11 @@ class _Connection:
             s.disconnected_at = trio.current_time()
 
     async def _send(self, frame: bytes) -> None:
+        if self.payload_compression and frame.startswith(b'{"op":0'):
+            # Payload compression (events/gateway.mdx): "some events" come as one zlib packet each; here the
+            # dispatches, while heartbeat ACKs and other ops stay text.
+            await self.ws.send_message(zlib.compress(frame))
+            return
         if self._zlib is not None:
             await self.ws.send_message(self._zlib.compress(frame) + self._zlib.flush(zlib.Z_SYNC_FLUSH))
         else:
@@ -522,6 +529,7 @@ class _Connection:
             return
         server._identified_at[key] = now
         server.backend.identify_remaining -= 1
+        self.payload_compression = d.get("compress") is True and self._zlib is None
         server.counters["identifies"] += 1
         session = Session(f"{server._rng.getrandbits(128):032x}", shard_id, shard_count, intents)
         server._sessions[session.session_id] = session

@@ -1,8 +1,10 @@
 """The smaller points of #23.11, each against the docs page that defines it."""
 
+import zlib
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 import trio
 from trio_websocket import ConnectionClosed
@@ -111,3 +113,18 @@ async def test_a_session_closed_with_4007_cannot_be_resumed(emu):
             await recv(ws)
             await send(ws, 6, {"token": emu.info.token, "session_id": session_id, "seq": 1})
             assert (await recv(ws)) == {"op": 9, "d": False, "s": None, "t": None}
+
+
+async def test_identify_compress_true_sends_dispatches_as_zlib_packets(emu):
+    """events/gateway.mdx, "Payload Compression": with ``compress: true`` in IDENTIFY, dispatches arrive as
+    binary zlib packets (RFC 1950), each decompressed on its own; other payloads may stay text."""
+
+    with trio.fail_after(20):
+        async with gateway_client(emu.info.gateway_url) as ws:
+            await recv(ws)
+            await send(ws, 2, {**identify_payload(emu.info.token, intents=0), "compress": True})
+            packet = await ws.get_message()
+            assert isinstance(packet, bytes)
+            assert msgspec.json.decode(zlib.decompress(packet))["t"] == "READY"
+            await send(ws, 1, None)
+            assert (await recv(ws))["op"] == 11
