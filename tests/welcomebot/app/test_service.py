@@ -1,5 +1,6 @@
 """The whole bot (run_bot) against the emulator: sandbox summary, restart mid-raid, broken channels, fatal codes."""
 
+import time
 from typing import Any
 
 import httpx
@@ -18,7 +19,8 @@ from welcomebot.ops.testing import CANARY_TOKEN, until
 from welcomebot.render import Renderer
 from welcomebot.secret import Secret
 from welcomebot.settings import Settings
-from welcomebot.store.api import GuildConfig
+from welcomebot.store.adapters import LEASE_S
+from welcomebot.store.api import GuildConfig, WelcomeKey
 from welcomebot.store.sqlite import SqliteStore
 
 
@@ -231,3 +233,42 @@ async def test_a_name_the_renderer_chokes_on_costs_one_card_not_the_bot(tmp_path
     assert len(messages) in (2, 3), messages
     assert files[-1] == 1, files  # Ann, after the crash, gets a card
     assert sum(files) == 2, files  # so does Ada; boom is welcomed with text only
+
+
+async def test_old_claims_are_finished_beside_the_gateway_and_readiness_says_so(tmp_path, renderer):
+    """Issue 19.11: a dead process's claims are re-posted while the shard is live and new joins are welcomed;
+    /readyz stays ready and says "recovering N welcomes" meanwhile."""
+    with trio.fail_after(90):
+        async with running_emulator(guilds=1) as emu:
+            store = await SqliteStore.open(tmp_path / "w.sqlite3")
+            await _configure(store, emu)
+            guild = (await emu.control.guilds())[0]
+            old = [(await emu.control.join(guild["id"]))["user_id"] for _ in range(20)]  # while no bot ran
+            for user_id in old:
+                joined_at = (await emu.control.member(guild["id"], user_id))["joined_at"]
+                key = WelcomeKey(int(guild["id"]), int(user_id), joined_at)
+                await store.claim_welcome(key, "host:1:dead", time.time() - 2 * LEASE_S, LEASE_S)
+            await emu.control.fault("rest", latency_s=0.5)  # a slow Discord makes the recovery take a while
+            async with trio.open_nursery() as nursery:
+                bot = await nursery.start(lambda task_status: run_bot(
+                    bot_settings(emu, tmp_path), store, renderer=renderer, task_status=task_status))  # fmt: skip
+
+                async def live() -> bool:
+                    return (await bot.ready())[0]
+
+                await until(live)
+                ready, reasons = await bot.ready()
+                assert ready
+                assert any(r.startswith("recovering ") and r.endswith(" welcomes") for r in reasons), reasons
+                new = (await emu.control.join(guild["id"]))["user_id"]
+                messages = await emu.control.wait_for_mentions(guild["channels"][0]["id"], 21, wait_s=60)
+
+                async def recovered() -> bool:  # marked posted just after the post the emulator records
+                    return not any(r.startswith("recovering") for r in (await bot.ready())[1])
+
+                await until(recovered)
+                nursery.cancel_scope.cancel()
+            await store.close()
+    welcomed = welcomed_ids(messages)
+    assert sorted(welcomed) == sorted([*old, new]), "every member once"
+    assert len(messages) <= 4, "the old claims in full messages (10 a message), not one by one"
