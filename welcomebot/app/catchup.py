@@ -156,6 +156,8 @@ class CatchUp:
                 for guild_id, joined in own.joined.items():
                     self._shard_of.setdefault(guild_id, shard_id)
                     self._joined.setdefault(guild_id, joined)
+                for guild_id in own.since:  # still owed: kept in this shard's record until paged
+                    self._shard_of.setdefault(guild_id, shard_id)
             loading.set()
         await loading.wait()
         return self._before.get(shard_id, {})
@@ -178,6 +180,24 @@ class CatchUp:
         last = before.joined.get(guild_id)
         began = joined_s(last) if last is not None else None
         return max(before.at - MARGIN_S if began is None else began, before.started)
+
+    async def resumed(self, shard_id: int) -> int:
+        """``shard_id`` RESUMEd: nothing of this outage was lost, but a catch-up a previous process left unfinished
+        (killed while paging, see ``Seen.since``) is still owed; page those guilds. Once per shard and run. A
+        RESUME keeps the shard count, so they are in the shard's own record."""
+        if shard_id in self._loading:
+            return 0  # already caught up (or being caught up) in this run
+        records = await self._previous(shard_id)
+        own = records.get(shard_id)
+        if own is not None:  # the rest were caught up before: a RESUME owes them nothing
+            self._caught_up |= (own.counts.keys() | own.joined.keys()) - own.since.keys()
+        guilds = self._guilds()
+        handed = 0
+        for guild_id in [] if own is None else sorted(own.since):
+            info = guilds.get(guild_id)
+            if info is not None:
+                handed += await self.guild(info, shard_id)
+        return handed
 
     def heard(self, shard_id: int) -> None:
         """An event of ``shard_id`` was routed: its session was alive until now."""

@@ -264,6 +264,8 @@ class Pipeline:
                     fresh.add(session)
                     if self.catch_up is not None and shard_id is not None:
                         self.catch_up.session_ready(shard_id)
+                elif dispatch.name == "RESUMED" and self.catch_up is not None and shard_id is not None:
+                    self._spawn(self.catch_up.resumed, shard_id)  # finish what a killed process left owed
                 event = to_router_event(dispatch, trio.current_time())
                 if isinstance(event, InteractionCreate):
                     if self._on_interaction is not None:

@@ -566,3 +566,28 @@ async def test_catch_up_pages_leave_most_of_the_global_budget_to_welcomes(autoju
     for i, at in enumerate(roster.asked_at):
         in_a_second = [a for a in roster.asked_at[i:] if a < at + 1]
         assert len(in_a_second) <= PAGES_PER_S, "no more than its share in any second"
+
+
+async def test_a_resumed_shard_finishes_the_catch_up_a_killed_process_left_owed():
+    """The chaos run: killed while paging 1,000 guilds, the restarted process RESUMEd and paged none of the rest."""
+    found: list[Join] = []
+
+    async def welcome(j: Join) -> None:
+        found.append(j)
+
+    other = GUILD + 1
+    during = join(1, joined=NOW - 300)
+    state = State(None)
+    state.shards = {0: Seen(NOW - 10, {GUILD: 1, other: 1}, since={GUILD: NOW - 600})}  # `other` was caught up
+    guilds = {g: GuildInfo(guild_id=g, name="g", member_count=1) for g in (GUILD, other)}
+    roster = Roster([during])
+    catch_up = CatchUp(state=state, roster=roster,
+                       configs=FakeConfigs({GUILD: config(catch_up={"enabled": True})}), welcome=welcome,
+                       guilds=lambda: guilds, wall_clock=lambda: NOW)  # fmt: skip
+    assert await catch_up.resumed(0) == 1
+    assert [j.user_id for j in found] == [during.user_id]
+    assert roster.pages == 1, "only the guild still owed is paged"
+    assert await catch_up.resumed(0) == 0, "once per run"
+    with trio.move_on_after(0.5):
+        await catch_up.run(every_s=10)
+    assert state.shards[0].since == {}, "nothing owed any more, not even the guild caught up before"
