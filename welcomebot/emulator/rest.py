@@ -336,6 +336,10 @@ class RestApi:
                 return self._error(form_error(name, "NUMBER_TYPE_COERCE", f'Value "{value}" is not snowflake.'),
                                    key, now)  # fmt: skip
         self.requests[key] += 1
+        if self.limiter.banned(now):
+            # Cloudflare bans before Discord reads the token: a bad token's 401s earn the ban too
+            # (topics/rate-limits.mdx, Invalid Request Limit).
+            return self._rate_limited(key, self.limiter.invalid_window, "global", [], now, banned=True)
         if route.auth and request.header("authorization") != f"Bot {self.world.token}":
             return self._error(ApiError(401, 0, "401: Unauthorized"), key, now)
         injected = self._injected_failure(key, now)

@@ -53,3 +53,18 @@ async def test_start_ms_fixes_the_world_clock_but_not_the_reset_header():
             id_ms = (int(r.json()["id"]) >> 22) + DISCORD_EPOCH_MS
             assert start_ms <= id_ms < start_ms + SLACK_S * 1000
             assert abs(float(r.headers["X-RateLimit-Reset"]) - time.time()) < SLACK_S
+
+
+async def test_a_bad_token_earns_the_cloudflare_ban():
+    """topics/rate-limits.mdx, "Invalid Request Limit": 401s count towards the limit, and past it every request
+    gets Cloudflare's ban (429 "error code: 1015", no Via), a bad token's requests included."""
+    with trio.fail_after(30):
+        async with (
+            running_emulator(guilds=1, members=1, invalid_ban_threshold=5) as emu,
+            httpx.AsyncClient(base_url=emu.info.api_base, headers={"Authorization": "Bot wrong"}) as http,
+        ):
+            statuses = [(await http.get("/users/@me")).status_code for _ in range(5)]
+            banned = await http.get("/users/@me")
+    assert statuses == [401] * 5
+    assert (banned.status_code, banned.text) == (429, "error code: 1015")
+    assert "Via" not in banned.headers
