@@ -254,7 +254,8 @@ async def test_old_claims_are_finished_beside_the_gateway_and_readiness_says_so(
                     bot_settings(emu, tmp_path), store, renderer=renderer, task_status=task_status))  # fmt: skip
 
                 async def live() -> bool:
-                    return (await bot.ready())[0]
+                    ok: bool = (await bot.ready())[0]
+                    return ok
 
                 await until(live)
                 ready, reasons = await bot.ready()
