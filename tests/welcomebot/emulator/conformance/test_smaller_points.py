@@ -1,5 +1,6 @@
 """The smaller points of #23.11, each against the docs page that defines it."""
 
+import io
 import zlib
 from typing import Any
 
@@ -7,6 +8,7 @@ import httpx
 import msgspec
 import pytest
 import trio
+from PIL import Image
 from trio_websocket import ConnectionClosed
 
 from .conftest import gateway_client, identify_payload, recv, send
@@ -128,3 +130,14 @@ async def test_identify_compress_true_sends_dispatches_as_zlib_packets(emu):
             assert msgspec.json.decode(zlib.decompress(packet))["t"] == "READY"
             await send(ws, 1, None)
             assert (await recv(ws))["op"] == 11
+
+
+async def test_attachment_content_type_comes_from_the_file_not_the_header(emu, api):
+    """resources/message.mdx, "Attachment Object": ``content_type`` is "the attachment's media type", which
+    Discord determines itself: a PNG sent as text/plain is image/png; a .txt with no image inside is text/plain."""
+    png = io.BytesIO()
+    Image.new("RGB", (2, 3)).save(png, "PNG")
+    channel = _channel((await emu.control.guilds())[0])
+    files = {"files[0]": ("card.png", png.getvalue(), "text/plain"), "files[1]": ("a.txt", b"hi", "image/png")}
+    sent = (await api.http.post(f"/channels/{channel}/messages", files=files, data={"payload_json": "{}"})).json()
+    assert [a["content_type"] for a in sent["attachments"]] == ["image/png", "text/plain"]
