@@ -64,6 +64,8 @@ class Goodbye(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
     channel_id: int | None = None
     template: str = "{name} has left {server}."
     card: bool = False
+    #: The goodbye's embed title when embeds are on (the welcome's ``embed.title`` greets, this one does not).
+    title: Annotated[str, Meta(max_length=MAX_EMBED_TITLE)] = "Goodbye, {name}"
 
 
 class AutoDelete(_Section, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -135,11 +137,12 @@ def validate_behaviour(raw: Any, *, message_template: str | None = None) -> Beha
         "goodbye.template": behaviour.goodbye.template,
         "dm.template": behaviour.dm.template,
         "embed.title": behaviour.embed.title,
+        "goodbye.title": behaviour.goodbye.title,
     }
     if message_template is not None:
         templates["message_template"] = message_template
     for setting, source in templates.items():
-        limit = MAX_EMBED_TITLE if setting == "embed.title" else _message_limit(behaviour, setting)
+        limit = MAX_EMBED_TITLE if setting.endswith(".title") else _message_limit(behaviour, setting)
         try:
             parse_template(source, placeholders=MESSAGE_PLACEHOLDERS, max_length=limit)
         except TemplateError as exc:

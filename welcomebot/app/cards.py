@@ -29,8 +29,8 @@ from welcomebot.render.themes import THEME_SIZES
 
 __all__ = ["AVATAR_PIXELS", "GOODBYE_LINES", "RenderedCards", "render_card"]
 
-#: The goodbye card's text: the guild's design, other words.
-GOODBYE_LINES = ("Goodbye, {user}", "{server} will miss you")
+#: The goodbye card's text under the member's name (drawn once, above these): the guild's design, other words.
+GOODBYE_LINES = ("Goodbye", "{server} will miss you")
 
 log = logging.getLogger(__name__)
 

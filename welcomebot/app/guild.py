@@ -377,7 +377,8 @@ class GuildWelcomer:
         # The mentions go in the content: Discord does not ping users named only inside an embed.
         mentions = compose("{user}", batch, guild, now_s=now)
         image = files[0].filename if len(files) == 1 else None
-        title = compose(behaviour.embed.title, batch, guild, now_s=now, limit=256)
+        title_source = behaviour.goodbye.title if batch[0].goodbye else behaviour.embed.title
+        title = compose(title_source, batch, guild, now_s=now, limit=256)
         return mentions, [embed_json(behaviour.embed, compose(template, batch, guild, now_s=now, limit=4096), title,
                                      image)]  # fmt: skip
 

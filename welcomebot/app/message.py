@@ -44,20 +44,42 @@ def _parsed(source: str) -> Template:
 
 def compose(source: str, joins: list[Join], guild: GuildInfo | None, *, now_s: float, limit: int = MAX_CONTENT) -> str:
     """``source`` filled in for ``joins`` (one member, or a group named together), cut to ``limit``."""
-    count = guild.member_count if guild is not None else None
-    if len(joins) == 1 and joins[0].member_number is not None:
-        count = joins[0].member_number
+    first, last = _numbers(joins, guild)
+    if first is None or last is None:
+        count = place = ""
+    elif first == last:
+        count, place = f"{last:,}", ordinal(last)
+    else:
+        count, place = f"{first:,}\u2013{last:,}", f"{ordinal(first)}\u2013{ordinal(last)}"  # en dashes
     values = {
         "user": join_names([f"<@{j.user_id}>" for j in joins]),
         "name": join_names([escape_markdown(j.display_name) for j in joins]),
         "username": join_names([escape_markdown(j.username) for j in joins]),
         "server": "" if guild is None else guild.name,
-        "count": "" if count is None else f"{count:,}",
-        "ordinal": "" if count is None else ordinal(count),
-        "age": join_names([account_age_text(j.user_id, now_s) for j in joins]),
+        "count": count,
+        "ordinal": place,
+        "age": _ages(joins, now_s),
     }
     values["mention"] = values["user"]
     return _parsed(source).fill(values)[:limit]
+
+
+def _numbers(joins: list[Join], guild: GuildInfo | None) -> tuple[int | None, int | None]:
+    """The members' places, first and last: a group is counted as the range it fills ("#14-21"), never as
+    the guild's total repeated for each of them."""
+    numbers = [j.member_number for j in joins]
+    if all(n is not None for n in numbers):
+        known = [n for n in numbers if n is not None]
+        return min(known), max(known)
+    total = guild.member_count if guild is not None else None
+    return (None, None) if total is None else (total - len(joins) + 1, total)
+
+
+def _ages(joins: list[Join], now_s: float) -> str:
+    """One account age, or the group's range youngest to oldest ("3 days to 1 year"): never one per member."""
+    youngest = account_age_text(max(j.user_id for j in joins), now_s)  # snowflakes grow with creation time
+    oldest = account_age_text(min(j.user_id for j in joins), now_s)
+    return youngest if youngest == oldest else f"{youngest} to {oldest}"
 
 
 def embed_json(embed: Embed, description: str, title: str, image: str | None) -> dict[str, Any]:

@@ -96,6 +96,23 @@ async def test_embed_carries_the_text_and_the_card(autojump_clock):
                             "image": {"url": f"attachment://welcome-{a.user_id}.png"}}]  # fmt: skip
 
 
+async def test_goodbye_with_embed_has_the_goodbye_title(autojump_clock):
+    rig = Rig(embed={"enabled": True, "title": "Welcome, {name} 🌸!"},
+              goodbye={"enabled": True, "template": "{name} has left {server}.", "card": True})  # fmt: skip
+    bye = join(1, goodbye=True, global_name="さくら")
+    await rig.run([bye])
+    (post,) = rig.poster.posts
+    assert post.embeds is not None
+    assert post.embeds[0]["title"] == "Goodbye, さくら"
+    assert post.embeds[0]["description"] == "さくら has left Cozy."
+
+
+def test_the_goodbye_card_names_the_member_once():
+    from welcomebot.app.cards import GOODBYE_LINES
+
+    assert not any("{user}" in line for line in GOODBYE_LINES), "the card draws the name above these lines"
+
+
 async def test_goodbyes_go_alone_to_their_own_channel(autojump_clock):
     rig = Rig(goodbye={"enabled": True, "channel_id": GOODBYES, "template": "Bye {name}"})
     w1, bye, w2 = join(1), join(2, goodbye=True), join(3)
