@@ -15,9 +15,15 @@ import logging
 from collections.abc import Callable, Generator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from welcomebot.logs import JsonFormatter
 from welcomebot.ops.testing import find_tokens
+
+#: The nightly budget of the exactly-once explorer (tests/welcomebot/app/exactly_once_model.py), and of every other
+#: property test: ``pytest --hypothesis-profile=deep``.
+settings.register_profile("deep", max_examples=20_000, stateful_step_count=60, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
 
 
 class TokenCheck:
