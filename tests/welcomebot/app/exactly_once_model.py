@@ -52,7 +52,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from welcomebot.app.channel_limit import ChannelTurns
 from welcomebot.app.model import GuildInfo, Join
 from welcomebot.app.pipeline import Pipeline
-from welcomebot.app.ports import CardFile
+from welcomebot.app.ports import CardFile, PostedMessage
 from welcomebot.app.reconcile import DISCORD_EPOCH_MS, OwnMessage
 from welcomebot.app.router import Event, MemberJoined, MemberLeft, MemberUpdated, Router
 from welcomebot.app.testing import FakeCards, RecordingObserver
@@ -93,6 +93,7 @@ class Message(msgspec.Struct):
     mentions: list[int]
     nonce: str
     at: float
+    content: str = ""
 
 
 class FakeDiscord:
@@ -105,7 +106,7 @@ class FakeDiscord:
         self._seq = itertools.count()
 
     async def post(self, channel_id: int, *, content: str, files: list[CardFile], mention_user_ids: list[int],
-                   nonce: str, embeds: list[dict[str, Any]] | None = None) -> int:  # fmt: skip
+                   nonce: str, embeds: list[dict[str, Any]] | None = None) -> PostedMessage:  # fmt: skip
         fault = self.faults.popleft() if self.faults else None
         if fault == "429":
             await trio.sleep(RETRY_AFTER_S)  # the REST client waits for the bucket and sends again
@@ -118,13 +119,13 @@ class FakeDiscord:
             message = first  # enforce_nonce: the message made with this nonce, whatever this post names
         else:
             snowflake = (int(now * 1000) - DISCORD_EPOCH_MS) << 22 | next(self._seq) % 4096
-            message = Message(snowflake, list(mention_user_ids), nonce, now)
+            message = Message(snowflake, list(mention_user_ids), nonce, now, content)
             self.messages.append(message)
             self._by_nonce[nonce] = message
         await trio.sleep(POST_LATENCY_S / 2)
         if fault == "lost":
             raise WelcomeBotError("the connection closed before Discord's answer (model)")
-        return message.id
+        return PostedMessage(message.id, message.content, frozenset(message.mentions))
 
     # History, for the reconciler
     async def discord_now(self) -> float:
