@@ -31,6 +31,9 @@ def _env(info: dict[str, str], token: str, tmp_path: object) -> dict[str, str]:
     env.update({
         "DISCORD_BOT_TOKEN": token, "WELCOMEBOT_API_BASE": info["api_base"], "WELCOMEBOT_CDN_BASE": info["cdn_base"],
         "WELCOMEBOT_DATABASE_URL": f"sqlite:///{tmp_path}/w.sqlite3", "WELCOMEBOT_LOG_FORMAT": "json",
+        # Port 0: the ops server listens from the start, and the default 8080 may be another test's (one failed
+        # under xdist with "Address already in use").
+        "WELCOMEBOT_HTTP_ADDR": "127.0.0.1:0",
     })  # fmt: skip
     return env
 
@@ -48,7 +51,7 @@ def test_rejected_token_exits_2_with_one_clear_line(emulator, tmp_path, output_c
 
 
 def test_health_endpoints_then_sigterm_stops_cleanly_with_exit_0(emulator, tmp_path, output_check):
-    env = _env(emulator, emulator["token"], tmp_path) | {"WELCOMEBOT_HTTP_ADDR": "127.0.0.1:0"}
+    env = _env(emulator, emulator["token"], tmp_path)
     with subprocess.Popen([sys.executable, "-m", "welcomebot", "run"], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:  # fmt: skip
         assert proc.stdout is not None
