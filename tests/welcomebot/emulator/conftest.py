@@ -24,6 +24,22 @@ async def emu() -> AsyncIterator[RunningEmulator]:
             yield running
 
 
+@pytest.fixture
+def interactions_sent(emu: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Every INTERACTION_CREATE payload the emulator's gateway dispatches from now on, in order."""
+    seen: list[dict[str, Any]] = []
+    gateway = emu.emulator.gateway
+    original = gateway.dispatch
+
+    def spy(name: str, data: dict[str, Any], **kw: Any) -> None:
+        if name == "INTERACTION_CREATE":
+            seen.append(data)
+        original(name, data, **kw)
+
+    monkeypatch.setattr(gateway, "dispatch", spy)
+    return seen
+
+
 class CheckedApi:
     """A plain httpx client on the emulator's REST base that validates each exchange against the spec."""
 

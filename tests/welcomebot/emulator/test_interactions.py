@@ -3,7 +3,6 @@
 from typing import Any
 
 import httpx
-import pytest
 import trio
 
 from welcomebot.emulator.testing import RunningEmulator
@@ -21,26 +20,16 @@ async def invoke(emu: RunningEmulator, options: list[dict[str, object]]) -> tupl
 
 
 async def test_user_and_channel_options_are_resolved_inside_subcommands(
-    emu: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+    emu: RunningEmulator, interactions_sent: list[dict[str, Any]]
 ) -> None:
     guild = (await emu.control.guilds())[0]
     member = await emu.control.join(guild["id"], username="resolved")
     channel = guild["channels"][1]["id"]
     await emu.control.deny_bot(channel, SEND_MESSAGES)
-    seen: list[dict[str, object]] = []
-    gateway = emu.emulator.gateway
-    original = gateway.dispatch
-
-    def spy(name: str, data: dict[str, Any], **kw: Any) -> None:
-        if name == "INTERACTION_CREATE":
-            seen.append(data)
-        original(name, data, **kw)
-
-    monkeypatch.setattr(gateway, "dispatch", spy)
     chosen = [{"name": "channel", "type": 7, "value": channel}, {"name": "member", "type": 6,
                                                                  "value": member["user_id"]}]  # fmt: skip
     await invoke(emu, [{"name": "channel", "type": 1, "options": chosen}])
-    resolved = seen[0]["data"]["resolved"]  # type: ignore[index]
+    resolved = interactions_sent[0]["data"]["resolved"]
     assert resolved["channels"][channel]["name"] == guild["channels"][1]["name"]
     assert set(resolved["channels"][channel]) == {"id", "name", "type", "permissions"}
     assert resolved["users"][member["user_id"]]["username"] == "resolved"
