@@ -8,8 +8,8 @@ from pathlib import Path
 
 import trio
 
-from welcomebot.app.sandbox import SandboxOptions, run_sandbox, summary_line
 from welcomebot.cli._types import Subparsers
+from welcomebot.cli.sandbox import SandboxOptions, run_sandbox, summary_line
 from welcomebot.settings import Settings
 
 __all__ = ["register"]
