@@ -9,7 +9,7 @@ from functools import partial
 
 import trio
 
-from welcomebot.app.service import BotOptions, RunningBot, run_bot
+from welcomebot.bot import BotOptions, RunningBot, run_bot
 from welcomebot.cli._run_util import first_error, stop_on_signals
 from welcomebot.cli._types import Subparsers
 from welcomebot.errors import ConfigError

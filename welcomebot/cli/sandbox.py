@@ -18,7 +18,7 @@ from typing import Any, TextIO
 import msgspec
 import trio
 
-from welcomebot.app.service import BotOptions, run_bot
+from welcomebot.bot import BotOptions, run_bot
 from welcomebot.emulator.app import Emulator, EmulatorConfig
 from welcomebot.emulator.testing import ControlClient
 from welcomebot.secret import Secret

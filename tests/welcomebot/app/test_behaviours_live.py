@@ -17,7 +17,7 @@ import trio
 from tests.welcomebot.commands.conftest import bot_settings
 from welcomebot.app.actions import RestActions
 from welcomebot.app.behaviour import options_with, validate_behaviour
-from welcomebot.app.service import run_bot
+from welcomebot.bot import run_bot
 from welcomebot.emulator.testing import RunningEmulator, running_emulator
 from welcomebot.emulator.world import MANAGE_ROLES
 from welcomebot.render import Renderer

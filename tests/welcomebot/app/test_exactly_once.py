@@ -16,7 +16,7 @@ import pytest
 import trio
 
 from tests.welcomebot.commands.conftest import bot_settings
-from welcomebot.app.service import BotOptions, RunningBot, run_bot
+from welcomebot.bot import BotOptions, RunningBot, run_bot
 from welcomebot.emulator.testing import RunningEmulator, running_emulator
 from welcomebot.render import Renderer
 from welcomebot.store.api import GuildConfig

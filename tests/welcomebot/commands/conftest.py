@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import trio
 
-from welcomebot.app.service import BotOptions, RunningBot, run_bot
+from welcomebot.bot import BotOptions, RunningBot, run_bot
 from welcomebot.commands.definitions import COMMANDS, Option, OptionType
 from welcomebot.emulator.testing import RunningEmulator, running_emulator
 from welcomebot.render import Renderer

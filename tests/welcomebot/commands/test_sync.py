@@ -7,7 +7,7 @@ from pathlib import Path
 import trio
 
 from tests.welcomebot.commands.conftest import bot_settings
-from welcomebot.app.service import BotOptions, run_bot
+from welcomebot.bot import BotOptions, run_bot
 from welcomebot.commands.definitions import COMMANDS
 from welcomebot.commands.sync import sync_commands
 from welcomebot.emulator.testing import running_emulator

@@ -9,7 +9,7 @@ import trio
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.welcomebot.commands.conftest import bot_settings
-from welcomebot.app.service import BotOptions, run_bot
+from welcomebot.bot import BotOptions, run_bot
 from welcomebot.cli.sandbox import SandboxOptions, run_sandbox
 from welcomebot.emulator.testing import running_emulator
 from welcomebot.emulator.world import SEND_MESSAGES
