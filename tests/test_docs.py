@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from welcomebot.app.roles import MANAGE_ROLES
-from welcomebot.commands.permissions import WELCOME_NEEDS
 from welcomebot.gateway.codes import FATAL_MESSAGES
 from welcomebot.logs import FIELDS
+from welcomebot.rest.permissions import WELCOME_NEEDS
 from welcomebot.settings import ENV_VARS
 
 ROOT = Path(__file__).resolve().parents[1]

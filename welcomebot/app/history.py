@@ -8,9 +8,8 @@ from collections.abc import Callable
 import trio
 
 from welcomebot.app.reconcile import OwnMessage
-from welcomebot.commands.context import bot_permissions
-from welcomebot.commands.permissions import Permission
 from welcomebot.rest.api import DiscordApi
+from welcomebot.rest.permissions import Permission, bot_permissions
 
 __all__ = ["RestHistory"]
 

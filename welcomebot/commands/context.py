@@ -18,9 +18,8 @@ import trio
 from welcomebot.app.model import GuildInfo
 from welcomebot.commands.definitions import ChannelType
 from welcomebot.commands.errors import InvalidOption
-from welcomebot.commands.permissions import Overwrite, channel_permissions
 from welcomebot.images.budget import DecodeBudget
-from welcomebot.rest.errors import NotFound
+from welcomebot.rest.permissions import bot_permissions
 from welcomebot.store.api import GuildConfig
 
 if TYPE_CHECKING:
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
     from welcomebot.store.api import Store
     from welcomebot.store.assets import AssetStore
 
-__all__ = ["CommandContext", "FontUploads", "Handler", "PreviewCards", "bot_permissions"]
+__all__ = ["CommandContext", "FontUploads", "Handler", "PreviewCards"]
 
 
 class PreviewCards(Protocol):
@@ -125,25 +124,3 @@ class CommandContext:
         """The bot's permissions in the channel from the server's roles and the channel's overwrites; None
         when the channel no longer exists."""
         return await bot_permissions(self.api, guild_id, channel_id, await self.bot_id())
-
-
-async def bot_permissions(api: DiscordApi, guild_id: int, channel_id: int, bot_id: int) -> int | None:
-    """The bot's permissions in the channel from the server's roles and the channel's overwrites; None when the
-    channel no longer exists."""
-    guild = await api.get_guild(guild_id)
-    channels = await api.get_guild_channels(guild_id)
-    channel = next((c for c in channels if int(c["id"]) == channel_id), None)
-    if channel is None:
-        return None
-    try:
-        me = await api.get_guild_member(guild_id, bot_id)
-    except NotFound:
-        return 0  # removed from the server meanwhile
-    return channel_permissions(
-        guild_id=guild_id,
-        owner_id=int(guild["owner_id"]),
-        member_id=bot_id,
-        member_roles=[int(r) for r in me.get("roles", [])],
-        role_permissions={int(r["id"]): int(r["permissions"]) for r in guild.get("roles", [])},
-        overwrites=msgspec.convert(channel.get("permission_overwrites") or [], list[Overwrite], strict=False),
-    )

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from welcomebot.app.behaviour import behaviour_of
 from welcomebot.commands.behaviours import auto_role_problems
-from welcomebot.commands.permissions import missing
+from welcomebot.rest.permissions import missing
 from welcomebot.store.api import MAX_ATTEMPTS
 
 if TYPE_CHECKING:

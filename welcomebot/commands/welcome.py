@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 from welcomebot.commands.background import collect_garbage
 from welcomebot.commands.context import Handler
 from welcomebot.commands.draft import describe_design
-from welcomebot.commands.permissions import missing
 from welcomebot.commands.preview import as_join, message_for
 from welcomebot.commands.respond import Reply
 from welcomebot.commands.status import and_list, problems
 from welcomebot.commands.template import validate_message_template
+from welcomebot.rest.permissions import missing
 
 if TYPE_CHECKING:
     from welcomebot.commands.context import CommandContext

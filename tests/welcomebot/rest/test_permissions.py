@@ -1,6 +1,6 @@
 """Discord's permission computation for the bot in a channel (topics/permissions.mdx)."""
 
-from welcomebot.commands.permissions import ALL, Overwrite, Permission, can_manage, channel_permissions, missing
+from welcomebot.rest.permissions import ALL, Overwrite, Permission, can_manage, channel_permissions, missing
 
 GUILD = 100
 OWNER = 1

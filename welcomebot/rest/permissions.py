@@ -1,4 +1,5 @@
-"""Discord's permission arithmetic (topics/permissions.mdx), sans-IO.
+"""Discord's permission arithmetic (topics/permissions.mdx), sans-IO, and :func:`bot_permissions`, which asks
+the API for what it needs.
 
 The bot's permissions in a channel: the @everyone role's permissions, OR the member's roles; everything if
 it owns the server or holds Administrator; then the channel's overwrites in Discord's order: @everyone's,
@@ -9,14 +10,20 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import msgspec
+
+from welcomebot.rest.errors import NotFound
+
+if TYPE_CHECKING:
+    from welcomebot.rest.api import DiscordApi
 
 __all__ = [
     "WELCOME_NEEDS",
     "Overwrite",
     "Permission",
+    "bot_permissions",
     "can_manage",
     "channel_permissions",
     "missing",
@@ -94,3 +101,25 @@ def missing(perms: int, needs: Iterable[tuple[Permission, str]] = WELCOME_NEEDS)
 def can_manage(perms: int | None) -> bool:
     """May this member change the server's welcome settings (Manage Server or Administrator)?"""
     return perms is not None and bool(perms & (Permission.MANAGE_GUILD | Permission.ADMINISTRATOR))
+
+
+async def bot_permissions(api: DiscordApi, guild_id: int, channel_id: int, bot_id: int) -> int | None:
+    """The bot's permissions in the channel from the server's roles and the channel's overwrites; None when the
+    channel no longer exists."""
+    guild = await api.get_guild(guild_id)
+    channels = await api.get_guild_channels(guild_id)
+    channel = next((c for c in channels if int(c["id"]) == channel_id), None)
+    if channel is None:
+        return None
+    try:
+        me = await api.get_guild_member(guild_id, bot_id)
+    except NotFound:
+        return 0  # removed from the server meanwhile
+    return channel_permissions(
+        guild_id=guild_id,
+        owner_id=int(guild["owner_id"]),
+        member_id=bot_id,
+        member_roles=[int(r) for r in me.get("roles", [])],
+        role_permissions={int(r["id"]): int(r["permissions"]) for r in guild.get("roles", [])},
+        overwrites=msgspec.convert(channel.get("permission_overwrites") or [], list[Overwrite], strict=False),
+    )
