@@ -23,13 +23,21 @@ import httpx
 import trio
 
 from actors import ThreadPoolActor
-from welcomebot.app.actions import RestActions, files_for_rest
-from welcomebot.app.cards import RenderedCards
+from welcomebot.adapters.actions import RestActions
+from welcomebot.adapters.cards import RenderedCards
+from welcomebot.adapters.history import RestHistory
+from welcomebot.adapters.rest import RestMembers, RestPoster
+from welcomebot.adapters.store import (
+    CachedConfigs,
+    MetaCatchUpState,
+    StoreDepartures,
+    StoreGuildSnapshots,
+    StoreShardLeases,
+    StoreWelcomeLog,
+)
 from welcomebot.app.channel_limit import ChannelTurns
-from welcomebot.app.history import RestHistory
-from welcomebot.app.model import ChannelProblem, GuildInfo, Join, Outcome
+from welcomebot.app.model import GuildInfo, Outcome
 from welcomebot.app.pipeline import Pipeline
-from welcomebot.app.ports import CardFile, ChannelBroken, PostedMessage
 from welcomebot.app.retention import Pruner
 from welcomebot.commands import CommandContext, Dispatcher, sync_commands
 from welcomebot.commands.card import StoredFonts
@@ -44,16 +52,7 @@ from welcomebot.render import AvatarFetcher, Renderer
 from welcomebot.render.fonts import MAX_FONT_BYTES
 from welcomebot.rest.api import DiscordApi
 from welcomebot.rest.client import RestClient
-from welcomebot.rest.errors import Forbidden, NotFound
 from welcomebot.settings import Settings
-from welcomebot.store.adapters import (
-    CachedConfigs,
-    MetaCatchUpState,
-    StoreDepartures,
-    StoreGuildSnapshots,
-    StoreShardLeases,
-    StoreWelcomeLog,
-)
 from welcomebot.store.api import Store
 from welcomebot.store.assets import GRACE_S, open_assets
 from welcomebot.store.backup import BackupStatus, periodic_backups
@@ -105,73 +104,6 @@ class Counters:
 
     def rendered(self, seconds: float) -> None:
         pass
-
-
-class RestPoster:
-    """The pipeline's Poster over Discord's REST API: 403/404 become :class:`ChannelBroken`."""
-
-    def __init__(self, api: DiscordApi) -> None:
-        self._api = api
-
-    async def post(
-        self,
-        channel_id: int,
-        *,
-        content: str,
-        files: list[CardFile],
-        mention_user_ids: list[int],
-        nonce: str,
-        embeds: list[dict[str, Any]] | None = None,
-    ) -> PostedMessage:
-        try:
-            message = await self._api.create_message(
-                channel_id,
-                content=content,
-                embeds=embeds,
-                files=files_for_rest(files),
-                mention_user_ids=mention_user_ids,
-                nonce=nonce,
-            )
-        except NotFound as exc:
-            raise ChannelBroken(ChannelProblem.MISSING, str(exc)) from exc
-        except Forbidden as exc:
-            raise ChannelBroken(ChannelProblem.FORBIDDEN, str(exc)) from exc
-        return PostedMessage(message.id, message.content, frozenset(u.id for u in message.mentions))
-
-
-class RestMembers:
-    """Members for finishing old claims after a restart; None when they have left."""
-
-    def __init__(self, api: DiscordApi) -> None:
-        self._api = api
-
-    async def fetch(self, guild_id: int, user_id: int, joined_at: str) -> Join | None:
-        try:
-            member = await self._api.get_guild_member(guild_id, user_id)
-        except (NotFound, Forbidden):
-            return None
-        if member.get("joined_at") != joined_at:
-            return None  # they left and came back: that later join has its own welcome
-        return _member_join(guild_id, member)
-
-    async def page(self, guild_id: int, *, after: int, limit: int) -> list[Join]:
-        """A page of the member list (user-id order) for the catch-up after downtime."""
-        members = await self._api.list_guild_members(guild_id, limit=limit, after=after)
-        return [_member_join(guild_id, m) for m in members if m.get("joined_at")]
-
-
-def _member_join(guild_id: int, member: dict[str, Any]) -> Join:
-    user = member["user"]
-    return Join(
-        guild_id=guild_id,
-        user_id=int(user["id"]),
-        joined_at=str(member["joined_at"]),
-        username=user["username"],
-        global_name=user.get("global_name"),
-        avatar=user.get("avatar"),
-        bot=bool(user.get("bot")),
-        pending=bool(member.get("pending")),
-    )
 
 
 class _Fanout:

@@ -9,6 +9,7 @@ import trio
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.welcomebot.commands.conftest import bot_settings
+from welcomebot.adapters.store import LEASE_S
 from welcomebot.bot import BotOptions, run_bot
 from welcomebot.cli.sandbox import SandboxOptions, run_sandbox
 from welcomebot.emulator.testing import running_emulator
@@ -19,7 +20,6 @@ from welcomebot.ops.testing import CANARY_TOKEN, until
 from welcomebot.render import Renderer
 from welcomebot.secret import Secret
 from welcomebot.settings import Settings
-from welcomebot.store.adapters import LEASE_S
 from welcomebot.store.api import GuildConfig, WelcomeKey
 from welcomebot.store.sqlite import SqliteStore
 

@@ -10,7 +10,7 @@ auto-deleted are kept whatever their age.
 ``welcomebot run`` prunes every :data:`EVERY_S` in batches of :data:`BATCH` rows, one short statement each, so
 the log is never locked for long while welcomes are claimed.
 
-A guild that removed the bot (noted by :class:`welcomebot.store.adapters.StoreDepartures`)
+A guild that removed the bot (noted by :class:`welcomebot.adapters.store.StoreDepartures`)
 keeps its data for ``WELCOMEBOT_GUILD_GRACE`` in case it adds the bot back; then the same round deletes all of it
 as ``welcomebot purge --guild`` would.
 """

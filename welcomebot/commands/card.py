@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from actors import Priority
+from welcomebot.adapters.store import to_welcome_config
 from welcomebot.commands.context import Handler
 from welcomebot.commands.draft import DRAFT, draft_design, with_design
 from welcomebot.commands.errors import CommandError, InvalidOption
@@ -33,7 +34,6 @@ from welcomebot.render.design import (
 from welcomebot.render.errors import FontRejectedError
 from welcomebot.render.fonts import load_font
 from welcomebot.rest.client import File
-from welcomebot.store.adapters import to_welcome_config
 from welcomebot.store.errors import QuotaExceeded
 
 if TYPE_CHECKING:

@@ -24,13 +24,13 @@ from welcomebot.store.api import GuildConfig
 
 if TYPE_CHECKING:
     from actors import Priority
+    from welcomebot.adapters.store import CachedConfigs
     from welcomebot.app.model import Join
     from welcomebot.app.ports import CardFile, WelcomeConfig
     from welcomebot.commands.model import Invocation
     from welcomebot.commands.respond import Reply
     from welcomebot.images import FetchPolicy
     from welcomebot.rest.api import DiscordApi
-    from welcomebot.store.adapters import CachedConfigs
     from welcomebot.store.api import Store
     from welcomebot.store.assets import AssetStore
 
@@ -38,7 +38,7 @@ __all__ = ["CommandContext", "FontUploads", "Handler", "PreviewCards"]
 
 
 class PreviewCards(Protocol):
-    """The pipeline's cards (``app.cards.RenderedCards``), rendered on the pool's interactive lane."""
+    """The pipeline's cards (``adapters.cards.RenderedCards``), rendered on the pool's interactive lane."""
 
     async def render(self, join: Join, config: WelcomeConfig, guild: GuildInfo | None, *,
                      priority: Priority) -> CardFile | None: ...  # fmt: skip

@@ -10,6 +10,7 @@ import mimetypes
 from typing import TYPE_CHECKING
 
 from actors import Priority
+from welcomebot.adapters.store import to_welcome_config
 from welcomebot.app.message import compose
 from welcomebot.app.model import Join
 from welcomebot.commands.context import Handler
@@ -18,7 +19,6 @@ from welcomebot.commands.errors import InvalidOption
 from welcomebot.commands.respond import Reply
 from welcomebot.commands.status import problems
 from welcomebot.rest.client import File
-from welcomebot.store.adapters import to_welcome_config
 
 if TYPE_CHECKING:
     from welcomebot.app.model import GuildInfo

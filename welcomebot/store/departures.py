@@ -1,6 +1,6 @@
 """Guilds that removed the bot, noted in ``meta`` as ``guild_left:<guild id>`` = when (epoch seconds).
 
-Written on GUILD_DELETE without ``unavailable`` (:class:`welcomebot.store.adapters.StoreDepartures`), removed on
+Written on GUILD_DELETE without ``unavailable`` (:class:`welcomebot.adapters.store.StoreDepartures`), removed on
 GUILD_CREATE; once older than ``WELCOMEBOT_GUILD_GRACE`` the guild's data is deleted
 (:meth:`welcomebot.app.retention.Pruner.purge_departed`), the note with it (:func:`welcomebot.store.purge.purge`).
 """

@@ -18,9 +18,9 @@ from typing import Literal
 import msgspec
 import trio
 
+from welcomebot.adapters.store import MetaCatchUpState
 from welcomebot.app.catchup import Seen
 from welcomebot.store import departures
-from welcomebot.store.adapters import MetaCatchUpState
 from welcomebot.store.api import Store, asset_hashes
 from welcomebot.store.assets import AssetStore
 

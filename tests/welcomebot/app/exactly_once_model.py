@@ -49,6 +49,7 @@ import trio.testing
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from welcomebot.adapters.store import CachedConfigs, StoreShardLeases, StoreWelcomeLog
 from welcomebot.app.channel_limit import ChannelTurns
 from welcomebot.app.model import GuildInfo, Join
 from welcomebot.app.pipeline import Pipeline
@@ -58,7 +59,6 @@ from welcomebot.app.router import Event, MemberJoined, MemberLeft, MemberUpdated
 from welcomebot.app.testing import FakeCards, RecordingObserver
 from welcomebot.app.watermark import SeqWatermark
 from welcomebot.errors import WelcomeBotError
-from welcomebot.store.adapters import CachedConfigs, StoreShardLeases, StoreWelcomeLog
 from welcomebot.store.api import GuildConfig, Store, WelcomeKey
 from welcomebot.store.errors import StoreError, StoreUnavailable
 from welcomebot.store.migrations import apply_migrations

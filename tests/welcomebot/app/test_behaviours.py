@@ -108,7 +108,7 @@ async def test_goodbye_with_embed_has_the_goodbye_title(autojump_clock):
 
 
 def test_the_goodbye_card_names_the_member_once():
-    from welcomebot.app.cards import GOODBYE_LINES
+    from welcomebot.adapters.cards import GOODBYE_LINES
 
     assert not any("{user}" in line for line in GOODBYE_LINES), "the card draws the name above these lines"
 
@@ -406,7 +406,7 @@ async def test_goodbye_cards_only_when_asked(autojump_clock):
 
 
 def test_the_goodbye_card_lines_render():
-    from welcomebot.app.cards import GOODBYE_LINES
+    from welcomebot.adapters.cards import GOODBYE_LINES
     from welcomebot.render import CardSpec, Renderer
 
     assert Renderer().render(CardSpec(name="Zoë", server="Cozy", lines=GOODBYE_LINES))[:4] == b"RIFF"

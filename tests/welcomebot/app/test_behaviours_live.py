@@ -15,7 +15,8 @@ import pytest
 import trio
 
 from tests.welcomebot.commands.conftest import bot_settings
-from welcomebot.app.actions import RestActions
+from welcomebot.adapters.actions import RestActions
+from welcomebot.adapters.store import CachedConfigs
 from welcomebot.app.behaviour import options_with, validate_behaviour
 from welcomebot.bot import run_bot
 from welcomebot.emulator.testing import RunningEmulator, running_emulator
@@ -24,7 +25,6 @@ from welcomebot.render import Renderer
 from welcomebot.rest.api import DiscordApi
 from welcomebot.rest.client import RestClient
 from welcomebot.secret import Secret
-from welcomebot.store.adapters import CachedConfigs
 from welcomebot.store.api import GuildConfig
 from welcomebot.store.sqlite import SqliteStore
 

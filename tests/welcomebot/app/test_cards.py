@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from actors import ThreadPoolActor
-from welcomebot.app.cards import RenderedCards
+from welcomebot.adapters.cards import RenderedCards
 from welcomebot.app.model import GuildInfo, Join
 from welcomebot.app.ports import WelcomeConfig
 from welcomebot.emulator.testing import running_emulator

@@ -11,14 +11,14 @@ import trio.testing
 from PIL import Image
 
 from actors import Priority, ThreadPoolActor
-from welcomebot.app.cards import RenderedCards, render_card
+from welcomebot.adapters.cards import RenderedCards, render_card
+from welcomebot.adapters.store import to_welcome_config
 from welcomebot.app.model import GuildInfo, Join
 from welcomebot.app.ports import WelcomeConfig
 from welcomebot.emulator.testing import running_emulator
 from welcomebot.render import AvatarFetcher, CardDesign, CardSpec, Renderer, Theme
 from welcomebot.render.design import design_to_options
 from welcomebot.render.testing import dark_background, image_bytes
-from welcomebot.store.adapters import to_welcome_config
 from welcomebot.store.api import GuildConfig
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import trio
 import trio.testing
 
+from welcomebot.adapters.store import StoreDepartures
 from welcomebot.app.channel_limit import ChannelTurns
 from welcomebot.app.pipeline import Pipeline
 from welcomebot.app.ports import WelcomeConfig
@@ -16,7 +17,6 @@ from welcomebot.gateway.protocol import Dispatch
 from welcomebot.gateway.session import MemorySessionStore
 from welcomebot.gateway.shard import ShardConfig, run_shard
 from welcomebot.secret import Secret
-from welcomebot.store.adapters import StoreDepartures
 from welcomebot.store.api import GuildConfig, WelcomeKey
 from welcomebot.store.assets import AssetStore
 from welcomebot.store.departures import departed

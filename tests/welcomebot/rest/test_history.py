@@ -2,7 +2,7 @@
 
 import trio
 
-from welcomebot.app.history import RestHistory
+from welcomebot.adapters.history import RestHistory
 from welcomebot.emulator.world import Message, User, iso, snowflake_time_ms
 
 

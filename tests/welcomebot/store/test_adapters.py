@@ -3,9 +3,9 @@ from typing import Any, cast
 
 import trio
 
-from welcomebot.app.actions import RestActions
+from welcomebot.adapters.actions import RestActions
+from welcomebot.adapters.store import CachedConfigs, StoreWelcomeLog
 from welcomebot.app.model import JoinKey
-from welcomebot.store.adapters import CachedConfigs, StoreWelcomeLog
 from welcomebot.store.api import GuildConfig
 from welcomebot.store.sqlite import SqliteStore
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageStat
 
 from actors import ThreadPoolActor
-from welcomebot.app.cards import RenderedCards
+from welcomebot.adapters.cards import RenderedCards
 from welcomebot.app.model import Join
 from welcomebot.app.ports import WelcomeConfig
 from welcomebot.render import AvatarFetcher, Renderer

@@ -8,10 +8,10 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from welcomebot.adapters.store import MetaCatchUpState, StoreGuildSnapshots
 from welcomebot.app.catchup import LEGACY, Seen
 from welcomebot.app.model import GuildInfo
 from welcomebot.store import departures
-from welcomebot.store.adapters import MetaCatchUpState, StoreGuildSnapshots
 from welcomebot.store.api import GuildConfig, Store, WelcomeKey
 from welcomebot.store.assets import AssetStore
 from welcomebot.store.open import open_store

@@ -17,8 +17,8 @@ from welcomebot.rest.client import File
 from welcomebot.rest.errors import Forbidden, NotFound
 
 if TYPE_CHECKING:
+    from welcomebot.adapters.store import CachedConfigs
     from welcomebot.rest.api import DiscordApi
-    from welcomebot.store.adapters import CachedConfigs
     from welcomebot.store.api import Store
 
 __all__ = ["RestActions", "content_type"]
