@@ -523,6 +523,9 @@ class RestApi:
                 if (p := command.get("default_member_permissions")) is None
                 else str(p),
                 "description": command.get("description", ""),
+                # "Defaults to your app's configured contexts": the emulated bot is installed to guilds only
+                # (GUILD_INSTALL); a null, as some libraries send, is no value (application-commands.mdx).
+                "integration_types": command.get("integration_types") or [0],
             }
             old = previous.get((definition["name"], definition["type"]))
             same = old is not None and {k: v for k, v in old.items() if k not in _SERVER_FIELDS} == definition

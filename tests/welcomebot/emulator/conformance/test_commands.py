@@ -62,3 +62,15 @@ async def test_ids_stay_across_overwrites_by_name_and_type(emu, api):
     assert again["welcome"]["version"] == first["welcome"]["version"]
     assert again["card"]["id"] == first["card"]["id"]
     assert again["card"]["version"] != first["card"]["version"]
+
+
+@pytest.mark.parametrize("sent", [{}, {"integration_types": None}])
+async def test_integration_types_default_to_the_apps_contexts(emu, api, sent):
+    """application-commands.mdx, "Application Command Structure": ``integration_types`` is a list that
+    "Defaults to your app's configured contexts" (the emulated bot is installed to guilds: ``[0]``, GUILD_INSTALL);
+    a null is no value, as discord.py sends it, and is answered with the default, never null."""
+    url = f"/applications/{emu.info.application_id}/commands"
+    r = await api.http.put(url, json=[_cmd(**sent)])
+    assert r.status_code == 200, r.text
+    assert r.json()[0]["integration_types"] == [0]
+    assert (await api.http.get(url)).json()[0]["integration_types"] == [0]
