@@ -38,7 +38,6 @@ from welcomebot.adapters.store import (
 from welcomebot.app.channel_limit import ChannelTurns
 from welcomebot.app.model import GuildInfo, Outcome
 from welcomebot.app.pipeline import Pipeline
-from welcomebot.app.retention import Pruner
 from welcomebot.commands import CommandContext, Dispatcher, sync_commands
 from welcomebot.commands.card import StoredFonts
 from welcomebot.errors import ConfigError, WelcomeBotError
@@ -52,6 +51,7 @@ from welcomebot.render import AvatarFetcher, Renderer
 from welcomebot.render.fonts import MAX_FONT_BYTES
 from welcomebot.rest.api import DiscordApi
 from welcomebot.rest.client import RestClient
+from welcomebot.retention.prune import Pruner
 from welcomebot.settings import Settings
 from welcomebot.store.api import Store
 from welcomebot.store.assets import GRACE_S, open_assets

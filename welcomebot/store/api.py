@@ -267,7 +267,7 @@ class Store(Protocol):
     async def total_asset_usage(self) -> int: ...
     async def referenced_assets(self) -> set[str]: ...  # asset_hashes() of every guild config's ref and options
 
-    # Privacy (welcomebot.store.purge): the schema as the database has it, and deleting by an id column.
+    # Privacy (welcomebot.retention.purge): the schema as the database has it, and deleting by an id column.
     async def table_columns(self) -> dict[str, tuple[str, ...]]:
         """Every table of the migrated schema and its columns, read from the database itself."""
         ...

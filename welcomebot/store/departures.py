@@ -2,7 +2,7 @@
 
 Written on GUILD_DELETE without ``unavailable`` (:class:`welcomebot.adapters.store.StoreDepartures`), removed on
 GUILD_CREATE; once older than ``WELCOMEBOT_GUILD_GRACE`` the guild's data is deleted
-(:meth:`welcomebot.app.retention.Pruner.purge_departed`), the note with it (:func:`welcomebot.store.purge.purge`).
+(:meth:`welcomebot.retention.prune.Pruner.purge_departed`), the note with it (:func:`welcomebot.retention.purge.purge`).
 """
 
 from __future__ import annotations

@@ -651,7 +651,7 @@ class PostgresStore:
         rows = await self._run(lambda c: c.fetch("SELECT background_ref, options FROM guild_config"))
         return asset_hashes(v for ref, options in rows for v in (ref, msgspec.json.decode(options)))
 
-    # --- introspection and purge (welcomebot.store.purge) -------------------------------------------
+    # --- introspection and purge (welcomebot.retention.purge) -------------------------------------------
 
     async def table_columns(self) -> dict[str, tuple[str, ...]]:
         rows = await self._run(

@@ -592,7 +592,7 @@ class SqliteStore:
         rows = await self._run(lambda c: c.execute("SELECT background_ref, options FROM guild_config").fetchall())
         return asset_hashes(v for ref, options in rows for v in (ref, msgspec.json.decode(options)))
 
-    # --- introspection and purge (welcomebot.store.purge) -------------------------------------------
+    # --- introspection and purge (welcomebot.retention.purge) -------------------------------------------
 
     async def table_columns(self) -> dict[str, tuple[str, ...]]:
         def q(c: sqlite3.Connection) -> dict[str, tuple[str, ...]]:

@@ -10,12 +10,12 @@ from welcomebot.adapters.store import StoreDepartures
 from welcomebot.app.channel_limit import ChannelTurns
 from welcomebot.app.pipeline import Pipeline
 from welcomebot.app.ports import WelcomeConfig
-from welcomebot.app.retention import Pruner
 from welcomebot.app.testing import FakeCards, FakeConfigs, FakeLog, FakePoster, RecordingObserver
 from welcomebot.emulator.testing import running_emulator
 from welcomebot.gateway.protocol import Dispatch
 from welcomebot.gateway.session import MemorySessionStore
 from welcomebot.gateway.shard import ShardConfig, run_shard
+from welcomebot.retention.prune import Pruner
 from welcomebot.secret import Secret
 from welcomebot.store.api import GuildConfig, WelcomeKey
 from welcomebot.store.assets import AssetStore

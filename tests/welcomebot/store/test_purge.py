@@ -11,11 +11,11 @@ import pytest
 from welcomebot.adapters.store import MetaCatchUpState, StoreGuildSnapshots
 from welcomebot.app.catchup import LEGACY, Seen
 from welcomebot.app.model import GuildInfo
+from welcomebot.retention.purge import GUILD_COLUMNS, USER_COLUMNS, purge
 from welcomebot.store import departures
 from welcomebot.store.api import GuildConfig, Store, WelcomeKey
 from welcomebot.store.assets import AssetStore
 from welcomebot.store.open import open_store
-from welcomebot.store.purge import GUILD_COLUMNS, USER_COLUMNS, purge
 from welcomebot.store.testing import scratch_schema
 
 from .conftest import postgres_dsn

@@ -6,7 +6,7 @@ import trio
 import trio.testing
 
 from welcomebot.app.behaviour import Behaviour, CatchUp, Gate, options_with
-from welcomebot.app.retention import BASE_S, Pruner, prune_once
+from welcomebot.retention.prune import BASE_S, Pruner, prune_once
 from welcomebot.store.api import GuildConfig, Store, WelcomeKey
 from welcomebot.store.sqlite import SqliteStore
 
