@@ -1,7 +1,7 @@
 """The app's ports (``welcomebot.app.ports``) over the outside world: Discord's REST API, the render pool, the store.
 
 ``app/`` holds the core and talks only through its ports; each class here implements one of them, and
-``welcomebot.bot`` plugs them in.
+``welcomebot.bot`` plugs them in. Nothing in ``app/``, ``store/`` or ``rest/`` imports this package.
 """
 
 from welcomebot.adapters.actions import RestActions
