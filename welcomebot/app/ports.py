@@ -1,9 +1,10 @@
 """What the pipeline needs from the layers around it, as small Protocols.
 
-The real implementations are adapters over ``welcomebot.store``, ``welcomebot.render`` and
-``welcomebot.rest`` (see ``welcomebot.app.adapters``); tests use the in-memory fakes in
-``welcomebot.app.testing``. Keeping the pipeline on these seams keeps it about ordering, batching and
-exactly-once, not about SQL, pixels or HTTP.
+The real implementations are in ``welcomebot.adapters``, over the store (``adapters/store.py``), the render
+pool (``adapters/cards.py``) and Discord's REST API (``adapters/rest.py``, ``actions.py``, ``history.py``);
+``welcomebot.bot`` plugs them in. Tests use the in-memory fakes in ``tests/welcomebot/app/fakes.py``.
+Keeping the pipeline on these seams keeps it about ordering, batching and exactly-once, not about SQL,
+pixels or HTTP.
 """
 
 from __future__ import annotations

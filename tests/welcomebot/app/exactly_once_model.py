@@ -49,6 +49,7 @@ import trio.testing
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from tests.welcomebot.app.fakes import FakeCards, RecordingObserver
 from welcomebot.adapters.store import CachedConfigs, StoreShardLeases, StoreWelcomeLog
 from welcomebot.app.channel_limit import ChannelTurns
 from welcomebot.app.model import GuildInfo, Join
@@ -56,7 +57,6 @@ from welcomebot.app.pipeline import Pipeline
 from welcomebot.app.ports import CardFile, PostedMessage
 from welcomebot.app.reconcile import DISCORD_EPOCH_MS, OwnMessage
 from welcomebot.app.router import Event, MemberJoined, MemberLeft, MemberUpdated, Router
-from welcomebot.app.testing import FakeCards, RecordingObserver
 from welcomebot.app.watermark import SeqWatermark
 from welcomebot.errors import WelcomeBotError
 from welcomebot.store.api import GuildConfig, Store, WelcomeKey

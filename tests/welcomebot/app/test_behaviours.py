@@ -9,6 +9,7 @@ import msgspec
 import trio
 import trio.testing
 
+from tests.welcomebot.app.fakes import FakeActions, FakeCards, FakeConfigs, FakeLog, FakePoster, RecordingObserver
 from welcomebot.app.behaviour import validate_behaviour
 from welcomebot.app.catchup import LEGACY, MARGIN_S, CatchUp, Seen
 from welcomebot.app.channel_limit import ChannelTurns
@@ -17,7 +18,6 @@ from welcomebot.app.model import GuildInfo, Join, Outcome
 from welcomebot.app.pipeline import Pipeline
 from welcomebot.app.ports import WelcomeConfig
 from welcomebot.app.router import MemberJoined, MemberLeft, Router
-from welcomebot.app.testing import FakeActions, FakeCards, FakeConfigs, FakeLog, FakePoster, RecordingObserver
 
 GUILD = 1 << 22
 CHANNEL = 77

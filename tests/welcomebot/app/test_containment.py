@@ -5,11 +5,11 @@ import logging
 import trio
 import trio.testing
 
+from tests.welcomebot.app.fakes import FakeCards, FakeConfigs, FakeLog, FakePoster, RecordingObserver
 from welcomebot.app.channel_limit import ChannelTurns
 from welcomebot.app.model import Join, JoinKey, Outcome
 from welcomebot.app.pipeline import Pipeline
 from welcomebot.app.ports import CardFile, WelcomeConfig
-from welcomebot.app.testing import FakeCards, FakeConfigs, FakeLog, FakePoster, RecordingObserver
 from welcomebot.store.api import MAX_ATTEMPTS
 from welcomebot.store.errors import StoreError
 

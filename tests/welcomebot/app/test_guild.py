@@ -5,12 +5,12 @@ import trio
 import trio.testing
 
 from actors import FixedWindow
+from tests.welcomebot.app.fakes import FakeCards, FakeConfigs, FakeLog, FakePoster, RecordingObserver
 from welcomebot.app.channel_limit import ChannelTurns
 from welcomebot.app.guild import LAST_SLOT_GATHER_S, MAX_CARDS_PER_MESSAGE, GuildWelcomer
 from welcomebot.app.message import compose
 from welcomebot.app.model import ChannelProblem, GuildInfo, Join, Outcome, welcome_nonce
 from welcomebot.app.ports import WelcomeConfig
-from welcomebot.app.testing import FakeCards, FakeConfigs, FakeLog, FakePoster, RecordingObserver
 
 GUILD = 1 << 22
 CHANNEL = 77

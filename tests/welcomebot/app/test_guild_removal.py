@@ -6,11 +6,11 @@ from pathlib import Path
 import trio
 import trio.testing
 
+from tests.welcomebot.app.fakes import FakeCards, FakeConfigs, FakeLog, FakePoster, RecordingObserver
 from welcomebot.adapters.store import StoreDepartures
 from welcomebot.app.channel_limit import ChannelTurns
 from welcomebot.app.pipeline import Pipeline
 from welcomebot.app.ports import WelcomeConfig
-from welcomebot.app.testing import FakeCards, FakeConfigs, FakeLog, FakePoster, RecordingObserver
 from welcomebot.emulator.testing import running_emulator
 from welcomebot.gateway.protocol import Dispatch
 from welcomebot.gateway.session import MemorySessionStore

@@ -5,13 +5,13 @@ from datetime import UTC, datetime
 import msgspec
 import trio
 
+from tests.welcomebot.app.fakes import FakeActions, FakeCards, FakeConfigs, FakeLog, FakePoster, RecordingObserver
 from welcomebot.app.behaviour import AutoDelete, AutoRoles, Behaviour, CatchUp
 from welcomebot.app.catchup import Seen
 from welcomebot.app.channel_limit import ChannelTurns
 from welcomebot.app.model import Join, JoinKey
 from welcomebot.app.pipeline import Pipeline
 from welcomebot.app.ports import WelcomeConfig
-from welcomebot.app.testing import FakeActions, FakeCards, FakeConfigs, FakeLog, FakePoster, RecordingObserver
 from welcomebot.emulator.testing import running_emulator
 from welcomebot.gateway.events import GuildCreate
 from welcomebot.gateway.protocol import Dispatch

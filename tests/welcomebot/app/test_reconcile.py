@@ -3,10 +3,10 @@
 import logging
 from datetime import UTC, datetime
 
+from tests.welcomebot.app.fakes import FakeConfigs, FakeLog, RecordingObserver
 from welcomebot.app.model import GOODBYE_PREFIX, JoinKey, Outcome
 from welcomebot.app.ports import WelcomeConfig
 from welcomebot.app.reconcile import MAX_PAGES, NONCE_TRUST_S, OwnMessage, Reconciler
-from welcomebot.app.testing import FakeConfigs, FakeLog, RecordingObserver
 
 EPOCH_MS = 1420070400000
 JOINED = 1_790_000_000.0  # epoch seconds of the joins below

@@ -2,11 +2,11 @@
 
 from datetime import UTC, datetime
 
+from tests.welcomebot.app.fakes import FakeConfigs, FakeLog, RecordingObserver
 from welcomebot.adapters.store import StoreGuildSnapshots
 from welcomebot.app.model import GuildInfo, Join, Outcome
 from welcomebot.app.ports import WelcomeConfig
 from welcomebot.app.router import GuildAvailable, GuildChanged, MemberJoined, MemberLeft, MemberUpdated, Router
-from welcomebot.app.testing import FakeConfigs, FakeLog, RecordingObserver
 from welcomebot.store.sqlite import SqliteStore
 
 G = 5 << 22

@@ -8,11 +8,11 @@ import logging
 
 import trio
 
+from tests.welcomebot.app.fakes import FakeCards, FakeConfigs, FakeLog, FakePoster, RecordingObserver
 from welcomebot.app.channel_limit import ChannelTurns
 from welcomebot.app.model import Join, JoinKey
 from welcomebot.app.pipeline import Pipeline
 from welcomebot.app.ports import WelcomeConfig
-from welcomebot.app.testing import FakeCards, FakeConfigs, FakeLog, FakePoster, RecordingObserver
 
 GUILD, CHANNEL = 5, 50
 NONCE = "wbatchbeforetherestart00"

@@ -1,4 +1,4 @@
-"""In-memory fakes of the pipeline's ports, for tests and for reasoning about the pipeline alone."""
+"""In-memory fakes of the pipeline's ports (welcomebot.app.ports), for the app's tests."""
 
 from __future__ import annotations
 
