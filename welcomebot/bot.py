@@ -23,21 +23,20 @@ import httpx
 import trio
 
 from actors import ThreadPoolActor
-from welcomebot.adapters.actions import RestActions
-from welcomebot.adapters.cards import RenderedCards
-from welcomebot.adapters.history import RestHistory
-from welcomebot.adapters.rest import RestMembers, RestPoster
-from welcomebot.adapters.store import (
+from welcomebot.adapters import (
     CachedConfigs,
     MetaCatchUpState,
+    RenderedCards,
+    RestActions,
+    RestHistory,
+    RestMembers,
+    RestPoster,
     StoreDepartures,
     StoreGuildSnapshots,
     StoreShardLeases,
     StoreWelcomeLog,
 )
-from welcomebot.app.channel_limit import ChannelTurns
-from welcomebot.app.model import GuildInfo, Outcome
-from welcomebot.app.pipeline import Pipeline
+from welcomebot.app import ChannelTurns, GuildInfo, Outcome, Pipeline
 from welcomebot.commands import CommandContext, Dispatcher, sync_commands
 from welcomebot.commands.card import StoredFonts
 from welcomebot.errors import ConfigError, WelcomeBotError
@@ -45,19 +44,13 @@ from welcomebot.gateway.manager import ShardManager
 from welcomebot.gateway.protocol import Dispatch
 from welcomebot.gateway.shard import ShardConfig
 from welcomebot.images import FetchPolicy
-from welcomebot.ops.health import ShardHealth, readiness
-from welcomebot.ops.metrics import Metrics
+from welcomebot.ops import Metrics, ShardHealth, readiness
 from welcomebot.render import AvatarFetcher, Renderer
 from welcomebot.render.fonts import MAX_FONT_BYTES
-from welcomebot.rest.api import DiscordApi
-from welcomebot.rest.client import RestClient
-from welcomebot.retention.prune import Pruner
+from welcomebot.rest import DiscordApi, RestClient
+from welcomebot.retention import Pruner
 from welcomebot.settings import Settings
-from welcomebot.store.api import Store
-from welcomebot.store.assets import GRACE_S, open_assets
-from welcomebot.store.backup import BackupStatus, periodic_backups
-from welcomebot.store.open import backend_of
-from welcomebot.store.outage import Outage
+from welcomebot.store import GRACE_S, BackupStatus, Outage, Store, backend_of, open_assets, periodic_backups
 
 __all__ = ["BotOptions", "Counters", "RunningBot", "run_bot"]
 

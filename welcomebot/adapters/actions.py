@@ -11,15 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from welcomebot.app.ports import CardFile, DmClosed
-from welcomebot.app.roles import GuildRole, role_problems
-from welcomebot.rest.client import File
-from welcomebot.rest.errors import Forbidden, NotFound
+from welcomebot.app import CardFile, DmClosed, GuildRole, role_problems
+from welcomebot.rest import File, Forbidden, NotFound
 
 if TYPE_CHECKING:
     from welcomebot.adapters.store import CachedConfigs
-    from welcomebot.rest.api import DiscordApi
-    from welcomebot.store.api import Store
+    from welcomebot.rest import DiscordApi
+    from welcomebot.store import Store
 
 __all__ = ["RestActions", "content_type"]
 

@@ -21,8 +21,7 @@ from collections.abc import Awaitable, Callable
 import trio
 
 from actors import Priority, ThreadPoolActor
-from welcomebot.app.model import GuildInfo, Join
-from welcomebot.app.ports import CardFile, WelcomeConfig
+from welcomebot.app import CardFile, GuildInfo, Join, WelcomeConfig
 from welcomebot.render import DEFAULT_LINES, AvatarFetcher, CardSpec, Renderer, RenderError, avatar_url, display_name
 from welcomebot.render.animated import AnimatedCard
 from welcomebot.render.themes import THEME_SIZES

@@ -7,9 +7,8 @@ from collections.abc import Callable
 
 import trio
 
-from welcomebot.app.reconcile import OwnMessage
-from welcomebot.rest.api import DiscordApi
-from welcomebot.rest.permissions import Permission, bot_permissions
+from welcomebot.app import OwnMessage
+from welcomebot.rest import DiscordApi, Permission, bot_permissions
 
 __all__ = ["RestHistory"]
 

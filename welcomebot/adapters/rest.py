@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from welcomebot.adapters.actions import files_for_rest
-from welcomebot.app.model import ChannelProblem, Join
-from welcomebot.app.ports import CardFile, ChannelBroken, PostedMessage
-from welcomebot.rest.api import DiscordApi
-from welcomebot.rest.errors import Forbidden, NotFound
+from welcomebot.app import CardFile, ChannelBroken, ChannelProblem, Join, PostedMessage
+from welcomebot.rest import DiscordApi, Forbidden, NotFound
 
 __all__ = ["RestMembers", "RestPoster"]
 

@@ -9,14 +9,11 @@ from collections.abc import Callable, Mapping
 
 import msgspec
 
-from welcomebot.app.behaviour import behaviour_of
+from welcomebot.app import GuildInfo, JoinKey, LastWelcome, WelcomeConfig, behaviour_of
 from welcomebot.app.catchup import LEGACY, Seen
-from welcomebot.app.model import GuildInfo, JoinKey
-from welcomebot.app.ports import LastWelcome, WelcomeConfig
 from welcomebot.gateway.session import Lease
 from welcomebot.render.design import design_of
-from welcomebot.store import departures
-from welcomebot.store.api import ClaimResult, GuildConfig, GuildSnapshot, Store, WelcomeKey
+from welcomebot.store import ClaimResult, GuildConfig, GuildSnapshot, Store, WelcomeKey, departures
 
 __all__ = [
     "CachedConfigs",

@@ -39,7 +39,7 @@ import trio
 
 from welcomebot.app.gate import joined_s
 from welcomebot.errors import FatalError, WelcomeBotError
-from welcomebot.rest.errors import Forbidden, NotFound
+from welcomebot.rest import Forbidden, NotFound
 
 if TYPE_CHECKING:
     from welcomebot.app.model import GuildInfo, Join

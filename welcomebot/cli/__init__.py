@@ -34,7 +34,7 @@ from welcomebot.cli._types import Handler, Subparsers
 from welcomebot.errors import ConfigError, FatalError
 from welcomebot.logs import configure_logging
 from welcomebot.settings import ENV_VARS, load_settings
-from welcomebot.store.errors import StoreUnavailable
+from welcomebot.store import StoreUnavailable
 
 __all__ = ["Handler", "Subparsers", "build_parser", "main"]
 

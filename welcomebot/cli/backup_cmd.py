@@ -12,10 +12,16 @@ import trio
 
 from welcomebot.cli._types import Subparsers
 from welcomebot.settings import Settings
-from welcomebot.store.assets import open_assets
-from welcomebot.store.backup import BackupSummary, write_backup
-from welcomebot.store.errors import StoreError, StoreUnavailable
-from welcomebot.store.open import backend_of, open_store, sqlite_path
+from welcomebot.store import (
+    BackupSummary,
+    StoreError,
+    StoreUnavailable,
+    backend_of,
+    open_assets,
+    open_store,
+    sqlite_path,
+    write_backup,
+)
 
 __all__ = ["register"]
 

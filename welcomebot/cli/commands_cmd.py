@@ -10,10 +10,9 @@ import trio
 from welcomebot.cli._types import Subparsers
 from welcomebot.commands import definitions_payload, sync_commands
 from welcomebot.errors import ConfigError
-from welcomebot.rest.api import DiscordApi
-from welcomebot.rest.client import RestClient
+from welcomebot.rest import DiscordApi, RestClient
 from welcomebot.settings import Settings
-from welcomebot.store.open import open_store
+from welcomebot.store import open_store
 
 __all__ = ["register"]
 

@@ -7,7 +7,7 @@ import argparse
 import trio
 
 from welcomebot.cli._types import Subparsers
-from welcomebot.ops.doctor import check_all
+from welcomebot.ops import check_all
 from welcomebot.settings import Settings
 
 __all__ = ["register"]

@@ -10,8 +10,7 @@ import msgspec
 import trio
 
 from welcomebot.cli._types import Subparsers
-from welcomebot.emulator.app import Emulator, EmulatorConfig
-from welcomebot.emulator.clock import AdvanceableClock
+from welcomebot.emulator import AdvanceableClock, Emulator, EmulatorConfig
 from welcomebot.settings import Settings
 
 __all__ = ["register"]

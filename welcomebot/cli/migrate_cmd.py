@@ -8,9 +8,7 @@ import trio
 
 from welcomebot.cli._types import Subparsers
 from welcomebot.settings import Settings
-from welcomebot.store.errors import SchemaTooNew
-from welcomebot.store.migrations import known_migrations
-from welcomebot.store.open import backend_of, open_store, schema_status
+from welcomebot.store import SchemaTooNew, backend_of, known_migrations, open_store, schema_status
 
 __all__ = ["register"]
 

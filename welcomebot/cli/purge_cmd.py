@@ -9,10 +9,9 @@ import trio
 
 from welcomebot.cli._types import Subparsers
 from welcomebot.errors import ConfigError
-from welcomebot.retention.purge import Kind, PurgeReport, purge
+from welcomebot.retention import Kind, PurgeReport, purge
 from welcomebot.settings import Settings
-from welcomebot.store.assets import open_assets
-from welcomebot.store.open import backend_of, open_store, sqlite_path
+from welcomebot.store import backend_of, open_assets, open_store, sqlite_path
 
 __all__ = ["register"]
 

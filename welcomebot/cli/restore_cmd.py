@@ -11,10 +11,8 @@ import trio
 
 from welcomebot.cli._types import Subparsers
 from welcomebot.settings import Settings
-from welcomebot.store.assets import open_assets
+from welcomebot.store import BackupInvalid, StoreNotEmpty, open_assets, open_store
 from welcomebot.store.backup import BackupSummary, restore_backup, verify_archive
-from welcomebot.store.errors import BackupInvalid, StoreNotEmpty
-from welcomebot.store.open import open_store
 
 __all__ = ["register"]
 

@@ -14,12 +14,9 @@ from welcomebot.cli._run_util import first_error, stop_on_signals
 from welcomebot.cli._types import Subparsers
 from welcomebot.errors import ConfigError
 from welcomebot.gateway.sharding import parse_shard_range
-from welcomebot.ops.doctor import card_findings
-from welcomebot.ops.metrics import Metrics
-from welcomebot.ops.server import serve_ops
+from welcomebot.ops import Metrics, card_findings, serve_ops
 from welcomebot.settings import Settings
-from welcomebot.store.open import open_store
-from welcomebot.store.outage import Outage
+from welcomebot.store import Outage, open_store
 
 __all__ = ["register"]
 

@@ -19,12 +19,10 @@ import msgspec
 import trio
 
 from welcomebot.bot import BotOptions, run_bot
-from welcomebot.emulator.app import Emulator, EmulatorConfig
-from welcomebot.emulator.testing import ControlClient
+from welcomebot.emulator import ControlClient, Emulator, EmulatorConfig
 from welcomebot.secret import Secret
 from welcomebot.settings import Settings
-from welcomebot.store.api import GuildConfig
-from welcomebot.store.sqlite import SqliteStore
+from welcomebot.store import GuildConfig, SqliteStore
 
 __all__ = ["SandboxOptions", "run_sandbox"]
 

@@ -14,7 +14,7 @@ from welcomebot.commands.context import Handler
 from welcomebot.commands.errors import InvalidOption
 from welcomebot.commands.respond import Reply
 from welcomebot.images import ImageRejected, fetch_image, normalize_within
-from welcomebot.store.errors import QuotaExceeded, StoreError
+from welcomebot.store import QuotaExceeded, StoreError
 
 if TYPE_CHECKING:
     from welcomebot.commands.context import CommandContext

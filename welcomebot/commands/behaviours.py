@@ -14,8 +14,17 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from welcomebot.app.behaviour import Behaviour, BehaviourError, behaviour_of, options_with, validate_behaviour
-from welcomebot.app.roles import GuildRole, invoker_problems, role_problems, role_refusals
+from welcomebot.app import (
+    Behaviour,
+    BehaviourError,
+    GuildRole,
+    behaviour_of,
+    invoker_problems,
+    options_with,
+    role_problems,
+    role_refusals,
+    validate_behaviour,
+)
 from welcomebot.commands.context import Handler
 from welcomebot.commands.errors import InvalidOption
 from welcomebot.commands.respond import Reply

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from actors import Priority
-from welcomebot.adapters.store import to_welcome_config
+from welcomebot.adapters import to_welcome_config
 from welcomebot.commands.context import Handler
 from welcomebot.commands.draft import DRAFT, draft_design, with_design
 from welcomebot.commands.errors import CommandError, InvalidOption
@@ -33,14 +33,13 @@ from welcomebot.render.design import (
 )
 from welcomebot.render.errors import FontRejectedError
 from welcomebot.render.fonts import load_font
-from welcomebot.rest.client import File
-from welcomebot.store.errors import QuotaExceeded
+from welcomebot.rest import File
+from welcomebot.store import QuotaExceeded
 
 if TYPE_CHECKING:
     from welcomebot.commands.context import CommandContext
     from welcomebot.commands.model import Invocation
-    from welcomebot.store.api import GuildConfig
-    from welcomebot.store.assets import AssetStore
+    from welcomebot.store import AssetStore, GuildConfig
 
 __all__ = ["HANDLERS", "StoredFonts"]
 

@@ -15,24 +15,22 @@ from typing import TYPE_CHECKING, Any, Protocol
 import msgspec
 import trio
 
-from welcomebot.app.model import GuildInfo
+from welcomebot.app import GuildInfo
 from welcomebot.commands.definitions import ChannelType
 from welcomebot.commands.errors import InvalidOption
 from welcomebot.images.budget import DecodeBudget
-from welcomebot.rest.permissions import bot_permissions
-from welcomebot.store.api import GuildConfig
+from welcomebot.rest import bot_permissions
+from welcomebot.store import GuildConfig
 
 if TYPE_CHECKING:
     from actors import Priority
-    from welcomebot.adapters.store import CachedConfigs
-    from welcomebot.app.model import Join
-    from welcomebot.app.ports import CardFile, WelcomeConfig
+    from welcomebot.adapters import CachedConfigs
+    from welcomebot.app import CardFile, Join, WelcomeConfig
     from welcomebot.commands.model import Invocation
     from welcomebot.commands.respond import Reply
     from welcomebot.images import FetchPolicy
-    from welcomebot.rest.api import DiscordApi
-    from welcomebot.store.api import Store
-    from welcomebot.store.assets import AssetStore
+    from welcomebot.rest import DiscordApi
+    from welcomebot.store import AssetStore, Store
 
 __all__ = ["CommandContext", "FontUploads", "Handler", "PreviewCards"]
 

@@ -19,9 +19,8 @@ from welcomebot.commands import background, behaviours, card, preview, welcome
 from welcomebot.commands.errors import CommandError, NotAllowed
 from welcomebot.commands.model import parse_invocation
 from welcomebot.commands.respond import DEFER_AFTER_S, Reply, Responder
-from welcomebot.rest.errors import RestError
-from welcomebot.rest.permissions import can_manage
-from welcomebot.store.errors import StoreError
+from welcomebot.rest import RestError, can_manage
+from welcomebot.store import StoreError
 
 if TYPE_CHECKING:
     from welcomebot.commands.context import CommandContext, Handler

@@ -11,7 +11,7 @@ from typing import Final
 import msgspec
 
 from welcomebot.render.design import CardDesign, background_label, design_of, design_to_options
-from welcomebot.store.api import GuildConfig
+from welcomebot.store import GuildConfig
 
 __all__ = ["DRAFT", "describe_design", "draft_design", "with_design", "with_draft"]
 

@@ -10,18 +10,17 @@ import mimetypes
 from typing import TYPE_CHECKING
 
 from actors import Priority
-from welcomebot.adapters.store import to_welcome_config
-from welcomebot.app.message import compose
-from welcomebot.app.model import Join
+from welcomebot.adapters import to_welcome_config
+from welcomebot.app import Join, compose
 from welcomebot.commands.context import Handler
 from welcomebot.commands.draft import with_draft
 from welcomebot.commands.errors import InvalidOption
 from welcomebot.commands.respond import Reply
 from welcomebot.commands.status import problems
-from welcomebot.rest.client import File
+from welcomebot.rest import File
 
 if TYPE_CHECKING:
-    from welcomebot.app.model import GuildInfo
+    from welcomebot.app import GuildInfo
     from welcomebot.commands.context import CommandContext
     from welcomebot.commands.model import Invocation
     from welcomebot.gateway.events import User

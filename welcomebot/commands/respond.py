@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 import trio
 
-from welcomebot.rest.errors import RestError
+from welcomebot.rest import RestError
 
 if TYPE_CHECKING:
     from welcomebot.commands.model import Invocation
-    from welcomebot.rest.api import DiscordApi
-    from welcomebot.rest.client import File
+    from welcomebot.rest import DiscordApi, File
 
 __all__ = ["DEFER_AFTER_S", "EPHEMERAL", "Reply", "Responder"]
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from welcomebot.app.behaviour import behaviour_of
+from welcomebot.app import behaviour_of
 from welcomebot.commands.behaviours import auto_role_problems
-from welcomebot.rest.permissions import missing
-from welcomebot.store.api import MAX_ATTEMPTS
+from welcomebot.rest import missing
+from welcomebot.store import MAX_ATTEMPTS
 
 if TYPE_CHECKING:
     from welcomebot.commands.context import CommandContext
-    from welcomebot.store.api import GuildConfig
+    from welcomebot.store import GuildConfig
 
 __all__ = ["and_list", "problems"]
 

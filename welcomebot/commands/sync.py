@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 from welcomebot.commands.definitions import COMMANDS, Command, definitions_hash, definitions_payload
 
 if TYPE_CHECKING:
-    from welcomebot.rest.api import DiscordApi
-    from welcomebot.store.api import Store
+    from welcomebot.rest import DiscordApi
+    from welcomebot.store import Store
 
 __all__ = ["meta_key", "sync_commands"]
 

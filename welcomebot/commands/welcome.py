@@ -11,7 +11,7 @@ from welcomebot.commands.preview import as_join, message_for
 from welcomebot.commands.respond import Reply
 from welcomebot.commands.status import and_list, problems
 from welcomebot.commands.template import validate_message_template
-from welcomebot.rest.permissions import missing
+from welcomebot.rest import missing
 
 if TYPE_CHECKING:
     from welcomebot.commands.context import CommandContext

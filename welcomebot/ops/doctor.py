@@ -20,8 +20,7 @@ from PIL import features
 from welcomebot.render.errors import FontsMissingError
 from welcomebot.render.fonts import FontSet
 from welcomebot.settings import Settings
-from welcomebot.store.errors import StoreError
-from welcomebot.store.open import backend_of, schema_status, sqlite_path
+from welcomebot.store import StoreError, backend_of, schema_status, sqlite_path
 
 __all__ = ["Finding", "card_findings", "check_all"]
 

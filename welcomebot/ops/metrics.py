@@ -13,7 +13,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from welcomebot import __version__
-from welcomebot.app.model import Outcome
+from welcomebot.app import Outcome
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
 

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 import trio
 
-from welcomebot.emulator.app import EmulatorInfo
+from welcomebot.emulator import EmulatorInfo
 
 __all__ = ["CANARY_TOKEN", "WelcomebotProcess", "bot_env", "find_tokens", "until"]
 

@@ -23,12 +23,9 @@ from collections.abc import Callable
 
 import trio
 
-from welcomebot.app.behaviour import behaviour_of
+from welcomebot.app import behaviour_of
 from welcomebot.retention.purge import purge
-from welcomebot.store import departures
-from welcomebot.store.api import GuildConfig, Store
-from welcomebot.store.assets import AssetStore
-from welcomebot.store.errors import StoreError
+from welcomebot.store import AssetStore, GuildConfig, Store, StoreError, departures
 
 __all__ = ["BASE_S", "BATCH", "EVERY_S", "Pruner", "horizon_s", "prune_once"]
 

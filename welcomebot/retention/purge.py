@@ -18,11 +18,9 @@ from typing import Literal
 import msgspec
 import trio
 
-from welcomebot.adapters.store import MetaCatchUpState
-from welcomebot.app.catchup import Seen
-from welcomebot.store import departures
-from welcomebot.store.api import Store, asset_hashes
-from welcomebot.store.assets import AssetStore
+from welcomebot.adapters import MetaCatchUpState
+from welcomebot.app import Seen
+from welcomebot.store import AssetStore, Store, asset_hashes, departures
 
 __all__ = ["GUILD_COLUMNS", "USER_COLUMNS", "PurgeReport", "purge", "targets"]
 

@@ -15,7 +15,7 @@ from scripts.bench.harness.figures import JoinRecord, iso_ms
 from scripts.bench.harness.procs import BotProcess
 from scripts.bench.harness.sysstat import rss_mb
 from welcomebot.cli.sandbox import NAMES
-from welcomebot.emulator.testing import ControlClient
+from welcomebot.emulator import ControlClient
 
 __all__ = ["Event", "Sample", "Target", "collect_messages", "drive_joins", "run_events", "sample_forever"]
 

@@ -22,7 +22,7 @@ import msgspec
 import trio
 
 from scripts.bench.harness.sysstat import cpu_seconds
-from welcomebot.emulator.app import EmulatorInfo
+from welcomebot.emulator import EmulatorInfo
 
 __all__ = ["BotProcess", "HarnessError", "emulator_process", "welcomebot_command"]
 

@@ -20,11 +20,9 @@ from scripts.bench.harness.load import Event, Sample, Target, collect_messages, 
 from scripts.bench.harness.postgres import PrivatePostgres, private_postgres, unavailable_reason
 from scripts.bench.harness.procs import BotProcess, HarnessError, emulator_process
 from scripts.bench.harness.sysstat import rss_mb
-from welcomebot.app.behaviour import options_with, validate_behaviour
-from welcomebot.emulator.app import EmulatorInfo
-from welcomebot.emulator.testing import ControlClient
-from welcomebot.store.api import GuildConfig
-from welcomebot.store.open import open_store
+from welcomebot.app import options_with, validate_behaviour
+from welcomebot.emulator import ControlClient, EmulatorInfo
+from welcomebot.store import GuildConfig, open_store
 
 __all__ = ["FULL", "QUICK", "SCENARIOS", "Plan", "ScenarioResult"]
 
