@@ -13,6 +13,7 @@ import trio
 from welcomebot.emulator.cdn import Cdn
 from welcomebot.emulator.control import Control
 from welcomebot.emulator.gateway import DIRECT_MESSAGES, GUILD_MEMBERS, GUILD_MESSAGES, GatewayServer
+from welcomebot.emulator.gateway_schemas import GatewayValidator
 from welcomebot.emulator.openapi import SpecValidator
 from welcomebot.emulator.ratelimits import RateLimiter
 from welcomebot.emulator.rest import RestApi
@@ -38,7 +39,8 @@ class EmulatorConfig:
     #: The world's clock at start (epoch ms); None: the real clock, as Discord's. A fixed value only makes a
     #: run's snowflakes and timestamps reproducible; rate-limit reset headers stay in real epoch seconds.
     start_ms: int | None = None
-    #: Check every REST answer against Discord's OpenAPI spec (on in tests: see ``testing.running_emulator``).
+    #: Check every REST answer against Discord's OpenAPI spec and every gateway payload against the docs'
+    #: schemas (``gateway-schemas.json``); on in tests: see ``testing.running_emulator``.
     validate_responses: bool = False
 
 
@@ -67,6 +69,8 @@ class Emulator:
             resume_window_s=config.resume_window_s,
             seed=config.seed,
         )
+        if config.validate_responses:
+            self.gateway.validator = GatewayValidator.load()
         self.limiter = RateLimiter(
             global_per_second=config.global_per_second,
             invalid_ban_threshold=config.invalid_ban_threshold,

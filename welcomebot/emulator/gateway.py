@@ -20,6 +20,9 @@ import msgspec
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, serve_websocket
 
+from welcomebot.emulator.gateway_schemas import GatewayValidator
+from welcomebot.emulator.openapi import SpecViolation
+
 __all__ = ["DIRECT_MESSAGES", "GUILDS", "GUILD_MEMBERS", "GUILD_MESSAGES", "GatewayBackend", "GatewayServer"]
 
 log = logging.getLogger(__name__)
@@ -139,6 +142,9 @@ class GatewayServer:
         self._identified_at: dict[int, float] = {}
         self.refusing = False
         self.closes: dict[int, int] = {}
+        #: Set to check every payload sent against the docs' schemas (tests); mismatches land in spec_violations.
+        self.validator: GatewayValidator | None = None
+        self.spec_violations: list[str] = []
 
     # --- public API for the REST/control side -------------------------------------------------------
 
@@ -187,7 +193,18 @@ class GatewayServer:
 
     def stats(self) -> dict[str, Any]:
         return {**self.counters, "closes": {str(k): v for k, v in self.closes.items()},
-                "dispatched": sum(s.dispatched for s in self._sessions.values())}  # fmt: skip
+                "dispatched": sum(s.dispatched for s in self._sessions.values()),
+                "spec_violations": list(self.spec_violations)}  # fmt: skip
+
+    def check_payload(self, frame: bytes) -> None:
+        """A payload the gateway sends must match the docs' schema for it; a mismatch is an emulator bug."""
+        if self.validator is None:
+            return
+        try:
+            self.validator.validate(_decode(frame))
+        except SpecViolation as exc:
+            log.error("EMULATOR BUG: a gateway payload does not match Discord's docs: %s", exc)
+            self.spec_violations.append(str(exc))
 
     def inject_fault(self, fault: dict[str, Any]) -> None:
         kind = fault.get("kind")
@@ -278,6 +295,7 @@ class _Connection:
             s.disconnected_at = trio.current_time()
 
     async def _send(self, frame: bytes) -> None:
+        self.server.check_payload(frame)
         if self.payload_compression and frame.startswith(b'{"op":0'):
             # Payload compression (events/gateway.mdx): "some events" come as one zlib packet each; here the
             # dispatches, while heartbeat ACKs and other ops stay text.

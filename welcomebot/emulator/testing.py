@@ -192,8 +192,9 @@ class RunningEmulator:
 async def running_emulator(config: EmulatorConfig | None = None, **overrides: Any) -> AsyncIterator[RunningEmulator]:
     """Start an emulator on 127.0.0.1 (free ports) for the duration of the block.
 
-    Every REST answer is checked against Discord's OpenAPI spec; a mismatch is an emulator bug, logged when it
-    happens and failing the block at its end (``validate_responses=False`` to opt out)."""
+    Every REST answer is checked against Discord's OpenAPI spec and every gateway payload against the docs'
+    schemas; a mismatch is an emulator bug, logged when it happens and failing the block at its end
+    (``validate_responses=False`` to opt out)."""
     cfg = replace(config or EmulatorConfig(validate_responses=True), **overrides)
     emulator = Emulator(cfg)
     async with trio.open_nursery() as nursery:
@@ -204,6 +205,6 @@ async def running_emulator(config: EmulatorConfig | None = None, **overrides: An
         finally:
             await control.aclose()
             nursery.cancel_scope.cancel()
-    violations = emulator.rest.spec_violations
+    violations = emulator.rest.spec_violations + emulator.gateway.spec_violations
     if violations:
         raise AssertionError(f"the emulator answered outside Discord's spec: {violations[:3]}")
