@@ -54,7 +54,10 @@ class Cdn:
             avatar_hash, ext = m.group(2), m.group(3)
             if user is None or user.avatar != avatar_hash:
                 return Response(404, b"", content_type=None)
-            animated = avatar_hash.startswith("a_") and ext in ("gif", "webp")
+            # An a_ hash "can be retrieved as animated WebP using the .webp file extension and ?animated=true"
+            # (reference.mdx, Image Formatting); a plain .webp is its first frame, a .gif always animated.
+            wants_animation = ext == "gif" or (ext == "webp" and request.arg("animated") == "true")
+            animated = avatar_hash.startswith("a_") and wants_animation
             if ext == "gif" and not avatar_hash.startswith("a_"):
                 return Response(415, b"", content_type=None)
             data = await trio.to_thread.run_sync(_avatar, avatar_hash, ext, size, animated)

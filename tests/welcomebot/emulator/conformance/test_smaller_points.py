@@ -141,3 +141,17 @@ async def test_attachment_content_type_comes_from_the_file_not_the_header(emu, a
     files = {"files[0]": ("card.png", png.getvalue(), "text/plain"), "files[1]": ("a.txt", b"hi", "image/png")}
     sent = (await api.http.post(f"/channels/{channel}/messages", files=files, data={"payload_json": "{}"})).json()
     assert [a["content_type"] for a in sent["attachments"]] == ["image/png", "text/plain"]
+
+
+async def test_animated_webp_only_with_animated_true(emu):
+    """reference.mdx, Image Formatting: an ``a_`` hash "can be retrieved as animated WebP using the ``.webp``
+    file extension and ``?animated=true`` querystring parameter"; without it the WebP is one still frame."""
+    guild = (await emu.control.guilds())[0]
+    joined = await emu.control.join(guild["id"], avatar="animated")
+    url = f"/avatars/{joined['user_id']}/{joined['avatar']}.webp"
+    async with httpx.AsyncClient(base_url=emu.info.cdn_base) as cdn:
+        still = await cdn.get(url, params={"size": 64})
+        moving = await cdn.get(url, params={"size": 64, "animated": "true"})
+    assert (still.status_code, moving.status_code) == (200, 200)
+    assert getattr(Image.open(io.BytesIO(still.content)), "n_frames", 1) == 1
+    assert getattr(Image.open(io.BytesIO(moving.content)), "n_frames", 1) > 1
