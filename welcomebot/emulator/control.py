@@ -21,6 +21,11 @@ after a real pause. It needs a clock that can move (``welcomebot emulator`` runs
 ``DELETE /_control/guilds/{id}/bot`` removes the bot from a guild: the gateway sends GUILD_DELETE without
 ``unavailable``, as Discord does when a bot is kicked or the guild deleted, and the guild leaves READY and
 the REST routes; ``POST /_control/guilds/{id}/bot`` adds it back (a GUILD_CREATE, the same guild as before).
+
+``POST /_control/guilds/{id}/outage {"on": true}`` makes a guild unavailable, as in a Discord outage: sessions
+get GUILD_DELETE with ``unavailable: true``, the guild sends no events meanwhile (the world still changes: joins
+go on), and a new session's READY lists it unavailable and sends GUILD_DELETE for it instead of GUILD_CREATE;
+``{"on": false}`` ends it with a GUILD_CREATE. REST on the guild keeps working (not modelled).
 """
 
 from __future__ import annotations
@@ -133,6 +138,21 @@ class Control:
                 self.gateway.dispatch("GUILD_DELETE", {"id": str(guild.id)}, guild_id=guild.id, intent=1)
                 self.world.left[guild.id] = self.world.guilds.pop(guild.id)
                 return 200, {"removed": str(guild.id)}
+            case "POST", ["guilds", gid, "outage"]:
+                # An outage (events/gateway-events.mdx, Guild Delete: "Sent when a guild becomes ... unavailable
+                # due to an outage"): GUILD_DELETE with unavailable true, no events meanwhile; when it ends, the
+                # guild "becomes available again": a GUILD_CREATE.
+                guild = self._guild(gid)
+                if bool(body.get("on", True)):
+                    if guild.id not in self.world.outages:
+                        data = {"id": str(guild.id), "unavailable": True}
+                        self.gateway.dispatch("GUILD_DELETE", data, guild_id=guild.id, intent=1)
+                        self.world.outages.add(guild.id)
+                elif guild.id in self.world.outages:
+                    self.world.outages.discard(guild.id)
+                    self.gateway.dispatch("GUILD_CREATE", self.world.guild_create(guild.id), guild_id=guild.id,
+                                          intent=1)  # fmt: skip
+                return 200, {"id": str(guild.id), "unavailable": guild.id in self.world.outages}
             case "POST", ["guilds", gid, "bot"]:
                 left = self.world.left.pop(int(gid), None)
                 if left is None:

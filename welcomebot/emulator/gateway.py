@@ -63,6 +63,7 @@ class GatewayBackend(Protocol):
     def guild_ids(self) -> list[int]: ...
     def guild_create(self, guild_id: int) -> dict[str, Any]: ...
     def guild_members(self, guild_id: int) -> list[dict[str, Any]] | None: ...
+    def guild_unavailable(self, guild_id: int) -> bool: ...
 
 
 class _Close(Exception):  # control flow inside a connection; never escapes it
@@ -169,6 +170,8 @@ class GatewayServer:
             task_status.started(bound)
 
     def dispatch(self, event: str, data: dict[str, Any], *, guild_id: int | None, intent: int | None) -> None:
+        if guild_id is not None and self.backend.guild_unavailable(guild_id):
+            return  # a guild in an outage sends nothing until its GUILD_CREATE
         for session in self._live_sessions():
             if intent is not None and not session.intents & intent:
                 continue
@@ -566,7 +569,11 @@ class _Connection:
         )
         if intents & GUILDS:
             for gid in guild_ids:
-                session.push("GUILD_CREATE", server.backend.guild_create(gid))
+                if server.backend.guild_unavailable(gid):
+                    # "Guilds that are unavailable due to an outage will send a Guild Delete event" (Guild Create)
+                    session.push("GUILD_DELETE", {"id": str(gid), "unavailable": True})
+                else:
+                    session.push("GUILD_CREATE", server.backend.guild_create(gid))
 
     async def _resume(self, d: Any) -> None:
         server = self.server

@@ -53,6 +53,10 @@ class ControlClient:
         """The bot is removed from the guild: GUILD_DELETE without ``unavailable``."""
         await self._call("DELETE", f"/guilds/{guild_id}/bot")
 
+    async def outage(self, guild_id: int | str, *, on: bool = True) -> None:
+        """A Discord outage of the guild: GUILD_DELETE with ``unavailable: true``; ``on=False``: GUILD_CREATE."""
+        await self._call("POST", f"/guilds/{guild_id}/outage", {"on": on})
+
     async def add_bot(self, guild_id: int | str) -> None:
         """The bot is added back to a guild it was removed from: GUILD_CREATE."""
         await self._call("POST", f"/guilds/{guild_id}/bot")

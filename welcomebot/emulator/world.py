@@ -413,6 +413,8 @@ class World:
         self.guilds: dict[int, Guild] = {}
         #: Guilds the bot was removed from (``DELETE /_control/guilds/{id}/bot``), kept to add it back.
         self.left: dict[int, Guild] = {}
+        #: Guilds in an outage (POST /_control/guilds/{id}/outage): unavailable to the bot, sending no events.
+        self.outages: set[int] = set()
         self.channels: dict[int, Channel] = {}
         self.messages: dict[int, list[Message]] = {}
         self.commands: dict[int | None, list[dict[str, Any]]] = {}
@@ -528,6 +530,9 @@ class World:
 
     def guild_create(self, guild_id: int) -> dict[str, Any]:
         return self.guilds[guild_id].guild_create(self.bot.id)
+
+    def guild_unavailable(self, guild_id: int) -> bool:
+        return guild_id in self.outages
 
     def guild_members(self, guild_id: int) -> list[dict[str, Any]] | None:
         """The guild's members as guild member objects (None: the bot is not in such a guild)."""

@@ -113,3 +113,46 @@ async def test_a_departed_guild_s_data_goes_after_the_grace_period(tmp_path, aut
         assert (pruner.guilds_purged, pruner.guild_rows) == (1, 3), "config, asset, note; the log went by age"
     finally:
         await store.close()
+
+
+async def test_an_outage_guild_delete_is_not_a_removal(tmp_path: Path):
+    """GUILD_DELETE with ``unavailable: true`` (events/gateway-events.mdx, Guild Delete: an outage) notes no
+    departure; when the guild comes back (GUILD_CREATE) its joins are welcomed as before."""
+    store = await SqliteStore.open(tmp_path / "db.sqlite3")
+    try:
+        with trio.fail_after(60):
+            async with running_emulator(guilds=2, heartbeat_interval_ms=1000) as emu:
+                a, b = await emu.control.guilds()
+                for g in (a, b):
+                    await store.put_guild_config(GuildConfig(guild_id=int(g["id"]), welcome_channel_id=1))
+                welcome = {
+                    int(g["id"]): WelcomeConfig(guild_id=int(g["id"]), channel_id=int(g["channels"][0]["id"]),
+                                                message_template="hi {user}")
+                    for g in (a, b)
+                }  # fmt: skip
+                configs = FakeConfigs(welcome)
+                poster = FakePoster()
+                pipeline = Pipeline(configs=configs, welcome_log=FakeLog(), members=Members(), cards=FakeCards(),
+                                    poster=poster, turns=ChannelTurns(), observer=RecordingObserver(),
+                                    departures=StoreDepartures(store, wall_clock=lambda: 1000.0))  # fmt: skip
+                send, receive = trio.open_memory_channel[Dispatch](100)
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(pipeline.run)
+                    handle = await nursery.start(
+                        run_shard, ShardConfig(Secret(emu.info.token), emu.info.gateway_url), send,
+                        MemorySessionStore(),
+                    )  # fmt: skip
+                    nursery.start_soon(pipeline.feed, receive, {0: handle})
+                    await handle.live.wait()
+                    await emu.control.outage(a["id"])
+                    await emu.control.join(b["id"])  # the same shard, in order: handled after the GUILD_DELETE
+                    await poster.wait_for_welcomes(1)
+                    assert await departed(store, math.inf) == [], "an outage is not a removal"
+                    await emu.control.outage(a["id"], on=False)
+                    await emu.control.join(a["id"])  # after its GUILD_CREATE
+                    await poster.wait_for_welcomes(2)
+                    assert await departed(store, math.inf) == []
+                    await pipeline.drain()
+                    nursery.cancel_scope.cancel()
+    finally:
+        await store.close()

@@ -48,3 +48,41 @@ async def test_privileged_intents_follow_the_portal_switches(emu, intent, flag):
             await send(ws, 2, identify_payload(emu.info.token, intents=intent, shard=[0, 1]))
             answer = await recv(ws)
             assert answer["t"] == "READY", answer
+
+
+async def test_a_guild_outage_is_guild_delete_unavailable_then_guild_create(emu):
+    """events/gateway-events.mdx, Guild Delete: "Sent when a guild becomes or was already unavailable due to an
+    outage ... If the unavailable field is not set, the user was removed"; Guild Create: sent "When a Guild
+    becomes available again". No events come from the guild meanwhile (the join during it is not sent)."""
+    guild = (await emu.control.guilds())[0]
+    gid = guild["id"]
+    async with gateway_client(emu.emulator.gateway.url) as ws:
+        await recv(ws)
+        await send(ws, 2, identify_payload(emu.info.token))
+        ready = await recv(ws)
+        assert {"id": gid, "unavailable": True} in ready["d"]["guilds"]
+        for _ in ready["d"]["guilds"]:
+            assert (await recv(ws))["t"] == "GUILD_CREATE"
+        await emu.control.outage(gid)
+        deleted = await recv(ws)
+        assert (deleted["t"], deleted["d"]) == ("GUILD_DELETE", {"id": gid, "unavailable": True})
+        await emu.control.join(gid)
+        await emu.control.outage(gid, on=False)
+        back = await recv(ws)  # in order: no GUILD_MEMBER_ADD before it
+        assert (back["t"], back["d"]["id"], back["d"]["unavailable"]) == ("GUILD_CREATE", gid, False)
+        assert back["d"]["member_count"] == guild["member_count"] + 1
+
+
+async def test_a_guild_in_an_outage_at_connect_sends_guild_delete(emu):
+    """events/gateway-events.mdx, Guild Create, scenario 1: READY lists every guild unavailable, then "Guilds
+    that are unavailable due to an outage will send a Guild Delete event" instead of their GUILD_CREATE."""
+    first, second = await emu.control.guilds()
+    await emu.control.outage(first["id"])
+    async with gateway_client(emu.emulator.gateway.url) as ws:
+        await recv(ws)
+        await send(ws, 2, identify_payload(emu.info.token))
+        ready = await recv(ws)
+        assert len(ready["d"]["guilds"]) == 2
+        after = {(p["t"], p["d"]["id"]): p["d"] for p in [await recv(ws), await recv(ws)]}
+    assert after[("GUILD_DELETE", first["id"])] == {"id": first["id"], "unavailable": True}
+    assert ("GUILD_CREATE", second["id"]) in after

@@ -44,6 +44,9 @@ class FakeBackend:
     def guild_create(self, guild_id: int) -> dict[str, Any]:
         return {"id": str(guild_id), "name": f"g{guild_id}", "channels": [], "roles": [], "member_count": 1}
 
+    def guild_unavailable(self, guild_id: int) -> bool:
+        return False
+
 
 class Client:
     """One raw websocket connection with optional zlib-stream inflation."""
