@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 import trio
+import zstandard
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, serve_websocket
 
 from welcomebot.emulator.gateway_schemas import GatewayValidator
@@ -143,6 +144,8 @@ class GatewayServer:
         self._identified_at: dict[int, float] = {}
         self.refusing = False
         self.closes: dict[int, int] = {}
+        #: Connections per transport compression asked for (``?compress=``).
+        self.compressed: dict[str, int] = {}
         #: Set to check every payload sent against the docs' schemas (tests); mismatches land in spec_violations.
         self.validator: GatewayValidator | None = None
         self.spec_violations: list[str] = []
@@ -197,7 +200,7 @@ class GatewayServer:
     def stats(self) -> dict[str, Any]:
         return {**self.counters, "closes": {str(k): v for k, v in self.closes.items()},
                 "dispatched": sum(s.dispatched for s in self._sessions.values()),
-                "spec_violations": list(self.spec_violations)}  # fmt: skip
+                "compressed": dict(self.compressed), "spec_violations": list(self.spec_violations)}  # fmt: skip
 
     def check_payload(self, frame: bytes) -> None:
         """A payload the gateway sends must match the docs' schema for it; a mismatch is an emulator bug."""
@@ -251,8 +254,10 @@ class GatewayServer:
         ws = await request.accept()
         self.counters["connections"] += 1
         query = parse_qs(urlsplit(request.path).query)
-        compress = query.get("compress", [None])[0] == "zlib-stream"
-        conn = _Connection(self, ws, compress)
+        compress = query.get("compress", [None])[0]
+        if compress in ("zlib-stream", "zstd-stream"):
+            self.compressed[compress] = self.compressed.get(compress, 0) + 1
+        conn = _Connection(self, ws, compress if compress in ("zlib-stream", "zstd-stream") else None)
         try:
             if query.get("v", [None])[0] != "10":
                 raise _Close(4012, "Invalid API version")
@@ -276,11 +281,15 @@ class GatewayServer:
 class _Connection:
     """One websocket: reader loop, writer task, heartbeat deadline and fault kicks."""
 
-    def __init__(self, server: GatewayServer, ws: WebSocketConnection, compress: bool) -> None:
+    def __init__(self, server: GatewayServer, ws: WebSocketConnection, compress: str | None) -> None:
         self.server = server
         self.ws = ws
         self.session: Session | None = None
-        self._zlib = zlib.compressobj() if compress else None
+        # Transport compression (events/gateway.mdx): one context for the connection's life, each message
+        # flushed: zlib ends each with Z_SYNC_FLUSH; zstd flushes a block without ending the frame.
+        self.transport = compress
+        self._zlib = zlib.compressobj() if compress == "zlib-stream" else None
+        self._zstd = zstandard.ZstdCompressor().compressobj() if compress == "zstd-stream" else None
         #: IDENTIFY ``compress: true`` (not with transport compression: "it cannot use" both).
         self.payload_compression = False
         self._sent_times: deque[float] = deque()
@@ -306,6 +315,8 @@ class _Connection:
             return
         if self._zlib is not None:
             await self.ws.send_message(self._zlib.compress(frame) + self._zlib.flush(zlib.Z_SYNC_FLUSH))
+        elif self._zstd is not None:
+            await self.ws.send_message(self._zstd.compress(frame) + self._zstd.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK))
         else:
             await self.ws.send_message(frame.decode())
 
@@ -550,7 +561,7 @@ class _Connection:
             return
         server._identified_at[key] = now
         server.backend.identify_remaining -= 1
-        self.payload_compression = d.get("compress") is True and self._zlib is None
+        self.payload_compression = d.get("compress") is True and self.transport is None
         server.counters["identifies"] += 1
         session = Session(f"{server._rng.getrandbits(128):032x}", shard_id, shard_count, intents)
         server._sessions[session.session_id] = session

@@ -65,6 +65,8 @@ async def test_discordpy_lives_a_bots_life_against_the_emulator(monkeypatch: pyt
             assert outcome.after_reconnects_joined is not None
             stats = await emu.control.stats()
             assert stats["gateway"]["identifies"] == 1
+            # discord.py asks for zstd-stream when zstandard (an emulator dependency) is installed.
+            assert stats["gateway"]["compressed"] == {"zstd-stream": 3}  # the first connection and two resumes
     # Only the voice extras discord.py misses (PyNaCl, davey) may be warned about.
     warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert [w for w in warned if "voice will NOT be supported" not in w] == []

@@ -8,6 +8,7 @@ import httpx
 import msgspec
 import pytest
 import trio
+import zstandard
 from PIL import Image
 from trio_websocket import ConnectionClosed
 
@@ -155,3 +156,27 @@ async def test_animated_webp_only_with_animated_true(emu):
     assert (still.status_code, moving.status_code) == (200, 200)
     assert getattr(Image.open(io.BytesIO(still.content)), "n_frames", 1) == 1
     assert getattr(Image.open(io.BytesIO(moving.content)), "n_frames", 1) > 1
+
+
+async def test_zstd_stream_compresses_every_message_through_one_context(emu):
+    """events/gateway.mdx, "Transport Compression", zstd-stream: "all data needs to be processed through a zstd
+    decompression context that stays alive for the lifetime of the gateway connection"; "each websocket message
+    corresponds to a single gateway message, but does not end a zstd frame". With IDENTIFY ``compress: true``
+    too, transport compression alone applies (no payload-compressed dispatch inside)."""
+    inflate = zstandard.ZstdDecompressor().decompressobj()
+
+    async def next_payload(ws: Any) -> dict[str, Any]:
+        message = await ws.get_message()
+        assert isinstance(message, bytes)
+        decoded: dict[str, Any] = msgspec.json.decode(inflate.decompress(message))
+        return decoded
+
+    with trio.fail_after(20):
+        async with gateway_client(emu.info.gateway_url, "v=10&encoding=json&compress=zstd-stream") as ws:
+            assert (await next_payload(ws))["op"] == 10
+            await send(ws, 2, {**identify_payload(emu.info.token), "compress": True})
+            assert (await next_payload(ws))["t"] == "READY"
+            assert (await next_payload(ws))["t"] == "GUILD_CREATE"
+            await send(ws, 1, None)
+            while (payload := await next_payload(ws))["op"] != 11:
+                assert payload["t"] == "GUILD_CREATE"
