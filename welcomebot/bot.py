@@ -36,7 +36,7 @@ from welcomebot.adapters import (
     StoreShardLeases,
     StoreWelcomeLog,
 )
-from welcomebot.app import ChannelTurns, GuildInfo, Outcome, Pipeline
+from welcomebot.app import ChannelTurns, Guilds, Outcome, Pipeline
 from welcomebot.commands import CommandContext, Dispatcher, sync_commands
 from welcomebot.commands.card import StoredFonts
 from welcomebot.errors import ConfigError, WelcomeBotError
@@ -216,12 +216,12 @@ async def run_bot(
         )
         snapshots = StoreGuildSnapshots(store)
         # A RESUMEd session brings no GUILD_CREATE: start from what the previous run knew.
-        guilds: dict[int, GuildInfo] = await snapshots.load()
+        guilds = Guilds(await snapshots.load())
         policy = FetchPolicy.trusting(settings.cdn_base, api_base=settings.api_base)
         fonts = StoredFonts(
             assets, FetchPolicy.trusting(settings.cdn_base, api_base=settings.api_base, max_bytes=MAX_FONT_BYTES)
         )
-        context = CommandContext(api, store, configs, guilds, cards, assets, policy, fonts=fonts)
+        context = CommandContext(api, store, configs, guilds.view, cards, assets, policy, fonts=fonts)
         commands = Dispatcher(context)
         pipeline = Pipeline(
             configs=configs,
@@ -238,8 +238,8 @@ async def run_bot(
             history=RestHistory(api),
             departures=StoreDepartures(store),
             snapshots=snapshots,
+            guilds=guilds,
         )
-        pipeline.guilds = guilds
         context.parked = pipeline.parked
         send, receive = trio.open_memory_channel[Dispatch](4096)
 

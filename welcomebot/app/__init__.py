@@ -31,6 +31,7 @@ from welcomebot.app.gate import (
     within_rejoin_window,
 )
 from welcomebot.app.guild import MAX_CARDS_PER_MESSAGE, GuildWelcomer, Observer
+from welcomebot.app.guilds import Guilds
 from welcomebot.app.intake import to_router_event
 from welcomebot.app.message import DEFAULT_MESSAGE, MAX_CONTENT, compose, embed_json, join_names
 from welcomebot.app.model import (
@@ -122,6 +123,7 @@ __all__ = [
     "GuildRole",
     "GuildSnapshots",
     "GuildWelcomer",
+    "Guilds",
     "History",
     "Join",
     "JoinKey",

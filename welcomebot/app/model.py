@@ -70,12 +70,13 @@ class Join(msgspec.Struct, frozen=True, kw_only=True):
         return self.global_name or self.username
 
 
-class GuildInfo(msgspec.Struct, kw_only=True):
+class GuildInfo(msgspec.Struct, frozen=True, kw_only=True):
     """What the gateway told us about a guild (GUILD_CREATE and GUILD_UPDATE, member adds and removes).
 
     Kept in the store too (``guild_snapshot``), so it survives a restart whose session RESUMEs: Discord sends
     no GUILD_CREATE then. Roles and channels are not kept: the permission checks read them over REST when
-    they run, so they are never stale.
+    they run, so they are never stale. Frozen: its one owner (:class:`~welcomebot.app.guilds.Guilds`) replaces
+    an entry instead of changing it.
     """
 
     guild_id: int

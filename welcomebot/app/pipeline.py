@@ -30,6 +30,7 @@ from actors import KeyedRegistry, KeyParked
 from welcomebot.app.catchup import CatchUp
 from welcomebot.app.gate import joined_s
 from welcomebot.app.guild import MAX_CARDS_PER_MESSAGE, GuildWelcomer, Observer
+from welcomebot.app.guilds import Guilds
 from welcomebot.app.intake import to_router_event
 from welcomebot.app.model import GOODBYE_PREFIX, GuildInfo, Join, JoinKey, Outcome
 from welcomebot.app.reconcile import Reconciler
@@ -88,6 +89,7 @@ class Pipeline:
         history: History | None = None,
         departures: Departures | None = None,
         snapshots: GuildSnapshots | None = None,
+        guilds: Guilds | None = None,
     ) -> None:
         self._configs = configs
         self._log = welcome_log
@@ -103,6 +105,9 @@ class Pipeline:
         self._wall_clock = wall_clock
         self._departures = departures
         self._snapshots = snapshots
+        #: The one owner of the guilds' state (its routers change it); everyone else reads :attr:`guilds`.
+        self._guilds = Guilds() if guilds is None else guilds
+        self.guilds: Mapping[int, GuildInfo] = self._guilds.view
         #: Welcomes members who joined while the bot could not RESUME (None: not wired, as in unit tests).
         self.catch_up: CatchUp | None = None
         if catch_up is not None:
@@ -115,7 +120,6 @@ class Pipeline:
         )  # fmt: skip
         self._late_router: Router | None = None
         self._quick_deleted: deque[int] = deque(maxlen=1024)
-        self.guilds: dict[int, GuildInfo] = {}
         self._actors: KeyedRegistry[int, Join | list[Join]] = KeyedRegistry(
             self._guild, mailbox_size=INBOX_SIZE, max_restarts=GUILD_MAX_RESTARTS, window=GUILD_RESTART_WINDOW_S,
             backoff_base=1.0, backoff_cap=30.0, on_crash=self._guild_crashed, fatal=(FatalError, ConfigError),
@@ -253,7 +257,7 @@ class Pipeline:
                 if router is None:
                     # A new session (or the first after a RESUME): its sequences continue from here.
                     router = routers[session] = Router(
-                        configs=self._configs, welcome_log=self._log, deliver=self.deliver, guilds=self.guilds,
+                        configs=self._configs, welcome_log=self._log, deliver=self.deliver, guilds=self._guilds,
                         observer=self._observer, on_leave=self._left, wall_clock=self._wall_clock,
                         snapshots=self._snapshots, session_id=session,
                     )  # fmt: skip
@@ -385,7 +389,7 @@ class Pipeline:
         """A member the catch-up found: the router's checks and claim, marked late in the log."""
         if self._late_router is None:
             self._late_router = Router(
-                configs=self._configs, welcome_log=self._log, deliver=self._deliver_late, guilds=self.guilds,
+                configs=self._configs, welcome_log=self._log, deliver=self._deliver_late, guilds=self._guilds,
                 observer=self._observer, wall_clock=self._wall_clock,
             )  # fmt: skip
         await self._late_router.consider(join)

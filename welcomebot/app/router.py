@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import msgspec
 
 from welcomebot.app.gate import too_young, within_rejoin_window
+from welcomebot.app.guilds import Guilds
 from welcomebot.app.model import GuildInfo, Join, Outcome
 from welcomebot.app.watermark import SeqWatermark
 
@@ -78,7 +79,7 @@ class Router:
         configs: Configs,
         welcome_log: WelcomeLog,
         deliver: Callable[[int, Join], Awaitable[None]],
-        guilds: dict[int, GuildInfo],
+        guilds: Guilds,
         observer: Observer,
         wall_clock: Callable[[], float] = time.time,
         on_leave: Callable[[MemberLeft], Awaitable[None]] | None = None,
@@ -88,7 +89,7 @@ class Router:
         self._configs = configs
         self._log = welcome_log
         self._deliver = deliver
-        self.guilds = guilds
+        self._guilds = guilds
         self._observer = observer
         self.watermark = SeqWatermark()
         self._wall_clock = wall_clock
@@ -97,6 +98,11 @@ class Router:
         self._snapshots = snapshots
         self._session_id = session_id
 
+    @property
+    def guilds(self) -> Mapping[int, GuildInfo]:
+        """What this router (and any other sharing its :class:`Guilds`) knows, read-only."""
+        return self._guilds.view
+
     async def handle(self, event: Event, seq: int | None = None) -> None:
         """Handle one event; ``seq`` (None for events not from the gateway) is marked done after."""
         if seq is not None:
@@ -104,18 +110,17 @@ class Router:
         match event:
             case GuildAvailable(guild):
                 guild = msgspec.structs.replace(guild, session_id=self._session_id, seq=seq or 0)
-                self.guilds[guild.guild_id] = guild
+                self._guilds.available(guild)
                 await self._keep(guild)
             case GuildChanged(guild_id, name, icon, system_channel_id):
-                known = self.guilds.get(guild_id)
-                if known is not None:
-                    known.name, known.icon, known.system_channel_id = name, icon, system_channel_id
-                    await self._keep(known)
+                changed = self._guilds.changed(guild_id, name=name, icon=icon, system_channel_id=system_channel_id)
+                if changed is not None:
+                    await self._keep(changed)
             case GuildGone(guild_id):
-                self.guilds.pop(guild_id, None)
+                self._guilds.gone(guild_id)
             case MemberJoined(join):
                 await self._count(join.guild_id, +1, seq)
-                known = self.guilds.get(join.guild_id)
+                known = self._guilds.view.get(join.guild_id)
                 if known is not None and known.member_count is not None:
                     join = msgspec.structs.replace(join, member_number=known.member_count)
                 if join.pending:
@@ -180,15 +185,9 @@ class Router:
         return self._wall_clock() - joined < SCREENING_WINDOW_S
 
     async def _count(self, guild_id: int, delta: int, seq: int | None) -> None:
-        guild = self.guilds.get(guild_id)
-        if guild is None or guild.member_count is None:
-            return
-        if seq is not None and guild.session_id == self._session_id and seq <= guild.seq:
-            return  # replayed after a kill: counted (and kept) before the saved sequence caught up
-        guild.member_count += delta
-        if seq is not None:
-            guild.session_id, guild.seq = self._session_id, seq
-        await self._keep(guild)
+        guild = self._guilds.count(guild_id, delta, session_id=self._session_id, seq=seq)
+        if guild is not None:
+            await self._keep(guild)
 
     async def _keep(self, guild: GuildInfo) -> None:
         """Persist ``guild`` before its dispatch is marked done, so no restart forgets or recounts it."""

@@ -52,6 +52,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from tests.welcomebot.app.fakes import FakeCards, RecordingObserver
 from welcomebot.adapters.store import CachedConfigs, StoreShardLeases, StoreWelcomeLog
 from welcomebot.app.channel_limit import ChannelTurns
+from welcomebot.app.guilds import Guilds
 from welcomebot.app.model import GuildInfo, Join
 from welcomebot.app.pipeline import Pipeline
 from welcomebot.app.ports import CardFile, PostedMessage
@@ -237,17 +238,18 @@ class Process:
                 welcome_log.dead.add(lease.previous)
             configs = CachedConfigs(store)
             observer = RecordingObserver()
+            guilds = Guilds({GUILD: GuildInfo(guild_id=GUILD, name="model", member_count=len(self.world.members))})
             pipeline = Pipeline(configs=configs, welcome_log=welcome_log, members=self.world, cards=FakeCards(),
                                 poster=self.world.discord, turns=ChannelTurns(recent=welcome_log.recent_post_ages),
-                                observer=observer, wall_clock=wall, history=self.world.discord)  # fmt: skip
-            pipeline.guilds[GUILD] = GuildInfo(guild_id=GUILD, name="model", member_count=len(self.world.members))
+                                observer=observer, wall_clock=wall, history=self.world.discord,
+                                guilds=guilds)  # fmt: skip
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._keep_lease, leases, nursery.cancel_scope)
                 await nursery.start(pipeline.run)
                 await pipeline.finish_unfinished()
                 self.serving = True
                 router = Router(configs=configs, welcome_log=welcome_log, deliver=pipeline.deliver,
-                                guilds=pipeline.guilds, observer=observer, wall_clock=wall)  # fmt: skip
+                                guilds=guilds, observer=observer, wall_clock=wall)  # fmt: skip
                 seq = self.world.checkpoint  # RESUME: everything after the saved sequence is replayed
                 router.watermark = SeqWatermark(seq)
                 while True:

@@ -14,6 +14,7 @@ from welcomebot.app.behaviour import validate_behaviour
 from welcomebot.app.catchup import LEGACY, MARGIN_S, CatchUp, Seen
 from welcomebot.app.channel_limit import ChannelTurns
 from welcomebot.app.guild import GuildWelcomer
+from welcomebot.app.guilds import Guilds
 from welcomebot.app.model import GuildInfo, Join, Outcome
 from welcomebot.app.pipeline import Pipeline
 from welcomebot.app.ports import WelcomeConfig
@@ -164,8 +165,8 @@ def router(log: FakeLog, cfg: WelcomeConfig, delivered: list[Join], observer: Re
     async def deliver(guild_id: int, j: Join) -> None:
         delivered.append(j)
 
-    return Router(configs=FakeConfigs({GUILD: cfg}), welcome_log=log, deliver=deliver, guilds={}, observer=observer,
-                  wall_clock=lambda: NOW, on_leave=on_leave)  # fmt: skip
+    return Router(configs=FakeConfigs({GUILD: cfg}), welcome_log=log, deliver=deliver, guilds=Guilds(),
+                  observer=observer, wall_clock=lambda: NOW, on_leave=on_leave)  # fmt: skip
 
 
 async def test_router_gates_young_accounts_and_rejoins():

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 from tests.welcomebot.app.fakes import FakeConfigs, FakeLog, RecordingObserver
 from welcomebot.adapters.store import StoreGuildSnapshots
+from welcomebot.app.guilds import Guilds
 from welcomebot.app.model import GuildInfo, Join, Outcome
 from welcomebot.app.ports import WelcomeConfig
 from welcomebot.app.router import GuildAvailable, GuildChanged, MemberJoined, MemberLeft, MemberUpdated, Router
@@ -32,7 +33,7 @@ def make_router(configured: bool = True):
         configs=configs,
         welcome_log=FakeLog(),
         deliver=deliver,
-        guilds={},
+        guilds=Guilds(),
         observer=observer,
         wall_clock=lambda: NOW,
     )
@@ -100,7 +101,7 @@ async def test_guild_knowledge_survives_a_kill_and_a_resume_replay_is_not_counte
     try:
         snapshots = StoreGuildSnapshots(store)
 
-        def router_on(guilds: dict[int, GuildInfo], delivered: list[Join]) -> Router:
+        def router_on(guilds: Guilds, delivered: list[Join]) -> Router:
             async def deliver(guild_id: int, join: Join) -> None:
                 delivered.append(join)
 
@@ -110,7 +111,7 @@ async def test_guild_knowledge_survives_a_kill_and_a_resume_replay_is_not_counte
                           session_id="s1")  # fmt: skip
 
         first: list[Join] = []
-        before = router_on({}, first)
+        before = router_on(Guilds(), first)
         await before.handle(GuildAvailable(GuildInfo(guild_id=G, name="Cafe", member_count=10)), seq=1)
         await before.handle(MemberJoined(member(1)), seq=2)
         await before.handle(MemberLeft(G, 77), seq=3)
@@ -120,7 +121,8 @@ async def test_guild_knowledge_survives_a_kill_and_a_resume_replay_is_not_counte
 
         # killed after seq 5 was handled but with seq 3 saved: Discord replays 4 and 5, then sends 6
         after: list[Join] = []
-        again = router_on(await snapshots.load(), after)
+        known = Guilds(await snapshots.load())
+        again = router_on(known, after)
         assert again.guilds[G].name == "Café"
         await again.handle(MemberJoined(member(2)), seq=4)
         await again.handle(GuildChanged(G, "Café", icon="abc", system_channel_id=9), seq=5)
@@ -129,7 +131,7 @@ async def test_guild_knowledge_survives_a_kill_and_a_resume_replay_is_not_counte
         assert [(j.user_id, j.member_number) for j in after] == [(2, 11), (3, 12)]
         assert (again.guilds[G].icon, again.guilds[G].system_channel_id) == ("abc", 9)
         # a new session counts from its own GUILD_CREATE, whatever sequences the old one reached
-        fresh = Router(configs=FakeConfigs({}), welcome_log=FakeLog(), deliver=again._deliver, guilds=again.guilds,
+        fresh = Router(configs=FakeConfigs({}), welcome_log=FakeLog(), deliver=again._deliver, guilds=known,
                        observer=RecordingObserver(), snapshots=snapshots, session_id="s2")  # fmt: skip
         await fresh.handle(GuildAvailable(GuildInfo(guild_id=G, name="Café", member_count=20)), seq=1)
         await fresh.handle(MemberJoined(member(4)), seq=2)
