@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 
 from welcomebot.emulator.openapi import SpecViolation
 
@@ -54,7 +55,8 @@ class GatewayValidator:
             if validator is None:
                 raise SpecViolation(f"op {op}: not an opcode the gateway sends")
             what = f"op {op}"
-        error = next(iter(sorted(validator.iter_errors(payload.get("d")), key=lambda e: len(e.path))), None)
+        # best_match descends into anyOf (GUILD_CREATE: available or not) to the error that explains it.
+        error = best_match(validator.iter_errors(payload.get("d")))
         if error is not None:
             where = "/".join(map(str, error.absolute_path))
             message = str(error.message)
