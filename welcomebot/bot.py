@@ -49,8 +49,9 @@ from welcomebot.render import AvatarFetcher, Renderer
 from welcomebot.render.fonts import MAX_FONT_BYTES
 from welcomebot.rest import DiscordApi, RestClient
 from welcomebot.retention import Pruner
+from welcomebot.secret import Secret
 from welcomebot.settings import Settings
-from welcomebot.store import GRACE_S, BackupStatus, Outage, Store, backend_of, open_assets, periodic_backups
+from welcomebot.store import GRACE_S, AssetStore, BackupStatus, Outage, Store, backend_of, open_assets, periodic_backups
 
 __all__ = ["BotOptions", "Counters", "RunningBot", "run_bot"]
 
@@ -196,129 +197,177 @@ async def run_bot(
     if settings.token is None:
         raise ConfigError("DISCORD_BOT_TOKEN: not set; create a bot in the Discord developer portal and set its token")
     rest = RestClient(settings.token, api_base=settings.api_base)
+    cards_renderer = renderer if renderer is not None else await trio.to_thread.run_sync(Renderer)
+    try:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as cdn_http:
+            parts = await _wire(settings, settings.token, store, options, rest, cards_renderer, cdn_http, metrics,
+                                on_raid, outage)  # fmt: skip
+            async with trio.open_nursery() as nursery:
+                await _start_beside(nursery, parts)
+                await _run_gateway(parts, stop, task_status)
+                await _drain(parts.pipeline, options.drain_timeout)
+                nursery.cancel_scope.cancel()
+    finally:
+        with trio.CancelScope(shield=True):
+            await rest.aclose()
+    parts.running.stopped.set()
+
+
+@dataclass
+class _Parts:
+    """What :func:`_wire` built, for the functions that run it."""
+
+    settings: Settings
+    store: Store
+    api: DiscordApi
+    welcome_log: StoreWelcomeLog
+    assets: AssetStore
+    backups: BackupStatus
+    commands: Dispatcher
+    pipeline: Pipeline
+    manager: ShardManager
+    receive: trio.MemoryReceiveChannel[Dispatch]
+    pruner: Pruner
+    running: RunningBot
+
+
+async def _wire(
+    settings: Settings,
+    token: Secret,
+    store: Store,
+    options: BotOptions,
+    rest: RestClient,
+    renderer: Renderer,
+    cdn_http: httpx.AsyncClient,
+    metrics: Metrics | None,
+    on_raid: Callable[[int, bool], None] | None,
+    outage: Outage | None,
+) -> _Parts:
+    """Every adapter, the pipeline, the commands and the shard manager, built before anything runs."""
     api = DiscordApi(rest)
     counters = Counters()
     observer = _Fanout(counters) if metrics is None else _Fanout(counters, metrics)
     configs = CachedConfigs(store)
     assets = open_assets(store, settings)
-    backups = BackupStatus()
     welcome_log = StoreWelcomeLog(store, options.owner)
-    cards_renderer = renderer if renderer is not None else await trio.to_thread.run_sync(Renderer)
-    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as cdn_http:
-        pool = ThreadPoolActor(options.render_threads, max_queued=256)
-        cards = RenderedCards(
-            cards_renderer,
-            AvatarFetcher(cdn_http),
-            cdn_base=settings.cdn_base,
-            pool=pool,
-            background=assets.background,
-            on_render=observer.rendered,
-        )
-        snapshots = StoreGuildSnapshots(store)
-        # A RESUMEd session brings no GUILD_CREATE: start from what the previous run knew.
-        guilds = Guilds(await snapshots.load())
-        policy = FetchPolicy.trusting(settings.cdn_base, api_base=settings.api_base)
-        fonts = StoredFonts(
-            assets, FetchPolicy.trusting(settings.cdn_base, api_base=settings.api_base, max_bytes=MAX_FONT_BYTES)
-        )
-        context = CommandContext(api, store, configs, guilds.view, cards, assets, policy, fonts=fonts)
-        commands = Dispatcher(context)
-        pipeline = Pipeline(
-            configs=configs,
-            welcome_log=welcome_log,
-            members=RestMembers(api),
-            cards=cards,
-            poster=RestPoster(api),
-            turns=ChannelTurns(recent=welcome_log.recent_post_ages),
-            observer=observer,
-            on_interaction=commands.submit,
-            actions=RestActions(api, store, configs),
-            on_raid=on_raid,
-            catch_up=(MetaCatchUpState(store), RestMembers(api)),
-            history=RestHistory(api),
-            departures=StoreDepartures(store),
-            snapshots=snapshots,
-            guilds=guilds,
-        )
-        context.parked = pipeline.parked
-        send, receive = trio.open_memory_channel[Dispatch](4096)
+    pool = ThreadPoolActor(options.render_threads, max_queued=256)
+    cards = RenderedCards(renderer, AvatarFetcher(cdn_http), cdn_base=settings.cdn_base, pool=pool,
+                          background=assets.background, on_render=observer.rendered)  # fmt: skip
+    snapshots = StoreGuildSnapshots(store)
+    # A RESUMEd session brings no GUILD_CREATE: start from what the previous run knew.
+    guilds = Guilds(await snapshots.load())
+    context = _command_context(settings, store, api, configs, guilds, cards, assets)
+    commands = Dispatcher(context)
+    pipeline = Pipeline(
+        configs=configs,
+        welcome_log=welcome_log,
+        members=RestMembers(api),
+        cards=cards,
+        poster=RestPoster(api),
+        turns=ChannelTurns(recent=welcome_log.recent_post_ages),
+        observer=observer,
+        on_interaction=commands.submit,
+        actions=RestActions(api, store, configs),
+        on_raid=on_raid,
+        catch_up=(MetaCatchUpState(store), RestMembers(api)),
+        history=RestHistory(api),
+        departures=StoreDepartures(store),
+        snapshots=snapshots,
+        guilds=guilds,
+    )
+    context.parked = pipeline.parked
+    send, receive = trio.open_memory_channel[Dispatch](4096)
+    manager = ShardManager(
+        ShardConfig(token, "", compress=options.compress),
+        api.get_gateway_bot,
+        send,
+        store,
+        shards=options.shards,
+        shard_count=options.shard_count,
+        rng=random.Random(),
+        leases=StoreShardLeases(store, options.owner),
+        auto=options.auto and backend_of(settings.database_url) == "postgres",
+    )
+    pruner = Pruner(store, settings.retention, assets=assets, grace_s=settings.guild_grace)
+    running = RunningBot(pipeline, manager, rest, counters, configs, store, outage=outage)
+    parts = _Parts(settings, store, api, welcome_log, assets, BackupStatus(), commands, pipeline, manager, receive,
+                   pruner, running)  # fmt: skip
+    if metrics is not None:
+        _pull_gauges(metrics, running, pool, cards)
+        _backup_gauges(metrics, parts.backups)
+        _retention_counters(metrics, pruner)
+    return parts
 
-        base = ShardConfig(settings.token, "", compress=options.compress)
-        manager = ShardManager(
-            base,
-            api.get_gateway_bot,
-            send,
-            store,
-            shards=options.shards,
-            shard_count=options.shard_count,
-            rng=random.Random(),
-            leases=StoreShardLeases(store, options.owner),
-            auto=options.auto and backend_of(settings.database_url) == "postgres",
-        )
-        pruner = Pruner(store, settings.retention, assets=assets, grace_s=settings.guild_grace)
-        running = RunningBot(pipeline, manager, rest, counters, configs, store, outage=outage)
-        if metrics is not None:
-            _pull_gauges(metrics, running, pool, cards)
-            _backup_gauges(metrics, backups)
-            metrics.counter(
-                "welcomebot_pruned_rows",
-                "Welcome-log rows deleted by retention (past every window their guild's features use).",
-                ["reason"],
-                lambda: {("retention",): pruner.pruned, ("guild_removed",): pruner.guild_rows},
-            )
-            metrics.counter(
-                "welcomebot_guilds_purged",
-                "Servers whose data was deleted, WELCOMEBOT_GUILD_GRACE after they removed the bot.",
-                [],
-                lambda: {(): pruner.guilds_purged},
-            )
-        try:
-            async with trio.open_nursery() as nursery:
-                await nursery.start(pipeline.run)
-                await assets.collect_garbage()
-                nursery.start_soon(assets.collect_garbage_every, GRACE_S)
-                nursery.start_soon(pruner.run)
-                if settings.backup_interval is not None:
-                    nursery.start_soon(partial(periodic_backups, store, assets, settings.data_dir / "backups",
-                                               interval=settings.backup_interval, keep=settings.backup_keep,
-                                               status=backups))  # fmt: skip
-                await nursery.start(commands.run)
-                nursery.start_soon(_sync_commands, api, store, running.commands_synced)
-                # Beside the gateway: once the old claims are taken (start() returns), new joins cannot be
-                # mistaken for them, so shards connect and new members are welcomed while old ones are re-posted.
-                await nursery.start(pipeline.finish_unfinished)
 
-                async def took_over(previous: str) -> None:  # that owner is gone: finish what it claimed first
-                    welcome_log.dead.add(previous)
-                    await pipeline.finish_unfinished()
+def _command_context(
+    settings: Settings,
+    store: Store,
+    api: DiscordApi,
+    configs: CachedConfigs,
+    guilds: Guilds,
+    cards: RenderedCards,
+    assets: AssetStore,
+) -> CommandContext:
+    """The slash commands' context: they read the guilds (never change them) and fetch admins' uploads."""
+    policy = FetchPolicy.trusting(settings.cdn_base, api_base=settings.api_base)
+    fonts = StoredFonts(
+        assets, FetchPolicy.trusting(settings.cdn_base, api_base=settings.api_base, max_bytes=MAX_FONT_BYTES)
+    )
+    return CommandContext(api, store, configs, guilds.view, cards, assets, policy, fonts=fonts)
 
-                manager.on_takeover = took_over
-                if pipeline.catch_up is not None:
-                    pipeline.catch_up.owns = manager.owns  # a shard whose lease was taken stops its paging
-                nursery.start_soon(_renew_claims, welcome_log)
-                nursery.start_soon(pipeline.run_deletes)
-                if pipeline.catch_up is not None:
-                    await pipeline.catch_up.start()
-                    nursery.start_soon(pipeline.catch_up.run)
-                async with trio.open_nursery() as gateway:
-                    await gateway.start(manager.run)
-                    gateway.start_soon(pipeline.feed, receive, manager.handles)
-                    task_status.started(running)
-                    await stop.wait()
-                    running.draining = True
-                    # Intake first: dispatches not yet routed were neither claimed nor checkpointed, so the
-                    # next start RESUMEs before them and gets them again.
-                    log.info("stopping: no new events; finishing in-flight welcomes")
-                    gateway.cancel_scope.cancel()
-                with trio.move_on_after(options.drain_timeout if options.drain_timeout > 0 else math.inf) as scope:
-                    await pipeline.drain()
-                if scope.cancelled_caught:
-                    log.warning("drain timed out; unfinished welcomes stay claimed and finish after restart")
-                nursery.cancel_scope.cancel()
-        finally:
-            with trio.CancelScope(shield=True):
-                await rest.aclose()
-        running.stopped.set()
+
+async def _start_beside(nursery: trio.Nursery, parts: _Parts) -> None:
+    """Everything that runs beside the gateway: the pipeline, upkeep, the commands, the old claims' recovery."""
+    settings, store, assets = parts.settings, parts.store, parts.assets
+    pipeline, manager = parts.pipeline, parts.manager
+    await nursery.start(pipeline.run)
+    await assets.collect_garbage()
+    nursery.start_soon(assets.collect_garbage_every, GRACE_S)
+    nursery.start_soon(parts.pruner.run)
+    if settings.backup_interval is not None:
+        nursery.start_soon(partial(periodic_backups, store, assets, settings.data_dir / "backups",
+                                   interval=settings.backup_interval, keep=settings.backup_keep,
+                                   status=parts.backups))  # fmt: skip
+    await nursery.start(parts.commands.run)
+    nursery.start_soon(_sync_commands, parts.api, store, parts.running.commands_synced)
+    # Beside the gateway: once the old claims are taken (start() returns), new joins cannot be
+    # mistaken for them, so shards connect and new members are welcomed while old ones are re-posted.
+    await nursery.start(pipeline.finish_unfinished)
+
+    async def took_over(previous: str) -> None:  # that owner is gone: finish what it claimed first
+        parts.welcome_log.dead.add(previous)
+        await pipeline.finish_unfinished()
+
+    manager.on_takeover = took_over
+    if pipeline.catch_up is not None:
+        pipeline.catch_up.owns = manager.owns  # a shard whose lease was taken stops its paging
+    nursery.start_soon(_renew_claims, parts.welcome_log)
+    nursery.start_soon(pipeline.run_deletes)
+    if pipeline.catch_up is not None:
+        await pipeline.catch_up.start()
+        nursery.start_soon(pipeline.catch_up.run)
+
+
+async def _run_gateway(parts: _Parts, stop: trio.Event, task_status: trio.TaskStatus[RunningBot]) -> None:
+    """The shards and the intake until ``stop``; then intake stops first."""
+    async with trio.open_nursery() as gateway:
+        await gateway.start(parts.manager.run)
+        gateway.start_soon(parts.pipeline.feed, parts.receive, parts.manager.handles)
+        task_status.started(parts.running)
+        await stop.wait()
+        parts.running.draining = True
+        # Intake first: dispatches not yet routed were neither claimed nor checkpointed, so the
+        # next start RESUMEs before them and gets them again.
+        log.info("stopping: no new events; finishing in-flight welcomes")
+        gateway.cancel_scope.cancel()
+
+
+async def _drain(pipeline: Pipeline, drain_timeout: float) -> None:
+    """The guild actors finish what they hold, for at most ``drain_timeout`` seconds (0: no bound)."""
+    with trio.move_on_after(drain_timeout if drain_timeout > 0 else math.inf) as scope:
+        await pipeline.drain()
+    if scope.cancelled_caught:
+        log.warning("drain timed out; unfinished welcomes stay claimed and finish after restart")
 
 
 def _pull_gauges(metrics: Metrics, bot: RunningBot, pool: ThreadPoolActor, cards: RenderedCards) -> None:
@@ -379,6 +428,21 @@ def _pull_gauges(metrics: Metrics, bot: RunningBot, pool: ThreadPoolActor, cards
         "welcomebot_gateway_connected_shards",
         "Shards connected now.",
         lambda: sum(h.connected for h in bot.manager.handles.values()),
+    )
+
+
+def _retention_counters(metrics: Metrics, pruner: Pruner) -> None:
+    metrics.counter(
+        "welcomebot_pruned_rows",
+        "Welcome-log rows deleted by retention (past every window their guild's features use).",
+        ["reason"],
+        lambda: {("retention",): pruner.pruned, ("guild_removed",): pruner.guild_rows},
+    )
+    metrics.counter(
+        "welcomebot_guilds_purged",
+        "Servers whose data was deleted, WELCOMEBOT_GUILD_GRACE after they removed the bot.",
+        [],
+        lambda: {(): pruner.guilds_purged},
     )
 
 
