@@ -3,7 +3,8 @@
 The token check: the bot token must never reach a log line. For the whole session, every log record any
 test makes (formatted with all its fields and tracebacks, before any redaction), everything pytest captured
 for each test (stdout, stderr, log), and all output of the ``welcomebot`` subprocesses tests run through
-the ``output_check`` fixture are searched for the known test tokens (``welcomebot.ops.testing``: the
+``tests/helpers.py`` (its ``run_welcomebot``, ``WelcomebotPopen`` and ``WelcomebotProcess``, fed by the
+``output_check`` fixture or the session's check) are searched for the known test tokens (``tests.helpers``: the
 emulator's bot tokens and :data:`CANARY_TOKEN`). Any hit fails the session and is listed, token masked.
 Records are made at INFO and above, as in production (``httpx`` at WARNING, as ``configure_logging`` sets it).
 Under pytest-xdist each worker checks its own tests and hands its hits to the controller, which fails the run.
@@ -17,8 +18,9 @@ from collections.abc import Callable, Generator
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests import helpers
+from tests.helpers import find_tokens
 from welcomebot.logs import JsonFormatter
-from welcomebot.ops.testing import find_tokens
 
 #: The nightly budget of the exactly-once explorer (tests/welcomebot/app/exactly_once_model.py), and of every other
 #: property test: ``pytest --hypothesis-profile=deep``.
@@ -59,7 +61,8 @@ _BASELINE = pytest.StashKey[list[logging.Handler]]()
 
 def pytest_configure(config: pytest.Config) -> None:
     check = config.stash[_CHECK] = TokenCheck()
-    config.stash[_SINK] = _RecordSink(check)
+    sink = config.stash[_SINK] = _RecordSink(check)
+    helpers.session_output_check = lambda text: check.scan(f"{sink.where} (subprocess output)", text)
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 

@@ -1,4 +1,5 @@
-"""No import cycle between packages: the layout docs/architecture.md draws is the one the code has.
+"""No import cycle between packages: the layout docs/architecture.md draws is the one the code has. And every
+``welcomebot`` subprocess a test starts goes through ``tests/helpers.py``, where the token check sees its output.
 
 A package is ``actors`` or ``welcomebot.<name>`` (a subpackage, or a top-level module such as
 ``welcomebot.bot``); every ``import`` and ``from ... import`` counts, those under ``TYPE_CHECKING`` and inside
@@ -9,6 +10,7 @@ functions too (a cycle hidden from the interpreter is still one for the reader).
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -119,6 +121,23 @@ def test_the_graph_sees_known_edges() -> None:
     graph = package_graph()
     assert "welcomebot.gateway" in graph["welcomebot.cli"]
     assert "actors" in graph["welcomebot.app"]
+
+
+def test_every_welcomebot_subprocess_goes_through_the_helpers():
+    """``tests/helpers.py`` hands all a ``welcomebot`` subprocess writes to the token check; a test starting
+    one by hand (``stderr=DEVNULL``, a pipe read for one event) would escape it."""
+    by_hand = re.compile(r"""["']-m["']\s*,\s*["']welcomebot["']""")
+    found = [
+        f"{path.relative_to(ROOT)}:{text[: match.start()].count(chr(10)) + 1}"
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        if path != ROOT / "tests" / "helpers.py"
+        for text in [path.read_text(encoding="utf-8")]
+        for match in by_hand.finditer(text)
+    ]
+    assert not found, (
+        "start welcomebot through tests/helpers.py (run_welcomebot, WelcomebotPopen, WelcomebotProcess): "
+        + ", ".join(found)
+    )
 
 
 if __name__ == "__main__":

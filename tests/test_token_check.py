@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import CANARY_TOKEN, find_tokens
 from welcomebot.emulator.world import World
-from welcomebot.ops.testing import CANARY_TOKEN, find_tokens
 
 pytest_plugins = ["pytester"]
 
@@ -14,7 +14,7 @@ import logging
 import sys
 
 from welcomebot.emulator.world import World
-from welcomebot.ops.testing import CANARY_TOKEN
+from tests.helpers import CANARY_TOKEN
 
 
 def test_field():
@@ -44,7 +44,9 @@ def test_clean():
 def _inner(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
     pytester.makeconftest((Path(__file__).parent / "conftest.py").read_text())
     pytester.makepyfile(test_inner=source)
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    # The conftest imports tests.helpers: the inner session finds it from the repository's root.
+    root = Path(__file__).resolve().parent.parent
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-o", f"pythonpath={root}", *args)
 
 
 def test_a_session_that_leaks_tokens_fails_and_says_where(pytester):

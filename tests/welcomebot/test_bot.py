@@ -8,7 +8,7 @@ import pytest
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.welcomebot.commands.conftest import bot_settings
+from tests.helpers import CANARY_TOKEN, bot_settings, until
 from welcomebot.adapters.store import LEASE_S
 from welcomebot.bot import BotOptions, run_bot
 from welcomebot.cli.sandbox import SandboxOptions, run_sandbox
@@ -16,7 +16,6 @@ from welcomebot.emulator.testing import running_emulator
 from welcomebot.emulator.world import SEND_MESSAGES
 from welcomebot.ops.metrics import Metrics
 from welcomebot.ops.server import serve_ops
-from welcomebot.ops.testing import CANARY_TOKEN, until
 from welcomebot.render import Renderer
 from welcomebot.secret import Secret
 from welcomebot.settings import Settings

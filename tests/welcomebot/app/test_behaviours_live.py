@@ -14,7 +14,7 @@ import msgspec
 import pytest
 import trio
 
-from tests.welcomebot.commands.conftest import bot_settings
+from tests.helpers import bot_settings
 from welcomebot.adapters.actions import RestActions
 from welcomebot.adapters.store import CachedConfigs
 from welcomebot.app.behaviour import options_with, validate_behaviour

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import trio
 
-from tests.welcomebot.commands.conftest import bot_settings
+from tests.helpers import bot_settings
 from welcomebot.bot import BotOptions, RunningBot, run_bot
 from welcomebot.emulator.testing import RunningEmulator, running_emulator
 from welcomebot.render import Renderer

@@ -3,11 +3,11 @@
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import trio
 
+from tests.helpers import run_welcomebot
 from welcomebot.store.api import GuildConfig
 from welcomebot.store.assets import AssetStore
 from welcomebot.store.sqlite import SqliteStore
@@ -18,8 +18,7 @@ def _run(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
     env["WELCOMEBOT_DATA_DIR"] = str(data_dir)
     env["WELCOMEBOT_DATABASE_URL"] = f"sqlite:///{data_dir}/welcomebot.sqlite3"
     env["WELCOMEBOT_LOG_FORMAT"] = "text"
-    return subprocess.run([sys.executable, "-m", "welcomebot", *args], capture_output=True, text=True, env=env,
-                          timeout=120, check=False)  # fmt: skip
+    return run_welcomebot(args, env=env, timeout=120)
 
 
 async def _seed(data_dir: Path) -> str:
@@ -126,8 +125,7 @@ def test_an_unreachable_postgres_exits_2_with_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WELCOMEBOT_", "DISCORD_"))}
     env |= {"WELCOMEBOT_DATA_DIR": str(tmp_path), "WELCOMEBOT_LOG_FORMAT": "text",
             "WELCOMEBOT_DATABASE_URL": "postgresql://nobody:x@127.0.0.1:1/none"}  # fmt: skip
-    result = subprocess.run([sys.executable, "-m", "welcomebot", "backup", "--out", str(tmp_path / "b.tar.gz")],
-                            capture_output=True, text=True, env=env, timeout=120, check=False)  # fmt: skip
+    result = run_welcomebot(["backup", "--out", str(tmp_path / "b.tar.gz")], env=env, timeout=120)
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("welcomebot: error: ")
     assert result.stderr.count("\n") == 1

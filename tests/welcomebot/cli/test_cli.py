@@ -4,25 +4,17 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 
+from tests.helpers import CANARY_TOKEN, run_welcomebot
 from welcomebot.cli import COMMANDS, build_parser
-from welcomebot.ops.testing import CANARY_TOKEN
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("WELCOMEBOT_", "DISCORD_"))}
     full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "welcomebot", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=60,
-        check=False,
-    )
+    return run_welcomebot(args, env=full_env)
 
 
 def test_help_lists_each_registered_command_with_help_text():

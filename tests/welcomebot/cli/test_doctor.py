@@ -3,10 +3,10 @@
 import os
 import socket
 import subprocess
-import sys
 
 from PIL import features
 
+from tests.helpers import run_welcomebot
 from welcomebot.ops import doctor
 from welcomebot.render.fonts import FontSet
 
@@ -14,8 +14,7 @@ from welcomebot.render.fonts import FontSet
 def _doctor(env_extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WELCOMEBOT_", "DISCORD_"))}
     env |= {"WELCOMEBOT_HTTP_ADDR": "127.0.0.1:0", **env_extra}
-    return subprocess.run([sys.executable, "-m", "welcomebot", "doctor"], capture_output=True, text=True, env=env,
-                          timeout=120, check=False)  # fmt: skip
+    return run_welcomebot(["doctor"], env=env, timeout=120)
 
 
 def test_a_healthy_setup_is_all_ok_or_warn(tmp_path):

@@ -4,13 +4,12 @@ newer than the code is refused by `migrate` and by `welcomebot run` alike."""
 import os
 import sqlite3
 import subprocess
-import sys
 from contextlib import closing
 
 import pytest
 import trio
 
-from tests.welcomebot.store.conftest import postgres_dsn
+from tests.helpers import postgres_dsn, run_welcomebot
 from welcomebot.store.migrations import known_migrations
 from welcomebot.store.testing import run_sql, scratch_schema
 
@@ -21,8 +20,7 @@ def _migrate(url: str, *args: str, command: str = "migrate") -> subprocess.Compl
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WELCOMEBOT_", "DISCORD_"))}
     env |= {"WELCOMEBOT_DATABASE_URL": url, "DISCORD_BOT_TOKEN": "dGVzdA.AAAA.not-a-real-token",
             "WELCOMEBOT_HTTP_ADDR": "127.0.0.1:0"}  # fmt: skip
-    return subprocess.run([sys.executable, "-m", "welcomebot", command, *args], capture_output=True, text=True,
-                          env=env, timeout=60, check=False)  # fmt: skip
+    return run_welcomebot([command, *args], env=env)
 
 
 def _check_then_migrate_then_check(url: str) -> None:

@@ -10,8 +10,8 @@ import httpx
 import pytest
 import trio
 
+from tests.helpers import WelcomebotProcess, bot_env, until
 from welcomebot.emulator.testing import running_emulator
-from welcomebot.ops.testing import WelcomebotProcess, bot_env, until
 from welcomebot.store.api import MAX_ATTEMPTS, GuildConfig, WelcomeKey
 from welcomebot.store.sqlite import SqliteStore
 

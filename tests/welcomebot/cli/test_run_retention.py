@@ -2,18 +2,15 @@
 
 import json
 import signal
-import subprocess
-import sys
 import time
 
 import httpx
 import trio
 
+from tests.helpers import WelcomebotPopen, emulator_env
 from welcomebot.store.api import GuildConfig, WelcomeKey
 from welcomebot.store.departures import departed, note
 from welcomebot.store.sqlite import SqliteStore
-
-from .test_run_process import _env, emulator  # noqa: F401  (the fixture)
 
 DAY = 86400.0
 
@@ -40,15 +37,13 @@ async def _state(path: str) -> tuple[str | None, str | None, bool, list[int]]:
         await store.close()
 
 
-def test_run_prunes_old_rows_and_departed_servers_at_start_and_counts_them(emulator, tmp_path):  # noqa: F811
+def test_run_prunes_old_rows_and_departed_servers_at_start_and_counts_them(emulator, tmp_path, output_check):
     db = f"{tmp_path}/w.sqlite3"
     trio.run(_seed, db)
-    env = _env(emulator, emulator["token"], tmp_path) | {"WELCOMEBOT_HTTP_ADDR": "127.0.0.1:0"}
-    with subprocess.Popen([sys.executable, "-m", "welcomebot", "run"], env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:  # fmt: skip
-        assert proc.stdout is not None
+    env = emulator_env(emulator, emulator["token"], f"sqlite:///{db}")
+    with WelcomebotPopen(["run"], env=env, on_output=output_check) as proc:
         metrics_url, events = None, set()
-        for line in proc.stdout:
+        for line in proc.lines():
             record = json.loads(line)
             event = record.get("event", "")
             if event == "health and metrics served":
@@ -64,6 +59,6 @@ def test_run_prunes_old_rows_and_departed_servers_at_start_and_counts_them(emula
         assert 'welcomebot_pruned_rows_total{reason="guild_removed"} 2.0' in metrics, "its config and its note"
         assert "welcomebot_guilds_purged_total 1.0" in metrics
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
+        code, _, err = proc.finish(timeout=60)
+    assert code == 0, err
     assert trio.run(_state, db) == (None, "posted", False, [])

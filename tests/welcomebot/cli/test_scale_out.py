@@ -2,18 +2,16 @@
 killed one's. Real processes against the emulator; counts come from the emulator's records."""
 
 import signal
-import subprocess
-import sys
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
 
-from tests.welcomebot.cli.test_kill_restart import LIVE, _env
-from tests.welcomebot.store.conftest import postgres_dsn
+from tests.helpers import bot_env, postgres_dsn, start_live_bot
 from welcomebot.emulator.testing import RunningEmulator, running_emulator
 from welcomebot.store.api import GuildConfig
 from welcomebot.store.open import open_store
@@ -22,27 +20,6 @@ from welcomebot.store.testing import scratch_schema
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 SHARDS = 4
-
-
-async def _start(nursery: trio.Nursery, env: dict[str, str], log: Path) -> trio.Process:
-    """`welcomebot run`, live once one of its shards is; its log lines kept in ``log`` (for a failure)."""
-    proc = await trio.lowlevel.open_process(
-        [sys.executable, "-m", "welcomebot", "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    live = trio.Event()
-
-    async def watch() -> None:
-        assert proc.stdout is not None
-        with log.open("wb") as out:
-            async for chunk in proc.stdout:
-                out.write(chunk)
-                out.flush()
-                if any(marker.encode() in chunk for marker in LIVE):
-                    live.set()
-
-    nursery.start_soon(watch)
-    await live.wait()
-    return proc
 
 
 async def _join_everywhere(emu: RunningEmulator, guilds: list[dict[str, Any]]) -> list[str]:
@@ -58,7 +35,9 @@ async def _welcomed(emu: RunningEmulator, guilds: list[dict[str, Any]], per_guil
     return mentions
 
 
-async def test_auto_replicas_share_shards_take_over_a_killed_ones_within_30s_and_rebalance_on_a_join(tmp_path: Path):
+async def test_auto_replicas_share_shards_take_over_a_killed_ones_within_30s_and_rebalance_on_a_join(
+    tmp_path: Path, output_check: Callable[[str], None]
+):
     async with scratch_schema(postgres_dsn(), prefix=f"so{uuid.uuid4().hex[:6]}") as url:
         with trio.fail_after(240):
             async with running_emulator(guilds=SHARDS * 2) as emu:
@@ -70,19 +49,18 @@ async def test_auto_replicas_share_shards_take_over_a_killed_ones_within_30s_and
                         await store.put_guild_config(GuildConfig(guild_id=int(g["id"]),
                                                                  welcome_channel_id=int(g["channels"][0]["id"]),
                                                                  updated_at=1))  # fmt: skip
-                env = _env(emu, tmp_path / "unused.sqlite3") | {"WELCOMEBOT_DATABASE_URL": url,
-                                                                "WELCOMEBOT_SHARDS": "auto"}  # fmt: skip
+                env = bot_env(emu.info, url, WELCOMEBOT_DATA_DIR=str(tmp_path), WELCOMEBOT_SHARDS="auto")
 
                 async with trio.open_nursery() as nursery:
                     bots = [
-                        await _start(nursery, env, tmp_path / f"replica{i}.log") for i in range(3)
+                        await start_live_bot(nursery, env, output_check) for _ in range(3)
                     ]  # each live once it runs a shard
                     joined = await _join_everywhere(emu, guilds)
                     await _welcomed(emu, guilds, 1)
                     connected = [s["shard"][0] for s in await emu.control.sessions() if s["connected"]]
 
                     bots[0].send_signal(signal.SIGKILL)  # it kept 1 or 2 of the 4 it started with
-                    assert await bots[0].wait() == -signal.SIGKILL
+                    assert await bots[0].exited() == -signal.SIGKILL
                     killed_at = trio.current_time()
                     joined += await _join_everywhere(emu, guilds)
                     with trio.fail_after(30):
@@ -91,7 +69,7 @@ async def test_auto_replicas_share_shards_take_over_a_killed_ones_within_30s_and
                     after = [s["shard"][0] for s in await emu.control.sessions() if s["connected"]]
 
                     # A fourth joins: a replica running two hands one over (closed resumably, RESUMEd there).
-                    bots.append(await _start(nursery, env, tmp_path / "replica3.log"))
+                    bots.append(await start_live_bot(nursery, env, output_check))
                     joined += await _join_everywhere(emu, guilds)
                     mentions = await _welcomed(emu, guilds, 3)
                     rebalanced = [s["shard"][0] for s in await emu.control.sessions() if s["connected"]]
@@ -99,7 +77,7 @@ async def test_auto_replicas_share_shards_take_over_a_killed_ones_within_30s_and
                     for bot in bots[1:]:
                         bot.send_signal(signal.SIGTERM)
                     for bot in bots[1:]:
-                        assert await bot.wait() == 0
+                        assert await bot.exited() == 0
                 stats = await emu.control.stats()
 
     assert sorted(connected) == list(range(SHARDS)), "every shard connected once, by one of the replicas"

@@ -8,12 +8,11 @@ from typing import Any
 import pytest
 import trio
 
+from tests.helpers import bot_settings
 from welcomebot.bot import BotOptions, RunningBot, run_bot
 from welcomebot.commands.definitions import COMMANDS, Option, OptionType
 from welcomebot.emulator.testing import RunningEmulator, running_emulator
 from welcomebot.render import Renderer
-from welcomebot.secret import Secret
-from welcomebot.settings import Settings
 from welcomebot.store.sqlite import SqliteStore
 
 MANAGE_GUILD = 1 << 5
@@ -24,11 +23,6 @@ SEND_MESSAGES = 1 << 11
 @pytest.fixture(scope="session")
 def renderer() -> Renderer:
     return Renderer()
-
-
-def bot_settings(emu: RunningEmulator, tmp_path: Path) -> Settings:
-    return Settings(token=Secret(emu.info.token), api_base=emu.info.api_base, cdn_base=emu.info.cdn_base,
-                    data_dir=tmp_path)  # fmt: skip
 
 
 def command_options(path: str, values: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,12 +1,11 @@
 """Registration: once across two starts of the bot, again when the definitions change, and from the CLI."""
 
 import os
-import sys
 from pathlib import Path
 
 import trio
 
-from tests.welcomebot.commands.conftest import bot_settings
+from tests.helpers import bot_settings, run_welcomebot_in_thread
 from welcomebot.bot import BotOptions, run_bot
 from welcomebot.commands.definitions import COMMANDS
 from welcomebot.commands.sync import sync_commands
@@ -61,13 +60,11 @@ async def test_cli_sync_registers_in_one_guild(tmp_path: Path):
         env = {**os.environ, "DISCORD_BOT_TOKEN": emu.info.token, "WELCOMEBOT_API_BASE": emu.info.api_base,
                "WELCOMEBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'w.sqlite3'}",
                "WELCOMEBOT_DATA_DIR": str(tmp_path)}  # fmt: skip
-        done = await trio.run_process([sys.executable, "-m", "welcomebot", "commands", "sync", "--guild", guild_id],
-                                      env=env, capture_stdout=True, capture_stderr=True, check=False)  # fmt: skip
-        bad = await trio.run_process([sys.executable, "-m", "welcomebot", "commands", "sync", "--guild", "x"],
-                                     env=env, capture_stdout=True, capture_stderr=True, check=False)  # fmt: skip
+        done = await run_welcomebot_in_thread(["commands", "sync", "--guild", guild_id], env=env)
+        bad = await run_welcomebot_in_thread(["commands", "sync", "--guild", "x"], env=env)
         stats = await emu.control.stats()
     assert done.returncode == 0, done.stderr
-    assert b'"registered": ["welcome", "preview", "set-background", "card", "behaviour"]' in done.stdout
+    assert '"registered": ["welcome", "preview", "set-background", "card", "behaviour"]' in done.stdout
     assert stats["requests"]["PUT /applications/{application_id}/guilds/{guild_id}/commands"] == 1
     assert bad.returncode == 2
-    assert b"not a server id" in bad.stderr
+    assert "not a server id" in bad.stderr

@@ -14,8 +14,8 @@ import pytest
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.helpers import WelcomebotProcess, bot_env, until
 from welcomebot.emulator.testing import RunningEmulator, running_emulator
-from welcomebot.ops.testing import WelcomebotProcess, bot_env, until
 from welcomebot.store.api import GuildConfig
 from welcomebot.store.open import open_store
 from welcomebot.store.testing import DSN_VAR, REQUIRE_VAR, FlakyProxy, scratch_schema

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 
 import pytest
 from PIL import Image
 
+from tests.helpers import run_welcomebot
 from welcomebot.cli import main
 from welcomebot.render.testing import busy_photo, dark_background, image_bytes, light_background, sample_avatar
 
@@ -99,12 +98,9 @@ def test_bad_input_one_line_exit_2(tmp_path, extra, message, capsys):
 
 
 def test_help_as_a_subprocess():
-    result = subprocess.run(
-        [sys.executable, "-m", "welcomebot", "render", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = run_welcomebot(
+        ["render", "--help"],
+        env=None,
     )
     assert result.returncode == 0
     for option in ("--name", "--avatar", "--background", "--template", "--format", "--out", "{server}"):

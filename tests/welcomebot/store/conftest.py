@@ -1,23 +1,13 @@
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import postgres_dsn
 from welcomebot.store.api import Store
 from welcomebot.store.open import open_store
-from welcomebot.store.testing import DSN_VAR, REQUIRE_VAR, scratch_schema
-
-
-def postgres_dsn() -> str:
-    """The test server's DSN; skips when none is configured, unless PostgreSQL tests are required."""
-    dsn = os.environ.get(DSN_VAR)
-    if not dsn:
-        if os.environ.get(REQUIRE_VAR):
-            pytest.fail(f"{REQUIRE_VAR} is set but {DSN_VAR} is not; run the tests through scripts/test")
-        pytest.skip(f"{DSN_VAR} is not set (scripts/test sets it from scripts/ensure-postgres)")
-    return dsn
+from welcomebot.store.testing import scratch_schema
 
 
 @pytest.fixture

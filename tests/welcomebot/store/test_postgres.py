@@ -13,6 +13,7 @@ import msgspec
 import pytest
 import trio
 
+from tests.helpers import run_welcomebot_in_thread
 from tests.welcomebot.store.test_contract import _fill as fill
 from welcomebot.errors import ConfigError
 from welcomebot.store.api import ClaimResult, GuildConfig, WelcomeKey
@@ -193,9 +194,8 @@ async def test_a_refused_login_exits_2_with_one_line(postgres_url, tmp_path):
            "WELCOMEBOT_HTTP_ADDR": "127.0.0.1:0", "WELCOMEBOT_DATA_DIR": str(tmp_path)}  # fmt: skip
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("WELCOMEBOT_", "DISCORD_"))}
     with trio.fail_after(60):
-        result = await trio.run_process([sys.executable, "-m", "welcomebot", "run"], env=keep | env,
-                                        capture_stdout=True, capture_stderr=True, check=False)  # fmt: skip
-    stderr = result.stderr.decode()
+        result = await run_welcomebot_in_thread(["run"], env=keep | env)
+    stderr = result.stderr
     assert result.returncode == 2, stderr
     lines = stderr.strip().splitlines()
     assert len(lines) == 1, stderr

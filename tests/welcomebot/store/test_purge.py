@@ -2,12 +2,12 @@
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import msgspec
 import pytest
 
+from tests.helpers import postgres_dsn, run_welcomebot
 from welcomebot.adapters.store import MetaCatchUpState, StoreGuildSnapshots
 from welcomebot.app.catchup import LEGACY, Seen
 from welcomebot.app.model import GuildInfo
@@ -17,8 +17,6 @@ from welcomebot.store.api import GuildConfig, Store, WelcomeKey
 from welcomebot.store.assets import AssetStore
 from welcomebot.store.open import open_store
 from welcomebot.store.testing import scratch_schema
-
-from .conftest import postgres_dsn
 
 #: Tables that hold no server's or user's id (checked: a new table must be listed here or have an id column).
 NO_IDS = {"gateway_session", "meta", "schema_migrations", "shard_lease"}
@@ -98,8 +96,7 @@ async def test_purging_a_user_removes_their_rows_in_every_guild(store, tmp_path)
 def _cli(*args: str, url: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WELCOMEBOT_", "DISCORD_"))}
     env |= {"WELCOMEBOT_DATA_DIR": str(data_dir), "WELCOMEBOT_DATABASE_URL": url, "WELCOMEBOT_LOG_FORMAT": "text"}
-    return subprocess.run([sys.executable, "-m", "welcomebot", "purge", *args], capture_output=True, text=True,
-                          env=env, timeout=120, check=False)  # fmt: skip
+    return run_welcomebot(["purge", *args], env=env, timeout=120)
 
 
 async def _command_leaves_no_row(url: str, data_dir: Path) -> None:
