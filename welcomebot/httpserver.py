@@ -1,7 +1,9 @@
 """A small HTTP/1.1 server on trio and h11 (the emulator and the ops endpoints): one task per connection,
 keep-alive, size limits.
 
-Handlers are plain ``async (Request) -> Response`` functions; the server knows nothing of Discord.
+Handlers are plain ``async (Request) -> Response`` functions; the server knows nothing of Discord. A HEAD
+request gets the headers its GET would (Content-Length included) and no body; a handler that raises is
+logged under the server's name (``"emulator handler crashed"``, ``"ops handler crashed"``) and answered 500.
 """
 
 from __future__ import annotations
@@ -68,20 +70,21 @@ async def serve_http(
     host: str,
     port: int,
     *,
+    name: str,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve until cancelled; ``started()`` with the bound port."""
+    """Serve until cancelled; ``started()`` with the bound port. ``name`` says whose server it is in the logs."""
     listeners = await trio.open_tcp_listeners(port, host=host)
     bound = listeners[0].socket.getsockname()[1]
     task_status.started(bound)
 
     async def connection(stream: trio.SocketStream) -> None:
-        await _connection(stream, handler)
+        await _connection(stream, handler, name)
 
     await trio.serve_listeners(connection, listeners)
 
 
-async def _connection(stream: trio.abc.Stream, handler: Handler) -> None:
+async def _connection(stream: trio.abc.Stream, handler: Handler, name: str) -> None:
     conn = h11.Connection(h11.SERVER, max_incomplete_event_size=64 * 1024)
     try:
         async with stream:
@@ -92,11 +95,11 @@ async def _connection(stream: trio.abc.Stream, handler: Handler) -> None:
                 try:
                     response = await handler(request)
                 except Exception:
-                    log.exception("emulator handler crashed", extra={"path": request.path})
+                    log.exception("%s handler crashed", name, extra={"path": request.path})
                     response = Response(500, b'{"message": "500: Internal Server Error", "code": 0}')
                 if request.drop_response:
                     return
-                await _send_response(stream, conn, response)
+                await _send_response(stream, conn, response, head=request.method == "HEAD")
                 if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
                     return
                 conn.start_next_cycle()
@@ -136,13 +139,15 @@ async def _read_request(stream: trio.abc.Stream, conn: h11.Connection) -> Reques
             return None
 
 
-async def _send_response(stream: trio.abc.Stream, conn: h11.Connection, response: Response) -> None:
+async def _send_response(
+    stream: trio.abc.Stream, conn: h11.Connection, response: Response, *, head: bool = False
+) -> None:
     headers = [(k.encode(), v.encode()) for k, v in response.headers]
     if response.content_type is not None:
         headers.append((b"content-type", response.content_type.encode()))
     headers.append((b"content-length", str(len(response.body)).encode()))
     chunks = [conn.send(h11.Response(status_code=response.status, headers=headers))]
-    if response.body:
+    if response.body and not head:  # h11 refuses a body on a HEAD response (RFC 9110 9.3.2: none is sent)
         chunks.append(conn.send(h11.Data(data=response.body)))
     chunks.append(conn.send(h11.EndOfMessage()))
     await stream.send_all(b"".join(c for c in chunks if c))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -123,7 +124,7 @@ class Emulator:
         cfg = self.config
         async with trio.open_nursery() as nursery:
             gw_port = await nursery.start(self.gateway.serve, cfg.host, cfg.gateway_port)
-            port = await nursery.start(serve_http, self._route, cfg.host, cfg.port)
+            port = await nursery.start(partial(serve_http, self._route, cfg.host, cfg.port, name="emulator"))
             base = f"http://{cfg.host}:{port}"
             info = EmulatorInfo(
                 api_base=f"{base}/api/v10",

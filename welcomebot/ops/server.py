@@ -29,4 +29,4 @@ async def serve_ops(host: str, port: int, metrics: Metrics, ready: ReadyCheck, *
             return Response(200, metrics.render(), content_type=CONTENT_TYPE)
         return Response(404, b"not found\n", content_type="text/plain")
 
-    await serve_http(handle, host, port, task_status=task_status)
+    await serve_http(handle, host, port, name="ops", task_status=task_status)
