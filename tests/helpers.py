@@ -17,32 +17,51 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 import trio
 
+from welcomebot.bot import BotOptions, RunningBot, run_bot
 from welcomebot.emulator import EmulatorInfo
+from welcomebot.gateway.protocol import SavedSession
+from welcomebot.rest import File, NotFound
 from welcomebot.secret import Secret
 from welcomebot.settings import Settings
+from welcomebot.store import AssetRecord, GuildConfig, Store, WelcomeKey, open_store
 from welcomebot.store.testing import DSN_VAR, REQUIRE_VAR
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from welcomebot.emulator import RunningEmulator
+    from welcomebot.render import Renderer
 
 __all__ = [
     "CANARY_TOKEN",
+    "H1",
+    "HOSTILE_NAMES",
+    "K1",
+    "K2",
     "LIVE",
+    "FakeApi",
+    "Run",
     "WelcomebotPopen",
     "WelcomebotProcess",
+    "asset_record",
+    "bot_against",
     "bot_env",
     "bot_settings",
+    "channel_of",
     "emulator_env",
+    "fill_history",
+    "fill_store",
     "find_tokens",
+    "mentions",
     "postgres_dsn",
     "run_welcomebot",
     "run_welcomebot_in_thread",
@@ -355,3 +374,161 @@ class WelcomebotProcess:
             self._on_output(line)
         take(line)
         self._wake()
+
+
+# --- a run_bot against an in-process emulator ------------------------------------------------------------
+
+
+def mentions(messages: list[dict[str, Any]]) -> list[str]:
+    return [u for m in messages for u in m["mentioned_user_ids"]]
+
+
+@dataclass
+class Run:
+    bot: RunningBot
+    guilds: list[dict[str, Any]]
+    stop: trio.Event
+
+    async def stop_and_drain(self) -> None:
+        """What SIGTERM does: no new events, in-flight welcomes finished."""
+        self.stop.set()
+        await self.bot.stopped.wait()
+
+
+@asynccontextmanager
+async def bot_against(
+    emu: RunningEmulator,
+    tmp_path: Path,
+    renderer: Renderer,
+    *,
+    configure: bool = True,
+    database_url: str = "",
+    options: dict[str, Any] | None = None,
+) -> AsyncIterator[Run]:
+    """A configured store (SQLite in ``tmp_path`` unless ``database_url`` names another) and a live bot;
+    cancelled (like a dying process) when the block ends, unless it was stopped and drained before."""
+    async with open_store(database_url or f"sqlite:///{tmp_path}/w.sqlite3") as store:
+        guilds: list[dict[str, Any]] = await emu.control.guilds()
+        if configure:
+            for g in guilds:
+                config = GuildConfig(guild_id=int(g["id"]), welcome_channel_id=int(g["channels"][0]["id"]),
+                                     options=options or {}, updated_at=1)  # fmt: skip
+                await store.put_guild_config(config)
+        settings = bot_settings(emu, tmp_path)
+        async with trio.open_nursery() as nursery:
+            stop = trio.Event()
+            bot: RunningBot = await nursery.start(
+                lambda task_status: run_bot(
+                    settings,
+                    store,
+                    options=BotOptions(drain_timeout=30),
+                    stop=stop,
+                    renderer=renderer,
+                    task_status=task_status,
+                )
+            )
+            for handle in bot.manager.handles.values():
+                await handle.live.wait()
+            yield Run(bot, guilds, stop)
+            nursery.cancel_scope.cancel()
+
+
+def channel_of(guild: dict[str, Any]) -> str:
+    return str(guild["channels"][0]["id"])
+
+
+# --- shared test data and fakes ----------------------------------------------------------------------------
+
+#: Member names that try Markdown, links or mentions (each with its escaped form).
+HOSTILE_NAMES = [
+    ("[free nitro](https://evil.example)", r"\[free nitro\]\(https\://evil.example\)"),
+    ("[x](<https://evil.example>)", r"\[x\]\(\<https\://evil.example\>\)"),
+    ("https://evil.example/login", r"https\://evil.example/login"),
+    ("<https://evil.example>", r"\<https\://evil.example\>"),
+    ("# Official announcement", r"\# Official announcement"),
+    ("### small heading", r"\#\#\# small heading"),
+    ("-# subtext", r"\-\# subtext"),
+    ("- list item", r"\- list item"),
+    ("+ plus item", r"\+ plus item"),
+    ("* star item", r"\* star item"),
+    ("1. ordered", r"1\. ordered"),
+    ("  42. indented", r"  42\. indented"),
+    ("**bold**", r"\*\*bold\*\*"),
+    ("*italic*", r"\*italic\*"),
+    ("_italic_", r"\_italic\_"),
+    ("__underline__", r"\_\_underline\_\_"),
+    ("~~strike~~", r"\~\~strike\~\~"),
+    ("||spoiler||", r"\|\|spoiler\|\|"),
+    ("`code`", r"\`code\`"),
+    ("```py\nimport os```", r"\`\`\`py import os\`\`\`"),
+    ("> quoted", r"\> quoted"),
+    (">>> quote all", r"\>\>\> quote all"),
+    ("<t:1700000000:R>", r"\<t\:1700000000\:R\>"),
+    ("<@123456789012345678>", r"\<\@123456789012345678\>"),
+    ("<@&123456789012345678>", r"\<\@&123456789012345678\>"),
+    ("<#123456789012345678>", r"\<\#123456789012345678\>"),
+    ("</ban:123456789012345678>", r"\</ban\:123456789012345678\>"),
+    ("<:pepe:123456789012345678>", r"\<\:pepe\:123456789012345678\>"),
+    ("@everyone", r"\@everyone"),
+    ("@here", r"\@here"),
+    ("a\\*b", r"a\\\*b"),
+    ("line\n# two", r"line \# two"),
+    ("ada.lovelace-99", "ada.lovelace-99"),
+    ("Zoë 🌸", "Zoë 🌸"),
+]
+
+
+class FakeApi:
+    def __init__(self, *, refuse: bool = False) -> None:
+        self.calls: list[tuple[float, str, dict[str, Any], list[File] | None]] = []
+        self.refuse = refuse
+        self.final = 0  # answers (type 4 callbacks and edits)
+        self.changed = trio.Event()
+
+    def _record(self, kind: str, payload: dict[str, Any], files: list[File] | None) -> None:
+        self.calls.append((trio.current_time(), kind, payload, files))
+        self.final += kind == "edit" or payload.get("type") == 4
+        self.changed.set()
+        self.changed = trio.Event()
+
+    async def interaction_callback(self, iid: int, token: str, payload: dict[str, Any]) -> None:
+        if self.refuse:
+            raise NotFound(404, 10062, "Unknown interaction", "POST /interactions")
+        self._record("callback", payload, None)
+
+    async def edit_original(self, app: int, token: str, payload: dict[str, Any],
+                            files: list[File] | None = None) -> dict[str, Any]:  # fmt: skip
+        self._record("edit", payload, files)
+        return {}
+
+
+#: Two welcome-log keys and an asset hash the store tests fill with.
+K1 = WelcomeKey(1 << 22, 10 << 22, "2026-11-24T10:00:00.000000+00:00")
+K2 = WelcomeKey(1 << 22, 11 << 22, "2026-11-24T10:00:01.000000+00:00")
+H1 = "a" * 64
+
+
+def asset_record(content_hash: str, guild_id: int, size: int) -> AssetRecord:
+    return AssetRecord(content_hash=content_hash, media_type="image/png", size=size, width=3, height=2,
+                       owner_guild=guild_id, created_at=7.5)  # fmt: skip
+
+
+async def fill_history(store: Store) -> None:
+    """A claimed join (K1), a posted one with its nonce (K2), a gateway session and a meta value."""
+    await store.claim_welcome(K1, "shards 0-0", 10.0, 60)
+    await store.claim_welcome(K2, "shards 0-0", 11.0, 60)
+    await store.assign_nonce([K2], "w42")
+    await store.mark_posted([K2], 1 << 50, 12.25, 13.0)
+    await store.save(3, SavedSession("sess", 77, "wss://resume"))
+    await store.set_meta("commands_hash", "abc")
+
+
+async def fill_store(store: Store) -> None:
+    """fill_history, two guild configs (one with every odd value a column may hold) and an asset."""
+    await fill_history(store)
+    await store.put_guild_config(GuildConfig(guild_id=1 << 40, welcome_channel_id=(1 << 62) + 3,
+                                             background_ref=f"asset:{H1}", message_template="hé {user} 🎉",
+                                             enabled=False, options={"z": 1, "a": [True, None, 1.5]},
+                                             channel_problem="forbidden", updated_at=1732500000.123456))  # fmt: skip
+    await store.put_guild_config(GuildConfig(guild_id=2, updated_at=3.0))
+    await store.put_asset(asset_record(H1, 1 << 40, 12345))

@@ -140,6 +140,18 @@ def test_every_welcomebot_subprocess_goes_through_the_helpers():
     )
 
 
+def test_no_test_module_imports_another():
+    """What tests share lives in tests/helpers.py (or a conftest.py, or a fakes module); a test module imported
+    by another runs its tests' module-level code twice and ties unrelated tests together."""
+    found = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        module = _module_name(path)
+        for name, line in _imported(path, module):
+            if name.rsplit(".", 1)[-1].startswith("test_") and name.startswith("tests"):
+                found.append(f"{path.relative_to(ROOT)}:{line} imports {name}")
+    assert not found, "\n".join(found)
+
+
 if __name__ == "__main__":
     for source, targets in sorted(package_graph().items()):
         print(source, "->", ", ".join(sorted(targets)))

@@ -12,7 +12,16 @@ from welcomebot.app.ports import CardFile, ChannelBroken, DmClosed, LastWelcome,
 from welcomebot.errors import WelcomeBotError
 from welcomebot.store.api import MAX_ATTEMPTS, QUARANTINED, STOPPED_WHILE_TRYING, quarantine_reason
 
-__all__ = ["FakeActions", "FakeCards", "FakeConfigs", "FakeLog", "FakePoster", "Posted", "RecordingObserver"]
+__all__ = [
+    "FakeActions",
+    "FakeCards",
+    "FakeConfigs",
+    "FakeLog",
+    "FakeMembers",
+    "FakePoster",
+    "Posted",
+    "RecordingObserver",
+]
 
 
 class FakeConfigs:
@@ -263,3 +272,11 @@ class FakeActions:
     async def channel_problem(self, guild_id: int, problem: str | None) -> None:
         await trio.lowlevel.checkpoint()
         self.problems[guild_id] = problem
+
+
+class FakeMembers:
+    """Every member is still there, as they joined."""
+
+    async def fetch(self, guild_id: int, user_id: int, joined_at: str) -> Join | None:
+        await trio.lowlevel.checkpoint()
+        return Join(guild_id=guild_id, user_id=user_id, joined_at=joined_at, username=f"u{user_id}")

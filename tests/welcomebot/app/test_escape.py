@@ -8,47 +8,12 @@ import re
 
 import pytest
 
+from tests.helpers import HOSTILE_NAMES
 from welcomebot.app.escape import escape_markdown
 from welcomebot.app.message import compose
 from welcomebot.app.model import GuildInfo, Join
 
 #: (hostile name, what it must become in the message's content)
-HOSTILE_NAMES = [
-    ("[free nitro](https://evil.example)", r"\[free nitro\]\(https\://evil.example\)"),
-    ("[x](<https://evil.example>)", r"\[x\]\(\<https\://evil.example\>\)"),
-    ("https://evil.example/login", r"https\://evil.example/login"),
-    ("<https://evil.example>", r"\<https\://evil.example\>"),
-    ("# Official announcement", r"\# Official announcement"),
-    ("### small heading", r"\#\#\# small heading"),
-    ("-# subtext", r"\-\# subtext"),
-    ("- list item", r"\- list item"),
-    ("+ plus item", r"\+ plus item"),
-    ("* star item", r"\* star item"),
-    ("1. ordered", r"1\. ordered"),
-    ("  42. indented", r"  42\. indented"),
-    ("**bold**", r"\*\*bold\*\*"),
-    ("*italic*", r"\*italic\*"),
-    ("_italic_", r"\_italic\_"),
-    ("__underline__", r"\_\_underline\_\_"),
-    ("~~strike~~", r"\~\~strike\~\~"),
-    ("||spoiler||", r"\|\|spoiler\|\|"),
-    ("`code`", r"\`code\`"),
-    ("```py\nimport os```", r"\`\`\`py import os\`\`\`"),
-    ("> quoted", r"\> quoted"),
-    (">>> quote all", r"\>\>\> quote all"),
-    ("<t:1700000000:R>", r"\<t\:1700000000\:R\>"),
-    ("<@123456789012345678>", r"\<\@123456789012345678\>"),
-    ("<@&123456789012345678>", r"\<\@&123456789012345678\>"),
-    ("<#123456789012345678>", r"\<\#123456789012345678\>"),
-    ("</ban:123456789012345678>", r"\</ban\:123456789012345678\>"),
-    ("<:pepe:123456789012345678>", r"\<\:pepe\:123456789012345678\>"),
-    ("@everyone", r"\@everyone"),
-    ("@here", r"\@here"),
-    ("a\\*b", r"a\\\*b"),
-    ("line\n# two", r"line \# two"),
-    ("ada.lovelace-99", "ada.lovelace-99"),
-    ("Zoë 🌸", "Zoë 🌸"),
-]
 
 
 @pytest.mark.parametrize(("name", "expected"), HOSTILE_NAMES)

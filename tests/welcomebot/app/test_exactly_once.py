@@ -6,21 +6,14 @@ as it would from Discord.
 """
 
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
 
-from tests.helpers import bot_settings
-from welcomebot.bot import BotOptions, RunningBot, run_bot
-from welcomebot.emulator.testing import RunningEmulator, running_emulator
+from tests.helpers import bot_against, channel_of, mentions
+from welcomebot.emulator.testing import running_emulator
 from welcomebot.render import Renderer
-from welcomebot.store.api import GuildConfig
-from welcomebot.store.open import open_store
 
 pytestmark = pytest.mark.slow
 
@@ -28,64 +21,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def renderer() -> Renderer:
     return Renderer()
-
-
-def mentions(messages: list[dict[str, Any]]) -> list[str]:
-    return [u for m in messages for u in m["mentioned_user_ids"]]
-
-
-@dataclass
-class Run:
-    bot: RunningBot
-    guilds: list[dict[str, Any]]
-    stop: trio.Event
-
-    async def stop_and_drain(self) -> None:
-        """What SIGTERM does: no new events, in-flight welcomes finished."""
-        self.stop.set()
-        await self.bot.stopped.wait()
-
-
-@asynccontextmanager
-async def bot_against(
-    emu: RunningEmulator,
-    tmp_path: Path,
-    renderer: Renderer,
-    *,
-    configure: bool = True,
-    database_url: str = "",
-    options: dict[str, Any] | None = None,
-) -> AsyncIterator[Run]:
-    """A configured store (SQLite in ``tmp_path`` unless ``database_url`` names another) and a live bot;
-    cancelled (like a dying process) when the block ends, unless it was stopped and drained before."""
-    async with open_store(database_url or f"sqlite:///{tmp_path}/w.sqlite3") as store:
-        guilds: list[dict[str, Any]] = await emu.control.guilds()
-        if configure:
-            for g in guilds:
-                config = GuildConfig(guild_id=int(g["id"]), welcome_channel_id=int(g["channels"][0]["id"]),
-                                     options=options or {}, updated_at=1)  # fmt: skip
-                await store.put_guild_config(config)
-        settings = bot_settings(emu, tmp_path)
-        async with trio.open_nursery() as nursery:
-            stop = trio.Event()
-            bot: RunningBot = await nursery.start(
-                lambda task_status: run_bot(
-                    settings,
-                    store,
-                    options=BotOptions(drain_timeout=30),
-                    stop=stop,
-                    renderer=renderer,
-                    task_status=task_status,
-                )
-            )
-            for handle in bot.manager.handles.values():
-                await handle.live.wait()
-            yield Run(bot, guilds, stop)
-            nursery.cancel_scope.cancel()
-
-
-def channel_of(guild: dict[str, Any]) -> str:
-    return str(guild["channels"][0]["id"])
 
 
 async def test_raid_of_1000_on_one_guild_is_welcomed_once_in_order_in_batches(tmp_path, renderer):

@@ -5,8 +5,7 @@ import uuid
 import pytest
 import trio
 
-from tests.helpers import postgres_dsn
-from tests.welcomebot.app.test_exactly_once import bot_against, channel_of, mentions
+from tests.helpers import bot_against, channel_of, mentions, postgres_dsn
 from welcomebot.emulator.testing import running_emulator
 from welcomebot.render import Renderer
 from welcomebot.store.testing import run_sql, scratch_schema, with_query

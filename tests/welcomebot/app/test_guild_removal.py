@@ -6,7 +6,7 @@ from pathlib import Path
 import trio
 import trio.testing
 
-from tests.welcomebot.app.fakes import FakeCards, FakeConfigs, FakeLog, FakePoster, RecordingObserver
+from tests.welcomebot.app.fakes import FakeCards, FakeConfigs, FakeLog, FakeMembers, FakePoster, RecordingObserver
 from welcomebot.adapters.store import StoreDepartures
 from welcomebot.app.channel_limit import ChannelTurns
 from welcomebot.app.pipeline import Pipeline
@@ -21,8 +21,6 @@ from welcomebot.store.api import GuildConfig, WelcomeKey
 from welcomebot.store.assets import AssetStore
 from welcomebot.store.departures import departed
 from welcomebot.store.sqlite import SqliteStore
-
-from .test_pipeline import Members
 
 DAY = 86400.0
 
@@ -39,7 +37,7 @@ async def test_guild_delete_notes_the_departure_and_guild_create_forgets_it(tmp_
                 configs = FakeConfigs({int(b["id"]): WelcomeConfig(guild_id=int(b["id"]), channel_id=channel_b,
                                                                    message_template="hi {user}")})  # fmt: skip
                 poster = FakePoster()
-                pipeline = Pipeline(configs=configs, welcome_log=FakeLog(), members=Members(), cards=FakeCards(),
+                pipeline = Pipeline(configs=configs, welcome_log=FakeLog(), members=FakeMembers(), cards=FakeCards(),
                                     poster=poster, turns=ChannelTurns(), observer=RecordingObserver(),
                                     departures=StoreDepartures(store, wall_clock=lambda: 1000.0))  # fmt: skip
                 send, receive = trio.open_memory_channel[Dispatch](100)
@@ -132,7 +130,7 @@ async def test_an_outage_guild_delete_is_not_a_removal(tmp_path: Path):
                 }  # fmt: skip
                 configs = FakeConfigs(welcome)
                 poster = FakePoster()
-                pipeline = Pipeline(configs=configs, welcome_log=FakeLog(), members=Members(), cards=FakeCards(),
+                pipeline = Pipeline(configs=configs, welcome_log=FakeLog(), members=FakeMembers(), cards=FakeCards(),
                                     poster=poster, turns=ChannelTurns(), observer=RecordingObserver(),
                                     departures=StoreDepartures(store, wall_clock=lambda: 1000.0))  # fmt: skip
                 send, receive = trio.open_memory_channel[Dispatch](100)

@@ -5,7 +5,15 @@ from datetime import UTC, datetime
 import msgspec
 import trio
 
-from tests.welcomebot.app.fakes import FakeActions, FakeCards, FakeConfigs, FakeLog, FakePoster, RecordingObserver
+from tests.welcomebot.app.fakes import (
+    FakeActions,
+    FakeCards,
+    FakeConfigs,
+    FakeLog,
+    FakeMembers,
+    FakePoster,
+    RecordingObserver,
+)
 from welcomebot.app.behaviour import AutoDelete, AutoRoles, Behaviour, CatchUp
 from welcomebot.app.catchup import Seen
 from welcomebot.app.channel_limit import ChannelTurns
@@ -21,14 +29,8 @@ from welcomebot.rest.errors import TransportError
 from welcomebot.secret import Secret
 
 
-class Members:
-    async def fetch(self, guild_id: int, user_id: int, joined_at: str) -> Join | None:
-        await trio.lowlevel.checkpoint()
-        return Join(guild_id=guild_id, user_id=user_id, joined_at=joined_at, username=f"u{user_id}")
-
-
 def make_pipeline(configs: FakeConfigs, log: FakeLog, poster: FakePoster, **kw) -> Pipeline:
-    return Pipeline(configs=configs, welcome_log=log, members=Members(), cards=FakeCards(), poster=poster,
+    return Pipeline(configs=configs, welcome_log=log, members=FakeMembers(), cards=FakeCards(), poster=poster,
                     turns=ChannelTurns(), observer=RecordingObserver(), **kw)  # fmt: skip
 
 

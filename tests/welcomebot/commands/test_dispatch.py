@@ -7,7 +7,7 @@ import msgspec
 import pytest
 import trio
 
-from tests.welcomebot.commands.test_respond import FakeApi
+from tests.helpers import FakeApi
 from welcomebot.commands import dispatch
 from welcomebot.commands.context import CommandContext, Handler
 from welcomebot.commands.dispatch import HANDLER_TIMEOUT_S, Dispatcher

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.welcomebot.app.test_escape import HOSTILE_NAMES
+from tests.helpers import HOSTILE_NAMES
 from tests.welcomebot.commands.conftest import MANAGE_GUILD, Rig, answer_text, command_options
 from welcomebot.emulator.world import ATTACH_FILES, MANAGE_ROLES, SEND_MESSAGES, VIEW_CHANNEL
 from welcomebot.store.api import GuildConfig

@@ -1,39 +1,13 @@
 """The responder: one callback, deferral at 1 s for a slow answer, edits after a deferral; on the mock clock."""
 
-from typing import Any
-
 import trio
 
+from tests.helpers import FakeApi
 from welcomebot.commands.model import Invocation
 from welcomebot.commands.respond import DEFER_AFTER_S, Reply, Responder
 from welcomebot.emulator.openapi import SpecValidator
 from welcomebot.gateway.events import Resolved
 from welcomebot.rest.client import File
-from welcomebot.rest.errors import NotFound
-
-
-class FakeApi:
-    def __init__(self, *, refuse: bool = False) -> None:
-        self.calls: list[tuple[float, str, dict[str, Any], list[File] | None]] = []
-        self.refuse = refuse
-        self.final = 0  # answers (type 4 callbacks and edits)
-        self.changed = trio.Event()
-
-    def _record(self, kind: str, payload: dict[str, Any], files: list[File] | None) -> None:
-        self.calls.append((trio.current_time(), kind, payload, files))
-        self.final += kind == "edit" or payload.get("type") == 4
-        self.changed.set()
-        self.changed = trio.Event()
-
-    async def interaction_callback(self, iid: int, token: str, payload: dict[str, Any]) -> None:
-        if self.refuse:
-            raise NotFound(404, 10062, "Unknown interaction", "POST /interactions")
-        self._record("callback", payload, None)
-
-    async def edit_original(self, app: int, token: str, payload: dict[str, Any],
-                            files: list[File] | None = None) -> dict[str, Any]:  # fmt: skip
-        self._record("edit", payload, files)
-        return {}
 
 
 def call(received_at: float = 0.0) -> Invocation:

@@ -13,7 +13,7 @@ import msgspec
 import pytest
 import trio
 
-from tests.welcomebot.store.test_contract import fill_history
+from tests.helpers import fill_history
 from welcomebot.render.testing import busy_photo, image_bytes, sample_avatar
 from welcomebot.store.api import GuildConfig, Store, WelcomeKey
 from welcomebot.store.assets import AssetStore

@@ -3,12 +3,10 @@
 import msgspec
 import pytest
 
+from tests.helpers import H1, K1, K2, asset_record, fill_store
 from welcomebot.gateway.protocol import SavedSession
-from welcomebot.store.api import DUMP_TABLES, LATE, MAX_ATTEMPTS, AssetRecord, ClaimResult, GuildConfig, WelcomeKey
+from welcomebot.store.api import DUMP_TABLES, LATE, MAX_ATTEMPTS, ClaimResult, GuildConfig, WelcomeKey
 from welcomebot.store.errors import DumpInvalid, StoreNotEmpty
-
-K1 = WelcomeKey(1 << 22, 10 << 22, "2026-11-24T10:00:00.000000+00:00")
-K2 = WelcomeKey(1 << 22, 11 << 22, "2026-11-24T10:00:01.000000+00:00")
 
 
 async def test_guild_config_round_trip_and_upsert(store):
@@ -219,27 +217,22 @@ async def test_gateway_sessions_and_meta(store):
     assert await store.get_meta("commands_hash") == "abc"
 
 
-H1, H2, H3 = "a" * 64, "b" * 64, "c" * 64
-
-
-def _asset(content_hash: str, guild_id: int, size: int) -> AssetRecord:
-    return AssetRecord(content_hash=content_hash, media_type="image/png", size=size, width=3, height=2,
-                       owner_guild=guild_id, created_at=7.5)  # fmt: skip
+H2, H3 = "b" * 64, "c" * 64
 
 
 async def test_asset_rows_and_usage(store):
     assert await store.total_asset_usage() == 0
-    assert await store.put_asset(_asset(H1, 5, 100)) is True
-    assert await store.put_asset(_asset(H1, 6, 100)) is False, "one row per hash: the first upload keeps it"
-    assert await store.put_asset(_asset(H2, 5, 40)) is True
-    assert await store.put_asset(_asset(H3, 6, 1)) is True
-    assert await store.get_asset(H1) == _asset(H1, 5, 100)
+    assert await store.put_asset(asset_record(H1, 5, 100)) is True
+    assert await store.put_asset(asset_record(H1, 6, 100)) is False, "one row per hash: the first upload keeps it"
+    assert await store.put_asset(asset_record(H2, 5, 40)) is True
+    assert await store.put_asset(asset_record(H3, 6, 1)) is True
+    assert await store.get_asset(H1) == asset_record(H1, 5, 100)
     assert await store.get_asset("d" * 64) is None
     assert [a.content_hash for a in await store.list_assets()] == [H1, H2, H3]
     assert (await store.asset_usage(5), await store.asset_usage(6), await store.asset_usage(7)) == (140, 1, 0)
     assert await store.total_asset_usage() == 141
     await store.touch_asset(H2, 999.0)
-    assert (await store.get_asset(H2)) == msgspec.structs.replace(_asset(H2, 5, 40), created_at=999.0)
+    assert (await store.get_asset(H2)) == msgspec.structs.replace(asset_record(H2, 5, 40), created_at=999.0)
     await store.delete_asset(H1)
     assert await store.get_asset(H1) is None
     assert await store.total_asset_usage() == 41
@@ -253,29 +246,9 @@ async def test_referenced_assets_come_from_refs_and_options(store):
     assert await store.referenced_assets() == {H1, H2, H3}
 
 
-async def fill_history(store) -> None:
-    """A claimed join (K1), a posted one with its nonce (K2), a gateway session and a meta value."""
-    await store.claim_welcome(K1, "shards 0-0", 10.0, 60)
-    await store.claim_welcome(K2, "shards 0-0", 11.0, 60)
-    await store.assign_nonce([K2], "w42")
-    await store.mark_posted([K2], 1 << 50, 12.25, 13.0)
-    await store.save(3, SavedSession("sess", 77, "wss://resume"))
-    await store.set_meta("commands_hash", "abc")
-
-
-async def _fill(store) -> None:
-    await fill_history(store)
-    await store.put_guild_config(GuildConfig(guild_id=1 << 40, welcome_channel_id=(1 << 62) + 3,
-                                             background_ref=f"asset:{H1}", message_template="hé {user} 🎉",
-                                             enabled=False, options={"z": 1, "a": [True, None, 1.5]},
-                                             channel_problem="forbidden", updated_at=1732500000.123456))  # fmt: skip
-    await store.put_guild_config(GuildConfig(guild_id=2, updated_at=3.0))
-    await store.put_asset(_asset(H1, 1 << 40, 12345))
-
-
 async def test_export_is_json_safe_and_restores_into_an_empty_store(store, other_store):
     assert await store.is_empty()
-    await _fill(store)
+    await fill_store(store)
     assert not await store.is_empty()
     dump = await store.export_rows()
     assert list(dump) == list(DUMP_TABLES)
@@ -294,7 +267,7 @@ async def test_export_is_json_safe_and_restores_into_an_empty_store(store, other
 
 
 async def test_import_refuses_a_non_empty_store_and_changes_nothing(store, other_store):
-    await _fill(store)
+    await fill_store(store)
     dump = await store.export_rows()
     await other_store.set_meta("k", "v")
     with pytest.raises(StoreNotEmpty, match="1 meta"):
@@ -313,7 +286,7 @@ async def test_import_refuses_a_non_empty_store_and_changes_nothing(store, other
     ],
 )
 async def test_import_refuses_a_bad_dump_and_writes_nothing(store, other_store, change, message):
-    await _fill(store)
+    await fill_store(store)
     dump = await store.export_rows()
     change(dump)
     with pytest.raises(DumpInvalid, match=message):

@@ -13,8 +13,8 @@ import msgspec
 import pytest
 import trio
 
+from tests.helpers import fill_store as fill
 from tests.helpers import run_welcomebot_in_thread
-from tests.welcomebot.store.test_contract import _fill as fill
 from welcomebot.errors import ConfigError
 from welcomebot.store.api import ClaimResult, GuildConfig, WelcomeKey
 from welcomebot.store.dump import DUMP_TABLES, columns
