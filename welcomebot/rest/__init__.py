@@ -4,7 +4,7 @@ rate limits are the sans-IO core in ``buckets.py``; the error tree; Discord's pe
 
 from welcomebot.rest.api import DiscordApi, Message, MessageUser
 from welcomebot.rest.buckets import Bucket, Headers, RateLimits
-from welcomebot.rest.client import USER_AGENT, CompiledRoute, File, RestClient, Route
+from welcomebot.rest.client import USER_AGENT, File, RestClient
 from welcomebot.rest.errors import (
     Forbidden,
     HTTPError,
@@ -25,6 +25,7 @@ from welcomebot.rest.permissions import (
     channel_permissions,
     missing,
 )
+from welcomebot.rest.routes import CompiledRoute, Route
 
 __all__ = [
     "USER_AGENT",

@@ -6,8 +6,9 @@
 - :meth:`RateLimits.acquire` answers "how long to wait before sending": pre-emptive, so a burst queues
   here instead of bouncing off a 429. A bucket we know nothing about lets one request through at a time
   until the first response teaches its limit.
-- A global limiter keeps all requests under ``global_per_second`` in any sliding second (default 45, a
-  margin under Discord's 50/s), except interaction endpoints, which the global limit does not cover.
+- A global limiter keeps all requests under ``global_per_second`` in any sliding second (default
+  :data:`GLOBAL_PER_SECOND`, 45: a margin under Discord's 50/s), except interaction endpoints, which the
+  global limit does not cover.
 - 429s: ``retry_after`` blocks the bucket (or everything, for ``global``); ``shared`` scope is not ours and
   does not count as an invalid request.
 - Invalid requests (401, 403, 429 not shared) are counted in a sliding 10 minutes; past ``invalid_ceiling``
@@ -18,8 +19,13 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Final
 
-__all__ = ["Bucket", "Headers", "RateLimits"]
+__all__ = ["GLOBAL_PER_SECOND", "Bucket", "Headers", "RateLimits"]
+
+#: Requests a second this process sends at most (interactions aside): the one figure the client and this core
+#: use, a margin under Discord's 50 per bot.
+GLOBAL_PER_SECOND: Final = 45
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,7 @@ class Bucket:
 
 class RateLimits:
     def __init__(
-        self, *, global_per_second: int = 50, invalid_ceiling: int = 1000, invalid_window: float = 600.0
+        self, *, global_per_second: int = GLOBAL_PER_SECOND, invalid_ceiling: int = 1000, invalid_window: float = 600.0
     ) -> None:
         self.global_per_second = global_per_second
         self.invalid_ceiling = invalid_ceiling

@@ -24,7 +24,7 @@ import trio
 
 from actors import ExponentialBackoff
 from welcomebot import __version__
-from welcomebot.rest.buckets import Headers, RateLimits
+from welcomebot.rest.buckets import GLOBAL_PER_SECOND, Headers, RateLimits
 from welcomebot.rest.errors import (
     Forbidden,
     HTTPError,
@@ -35,41 +35,14 @@ from welcomebot.rest.errors import (
     TransportError,
     Unauthorized,
 )
+from welcomebot.rest.routes import CompiledRoute, Route
 from welcomebot.secret import Secret
 
-__all__ = ["USER_AGENT", "CompiledRoute", "File", "RestClient", "Route"]
+__all__ = ["USER_AGENT", "File", "RestClient"]
 
 log = logging.getLogger(__name__)
 
 USER_AGENT: Final = f"DiscordBot (https://github.com/welcomebot/welcomebot, {__version__})"
-_MAJOR_PARAMS = ("channel_id", "guild_id", "webhook_id", "interaction_token", "interaction_id")
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    template: str
-    #: Interaction callbacks and webhooks need no bot token and are outside the global limit.
-    bot_auth: bool = True
-
-    def compile(self, **params: int | str) -> CompiledRoute:
-        path = self.template.format(**params)
-        major = next((f"{k}={params[k]}" for k in _MAJOR_PARAMS if k in params), "")
-        return CompiledRoute(self, path, major)
-
-    @property
-    def key(self) -> str:
-        return f"{self.method} {self.template}"
-
-
-@dataclass(frozen=True)
-class CompiledRoute:
-    route: Route
-    path: str
-    major: str
-
-    def __str__(self) -> str:
-        return f"{self.route.method} {self.path}"
 
 
 @dataclass(frozen=True)
@@ -87,7 +60,7 @@ class RestClient:
         *,
         api_base: str,
         transport: httpx.AsyncBaseTransport | None = None,
-        global_per_second: int = 45,
+        global_per_second: int = GLOBAL_PER_SECOND,
         max_attempts: int = 5,
         max_retry_wait: float = 60.0,
         timeout: float = 15.0,

@@ -1,10 +1,43 @@
-"""Every route welcomebot calls, as constants (the bucket key is method + template + top-level resource)."""
+"""Every route welcomebot calls, as constants (the bucket key is method + template + top-level resource).
+
+:class:`Route` and :class:`CompiledRoute` are plain data (hikari's ``internal/routes.py``): the client imports
+them from here, never the other way round.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
-from welcomebot.rest.client import Route
+_MAJOR_PARAMS = ("channel_id", "guild_id", "webhook_id", "interaction_token", "interaction_id")
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str
+    #: Interaction callbacks and webhooks need no bot token and are outside the global limit.
+    bot_auth: bool = True
+
+    def compile(self, **params: int | str) -> CompiledRoute:
+        path = self.template.format(**params)
+        major = next((f"{k}={params[k]}" for k in _MAJOR_PARAMS if k in params), "")
+        return CompiledRoute(self, path, major)
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.template}"
+
+
+@dataclass(frozen=True)
+class CompiledRoute:
+    route: Route
+    path: str
+    major: str
+
+    def __str__(self) -> str:
+        return f"{self.route.method} {self.path}"
+
 
 GET_GATEWAY_BOT: Final = Route("GET", "/gateway/bot")
 GET_CURRENT_USER: Final = Route("GET", "/users/@me")
